@@ -1,0 +1,95 @@
+"""Printable label for a DVD medium (C-21): media id, contract, prepared date in 和暦, contents list.
+
+The label travels with the disc, so it must never carry the package password (C-02: password on a separate
+occasion); it is built only from the medium description, which holds no secret.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+
+if TYPE_CHECKING:
+    from connectors.media import MediumDescription
+
+FONT_NAME = "IPAexGothic"
+_FONT_CANDIDATES = (
+    Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
+    Path("/usr/share/fonts/truetype/fonts-japanese-gothic.ttf"),
+)
+# Era start dates (first day of the era); older eras never appear on a medium prepared by the hub.
+_ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"))
+
+
+def wareki(day: date) -> str:
+    """``date(2026, 11, 25)`` → ``令和8年11月25日``; the first year of an era is written 元年."""
+    for start, era in _ERAS:
+        if day >= start:
+            year = day.year - start.year + 1
+            year_text = "元" if year == 1 else str(year)
+            return f"{era}{year_text}年{day.month}月{day.day}日"
+    raise ValueError(f"date before 平成 is not supported: {day.isoformat()}")
+
+
+def find_japanese_font() -> Path:
+    for candidate in _FONT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError("no Japanese TrueType font found (install Debian fonts-ipaexfont)")
+
+
+def _register_font(font_path: Path | None) -> None:
+    if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path or find_japanese_font())))
+
+
+def render_label(medium: MediumDescription, output: Path, *, font_path: Path | None = None) -> None:
+    """Write an A4 label sheet for ``medium`` to ``output``; continues on further pages for long lists."""
+    _register_font(font_path)
+    width, height = A4
+    left = 20 * mm
+    usable = width - 2 * left
+    canvas = Canvas(str(output), pagesize=A4, invariant=True)
+    canvas.setTitle(f"媒体ラベル {medium.media_id}")
+    y = height - 25 * mm
+
+    def line(text: str, *, font: str = FONT_NAME, size: float = 10, indent: float = 0) -> None:
+        nonlocal y
+        for part in simpleSplit(text, font, size, usable - indent) or [""]:
+            if y < 20 * mm:
+                canvas.showPage()
+                y = height - 20 * mm
+            canvas.setFont(font, size)
+            canvas.drawString(left + indent, y, part)
+            y -= size * 1.5
+
+    line("電磁的記録媒体ラベル（DVD）", size=16)
+    y -= 4 * mm
+    line("媒体ID", size=10)
+    line(medium.media_id, font="Courier-Bold", size=20, indent=5 * mm)
+    line(f"契約名：{medium.contract_name}", size=11)
+    line(f"作成日：{wareki(medium.prepared_on)}（{medium.prepared_on.isoformat()}）", size=11)
+    total = sum(item.size for item in medium.files)
+    line(f"収録ファイル：{len(medium.files)}件　合計 {total:,} バイト", size=11)
+    line("イメージの SHA-256：", size=9)
+    line(medium.image_sha256, font="Courier", size=8, indent=5 * mm)
+    y -= 4 * mm
+    line("内容一覧", size=12)
+    for number, item in enumerate(medium.files, start=1):
+        line(f"{number}. {item.name}（{item.size:,} バイト）", size=10, indent=3 * mm)
+        line(f"SHA-256: {item.sha256}", font="Courier", size=7, indent=8 * mm)
+    y -= 6 * mm
+    line(
+        "収録ファイルはすべて AES-256 で暗号化されています。パスワードは本媒体・本ラベルには記載せず、"
+        "別の機会に別の経路でお知らせします。受領・返却・消去は管理簿に記録します。",
+        size=9,
+    )
+    canvas.save()

@@ -1,0 +1,5 @@
+"""``python -m exchange`` runs the ``handover`` command."""
+
+from exchange.cli import main
+
+main()

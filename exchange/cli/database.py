@@ -1,0 +1,38 @@
+"""``handover db``: schema migrations."""
+
+from __future__ import annotations
+
+import click
+
+from exchange import bootstrap
+from exchange.cli.setup import CliState, run
+from ledger import migrate
+
+
+def register(main: click.Group) -> None:
+    @main.group("db")
+    def db() -> None:
+        """Database schema."""
+
+    @db.command("upgrade")
+    @click.pass_obj
+    def upgrade(state: CliState) -> None:
+        """Bring the database to the newest migration."""
+
+        async def go() -> str:
+            async with bootstrap.open_engine(state.settings, require_schema=False) as engine:
+                await migrate.upgrade(engine)
+                return str(await migrate.current_revision(engine))
+
+        click.echo(f"database at migration {run(go())}")
+
+    @db.command("current")
+    @click.pass_obj
+    def current(state: CliState) -> None:
+        """Show the database's migration and the code's."""
+
+        async def go() -> str | None:
+            async with bootstrap.open_engine(state.settings, require_schema=False) as engine:
+                return await migrate.current_revision(engine)
+
+        click.echo(f"database: {run(go()) or '(empty)'}; code: {migrate.head_revision()}")

@@ -1,0 +1,294 @@
+"""The durable path of a dropped file: take in, check, minimise, pack, deliver, finish — or quarantine.
+
+Each intake row moves PENDING → PACKED → DELIVERED → FINISHED (or → QUARANTINED). A worker claims a row with a
+lease, performs the one step its status calls for, and commits the new status together with the step's
+register entries. Every step can run again after a crash: packing rewrites the intake's own store folder,
+connectors' ``put`` is idempotent, and finishing tolerates a source that is already gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from connectors.base import Connector, ConnectorError
+from exchange import outcome, preparation
+from exchange.intake import Ready
+from exchange.logs import correlated
+from exchange.sealing import Keyring
+from ledger.models import Contract, IntakeFile, IntakeStatus, Package, PackageStatus, Route, RouteTarget
+from ledger.models.base import utcnow
+from ledger.register import record
+from policies.errors import PolicyRefusal
+
+log = logging.getLogger(__name__)
+
+ACTIVE = (IntakeStatus.PENDING, IntakeStatus.PACKED, IntakeStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    store_dir: Path
+    lease: timedelta = timedelta(minutes=5)
+    max_attempts: int = 3  # on the primary connector, before the fallback takes over
+    retry_base: timedelta = timedelta(seconds=5)
+    deflate_level: int = 6
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        connectors: Mapping[str, Connector],
+        keyring: Keyring,
+        preparer: preparation.Preparer,
+        config: PipelineConfig,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.connectors = connectors
+        self.keyring = keyring
+        self.preparer = preparer
+        self.config = config
+        self.clock = clock
+        self.worker_id = f"worker-{uuid.uuid4().hex[:8]}"
+
+    async def enqueue(self, route: Route, ready: Ready) -> IntakeFile | None:
+        """Record a ready file (once: an active row for the same path means it is already queued)."""
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    existing = (
+                        await session.execute(
+                            select(IntakeFile.id).where(
+                                IntakeFile.route_id == route.id,
+                                IntakeFile.source_path == str(ready.path),
+                                IntakeFile.status.in_(ACTIVE),
+                            )
+                        )
+                    ).first()
+                    if existing is not None:
+                        return None
+                    row = IntakeFile(
+                        route_id=route.id, source_path=str(ready.path), file_name=ready.path.name, size=ready.size
+                    )
+                    session.add(row)
+                    await session.flush()
+                    if ready.is_dir:
+                        row.reason_code = "intake.not_a_file"
+                        row.reason_ja = "フォルダやリンクは受け付けません。ファイルを1つずつ置いてください。"
+                    return row
+            except IntegrityError:
+                return None  # another hub process queued it first
+
+    async def claim(self) -> int | None:
+        """Take the lease on the next due row; None when there is no work."""
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            query = (
+                select(IntakeFile.id)
+                .where(
+                    IntakeFile.status.in_(ACTIVE),
+                    IntakeFile.next_attempt_at <= now,
+                    or_(IntakeFile.lease_until.is_(None), IntakeFile.lease_until < now),
+                )
+                .order_by(IntakeFile.id)
+                .limit(1)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            row_id = (await session.execute(query)).scalar_one_or_none()
+            if row_id is None:
+                return None
+            claimed = await session.execute(
+                update(IntakeFile)
+                .where(
+                    IntakeFile.id == row_id,
+                    or_(IntakeFile.lease_until.is_(None), IntakeFile.lease_until < now),
+                )
+                .values(lease_owner=self.worker_id, lease_until=now + self.config.lease)
+            )
+            return row_id if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+    async def run_once(self) -> bool:
+        """Perform one step of one row; False when nothing was due."""
+        row_id = await self.claim()
+        if row_id is None:
+            return False
+        await self.step(row_id)
+        return True
+
+    async def drain(self) -> None:
+        while await self.run_once():
+            pass
+
+    async def step(self, row_id: int) -> None:
+        async with self.sessions() as session:
+            intake = await session.get(
+                IntakeFile,
+                row_id,
+                options=[
+                    selectinload(IntakeFile.route).selectinload(Route.targets).selectinload(RouteTarget.contract),
+                    selectinload(IntakeFile.packages),
+                ],
+            )
+            assert intake is not None
+            await session.commit()
+            with correlated(intake.public_id):
+                if intake.reason_code is not None and intake.status == IntakeStatus.PENDING:
+                    await self._quarantine(session, intake, intake.reason_code, intake.reason_ja or "")
+                elif intake.status == IntakeStatus.PENDING:
+                    await self._pack(session, intake)
+                elif intake.status == IntakeStatus.PACKED:
+                    await self._deliver(session, intake)
+                elif intake.status == IntakeStatus.DELIVERED:
+                    await self._finish(session, intake)
+
+    async def _release(self, session: AsyncSession, intake: IntakeFile, *, retry_in: timedelta | None = None) -> None:
+        intake.lease_owner = None
+        intake.lease_until = None
+        if retry_in is not None:
+            intake.attempts += 1
+            intake.next_attempt_at = self.clock() + retry_in
+
+    async def _pack(self, session: AsyncSession, intake: IntakeFile) -> None:
+        source = Path(intake.source_path)
+        work = self.config.store_dir / intake.public_id
+        try:
+            prepared = await self.preparer.prepare(session, intake, source, work)
+        except PolicyRefusal as refusal:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+            await self._quarantine(session, intake, refusal.code.value, refusal.reason)
+            return
+        except OSError as exc:
+            await asyncio.to_thread(shutil.rmtree, work, True)
+            async with session.begin():
+                session.add(intake)
+                intake.reason_ja = f"ファイルを読み込めません（{exc.strerror}）。再試行します。"
+                await self._release(session, intake, retry_in=self._backoff(intake.attempts))
+            return
+        async with session.begin():
+            session.add(intake)
+            intake.sha256 = prepared.source_sha256
+            for item in prepared.packages:
+                session.add(item.package)
+                await session.flush()
+                await record(session, item.register_entry())
+            intake.status = IntakeStatus.PACKED
+            await self._release(session, intake)
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return self.config.retry_base * float(2 ** min(attempts, 8))
+
+    async def _deliver(self, session: AsyncSession, intake: IntakeFile) -> None:
+        async with session.begin():
+            session.add(intake)
+            packages = list(
+                (
+                    await session.execute(
+                        select(Package)
+                        .where(Package.intake_id == intake.id)
+                        .options(selectinload(Package.contract), selectinload(Package.route_target))
+                    )
+                ).scalars()
+            )
+        waiting = False
+        for package in packages:
+            if package.status != PackageStatus.SEALED:
+                continue
+            delivered = await self._deliver_package(session, package)
+            waiting = waiting or not delivered
+        async with session.begin():
+            session.add(intake)
+            if waiting:
+                await self._release(session, intake, retry_in=self._backoff(intake.attempts))
+            else:
+                intake.status = IntakeStatus.DELIVERED
+                await self._release(session, intake)
+
+    def _channel_for(self, package: Package) -> str:
+        target = package.route_target
+        fallback = target.fallback_connector if target else None
+        if fallback and package.attempts >= self.config.max_attempts:
+            return fallback
+        return package.connector
+
+    async def _deliver_package(self, session: AsyncSession, package: Package) -> bool:
+        channel = self._channel_for(package)
+        connector = self.connectors.get(channel)
+        contract: Contract = package.contract
+        try:
+            if connector is None:
+                raise ConnectorError(f"接続先「{channel}」が設定されていません。", retryable=False)
+            stored = await connector.put(
+                contract.code, package.zip_name, Path(package.store_path), {"package_id": package.public_id}
+            )
+            await connector.verify(stored, size=package.size, sha256=package.sha256)
+        except ConnectorError as exc:
+            async with session.begin():
+                session.add(package)
+                package.attempts += 1
+                package.last_error = f"{channel}: {exc.reason_ja}"
+                switching = (
+                    package.route_target is not None
+                    and package.route_target.fallback_connector is not None
+                    and channel == package.connector
+                    and package.attempts == self.config.max_attempts
+                )
+                log.warning(
+                    "delivery of package %s via %s failed (attempt %d)", package.public_id, channel, package.attempts
+                )
+                if switching:
+                    await record(session, outcome.fallback_entry(package, channel))
+            return False
+        async with session.begin():
+            session.add(package)
+            package.status = PackageStatus.DELIVERED
+            package.delivered_via = channel
+            package.delivered_at = self.clock()
+            package.location = {"connector": stored.connector, "folder": stored.folder, "location": stored.location}
+            await record(session, outcome.delivered_entry(package, channel))
+        return True
+
+    async def _finish(self, session: AsyncSession, intake: IntakeFile) -> None:
+        async with session.begin():
+            session.add(intake)
+            packages = list(
+                (
+                    await session.execute(
+                        select(Package).where(Package.intake_id == intake.id).options(selectinload(Package.contract))
+                    )
+                ).scalars()
+            )
+            route = intake.route
+            await asyncio.to_thread(outcome.write_delivered_result, intake, route, packages)
+            await asyncio.to_thread(outcome.remove_original, intake, route)
+            intake.status = IntakeStatus.FINISHED
+            intake.finished_at = self.clock()
+            await self._release(session, intake)
+            await record(session, outcome.finished_entry(intake, packages))
+
+    async def _quarantine(self, session: AsyncSession, intake: IntakeFile, code: str, reason_ja: str) -> None:
+        async with session.begin():
+            session.add(intake)
+            route = intake.route
+            await asyncio.to_thread(outcome.move_to_quarantine, intake, route, reason_ja)
+            intake.status = IntakeStatus.QUARANTINED
+            intake.reason_code = code
+            intake.reason_ja = reason_ja
+            intake.finished_at = self.clock()
+            await self._release(session, intake)
+            contract_ids = [t.contract.public_id for t in route.targets]
+            await record(session, outcome.quarantined_entry(intake, contract_ids, code, reason_ja))

@@ -1,0 +1,90 @@
+"""Read-only view of routes with their recipients, for ``handover routes list`` and the portal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ledger.models import Contract, Designation, Route, RouteTarget
+
+
+@dataclass(frozen=True)
+class RecipientView:
+    person_id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class TargetView:
+    contract_id: str
+    contract_code: str
+    contract_name: str
+    party_name: str
+    connector: str
+    fallback_connector: str | None
+    password_channels: list[str]
+    recipients: list[RecipientView]
+
+
+@dataclass(frozen=True)
+class RouteView:
+    id: str
+    code: str
+    name: str
+    program: str
+    watch_dir: str
+    quarantine_dir: str
+    targets: list[TargetView]
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def list_routes(session: AsyncSession) -> list[RouteView]:
+    routes = (
+        await session.execute(
+            select(Route)
+            .options(
+                selectinload(Route.program),
+                selectinload(Route.targets)
+                .selectinload(RouteTarget.contract)
+                .options(
+                    selectinload(Contract.party),
+                    selectinload(Contract.designations).selectinload(Designation.person),
+                ),
+            )
+            .order_by(Route.code)
+        )
+    ).scalars()
+    return [
+        RouteView(
+            id=route.public_id,
+            code=route.code,
+            name=route.name,
+            program=route.program.code,
+            watch_dir=route.watch_dir,
+            quarantine_dir=route.quarantine_dir,
+            targets=[
+                TargetView(
+                    contract_id=t.contract.public_id,
+                    contract_code=t.contract.code,
+                    contract_name=t.contract.name,
+                    party_name=t.contract.party.name,
+                    connector=t.connector,
+                    fallback_connector=t.fallback_connector,
+                    password_channels=list(t.password_channels),
+                    recipients=[
+                        RecipientView(d.person.public_id, d.person.name, d.role.value)
+                        for d in t.contract.designations
+                        if d.revoked_at is None
+                    ],
+                )
+                for t in route.targets
+            ],
+        )
+        for route in routes
+    ]

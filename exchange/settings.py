@@ -1,0 +1,243 @@
+"""The hub's settings: one typed object, validated once at start.
+
+Sources, lowest to highest precedence: built-in defaults (the embedded mode), the TOML file, ``HANDOVER_*``
+environment variables (nested keys with ``__``, e.g. ``HANDOVER_DATABASE__URL``). Secrets never live in the TOML
+file itself: the file names an environment variable or a file that holds them (``SecretRef``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = Path("config/hub.toml")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(Strict):
+    """Where a secret comes from: an environment variable or a file (first line, trailing newline dropped)."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("name exactly one of 'env' or 'file'")
+        return self
+
+    def read(self) -> SecretStr:
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SecretMissing(f"environment variable {self.env} is not set")
+            return SecretStr(value)
+        assert self.file is not None
+        try:
+            return SecretStr(self.file.read_text(encoding="utf-8").rstrip("\n"))
+        except OSError as exc:
+            raise SecretMissing(f"secret file {self.file} cannot be read: {exc.strerror}") from None
+
+
+class SecretMissing(Exception):
+    """A secret named in the configuration is not where the configuration says."""
+
+
+class DatabaseSettings(Strict):
+    url: str = "sqlite+aiosqlite:///./var/handover.db"
+    echo: bool = False
+
+    @model_validator(mode="after")
+    def _known_driver(self) -> DatabaseSettings:
+        if not self.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return self
+
+
+class WebSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    public_url: str = "http://127.0.0.1:8080"
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> WebSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
+class LoggingSettings(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = False
+
+
+class IntakeSettings(Strict):
+    quiet_seconds: float = Field(default=1.0, ge=0)
+    rescan_seconds: float = Field(default=30.0, gt=0)
+    workers: int = Field(default=2, ge=1, le=32)
+    lease_seconds: float = Field(default=300.0, gt=0)
+
+
+class JurisdictionSettings(Strict):
+    country: str = "jp"
+    region: str
+
+
+class ConnectorSettings(Strict):
+    """One endpoint. ``kind`` picks the implementation; the other keys are that kind's options."""
+
+    kind: Literal["local", "box", "sftp", "media"]
+    jurisdiction: JurisdictionSettings
+    root: Path | None = None
+    host: str | None = None
+    port: int | None = None
+    username: str | None = None
+    host_key: str | None = None
+    base_url: str | None = None
+    root_folder_id: str | None = None
+    client_id: str | None = None
+    enterprise_id: str | None = None
+    client_secret: SecretRef | None = None
+    password: SecretRef | None = None
+    private_key: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> ConnectorSettings:
+        needed = {
+            "local": ("root",),
+            "media": ("root",),
+            "sftp": ("host", "username", "host_key"),
+            "box": ("client_id", "client_secret", "root_folder_id"),
+        }[self.kind]
+        missing = [key for key in needed if getattr(self, key) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} connector needs {', '.join(missing)}")
+        if self.kind == "sftp" and self.password is None and self.private_key is None:
+            raise ValueError("an sftp connector needs password or private_key")
+        return self
+
+
+class SmtpSettings(Strict):
+    host: str = "127.0.0.1"
+    port: int = 25
+    sender: str = "handover@localhost"
+    username: str | None = None
+    password: SecretRef | None = None
+    starttls: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything the hub reads at start. Unknown keys are errors, so a typo never silently falls back."""
+
+    model_config = SettingsConfigDict(env_prefix="HANDOVER_", env_nested_delimiter="__", extra="forbid", frozen=True)
+
+    data_dir: Path = Path("var")
+    master_key_file: Path | None = None
+    signing_key_file: Path | None = None
+    ledger_origin: str = "handover.local/ledger"
+    database: DatabaseSettings = DatabaseSettings()
+    web: WebSettings = WebSettings()
+    logging: LoggingSettings = LoggingSettings()
+    intake: IntakeSettings = IntakeSettings()
+    smtp: SmtpSettings | None = None
+    connectors: dict[str, ConnectorSettings] = {}
+    demo_dir: Path = Path("config/demo")
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.signing_key_file or self.data_dir / "ledger-signing.key"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file (passed as init kwargs); no .env files: secrets stay where ops put them.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``problems`` are plain-language lines naming each key's path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def _explain(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key (check the spelling; unknown keys are not ignored)")
+        elif item["type"] == "value_error":
+            lines.append(f"{path}: {item['ctx']['error']}")
+        elif item["type"] == "missing":
+            lines.append(f"{path}: required but missing")
+        else:
+            lines.append(f"{path}: {item['msg']}")
+    return lines
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load and validate settings; raise ConfigError with every problem found."""
+    source = path if path is not None else DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path is not None or DEFAULT_CONFIG.exists():
+        try:
+            with source.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(str(source), ["the configuration file does not exist"]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(source), [f"not valid TOML: {exc}"]) from None
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(str(source), _explain(exc)) from None
+    problems = _cross_check(settings)
+    if problems:
+        raise ConfigError(str(source), problems)
+    return settings
+
+
+def _cross_check(settings: Settings) -> list[str]:
+    problems = []
+    for name, connector in settings.connectors.items():
+        if connector.jurisdiction.country.lower() != "jp":
+            problems.append(
+                f"connectors.{name}.jurisdiction.country: '{connector.jurisdiction.country}' is outside Japan;"
+                " personal data must stay under Japanese law (C-14)"
+            )
+        for key in ("client_secret", "password", "private_key"):
+            ref = getattr(connector, key)
+            if ref is not None:
+                try:
+                    ref.read()
+                except SecretMissing as exc:
+                    problems.append(f"connectors.{name}.{key}: {exc}")
+    if settings.smtp is not None and settings.smtp.password is not None:
+        try:
+            settings.smtp.password.read()
+        except SecretMissing as exc:
+            problems.append(f"smtp.password: {exc}")
+    return problems

@@ -1,0 +1,67 @@
+"""Server-side login sessions: a random cookie, only its hash in the database, CSRF token per session."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ledger.models import Account, WebSession
+from ledger.models.base import utcnow
+
+COOKIE = "handover_session"
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=10)
+
+
+@dataclass(frozen=True)
+class Login:
+    account: Account
+    csrf_token: str
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def start(
+    session: AsyncSession, response: web.StreamResponse, account: Account, *, secure: bool, ip: str
+) -> None:
+    """Begin a fresh session (a new token at every login, so a planted cookie is worthless)."""
+    token = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(token_hash=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32), source_ip=ip)
+    )
+    response.set_cookie(COOKIE, token, httponly=True, secure=secure, samesite="Strict", path="/")
+
+
+async def current(session: AsyncSession, request: web.Request) -> Login | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    row = (
+        await session.execute(select(WebSession).where(WebSession.token_hash == _digest(token)))
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    now = utcnow()
+    if now - row.last_seen_at > IDLE_TIMEOUT or now - row.created_at > ABSOLUTE_TIMEOUT:
+        await session.delete(row)
+        return None
+    row.last_seen_at = now
+    account = await session.get(Account, row.account_id)
+    if account is None or account.disabled_at is not None:
+        return None
+    return Login(account=account, csrf_token=row.csrf_token)
+
+
+async def end(session: AsyncSession, request: web.Request, response: web.StreamResponse) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+    response.del_cookie(COOKIE, path="/")

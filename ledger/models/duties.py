@@ -1,0 +1,1 @@
+"""Scheduled duties and what they produce: deletion certificates, returns, inspections, incidents."""

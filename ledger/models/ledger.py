@@ -1,0 +1,38 @@
+"""The append-only ledger: one row per Merkle leaf, and the signed checkpoints over it.
+
+Rows are never updated or deleted (the migration installs triggers that refuse it); ``ledger.log`` is the only
+writer. ``contract_id`` and ``package_id`` are public ids copied into the row for lookups, deliberately without
+foreign keys: the ledger must outlive, and never block, the deletion of what it records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.models.base import Base, utcnow
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+
+    # The 0-based leaf index: assigned by ledger.log under its lock, never by the database.
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    contract_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    package_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerCheckpoint(Base):
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Portal security records: invitations, second factors, login throttling, API tokens and the audit log."""

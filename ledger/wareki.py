@@ -1,0 +1,49 @@
+"""和暦 (Japanese era) dates and fiscal years (年度), for reports and printed notices.
+
+Supported from 明治6年1月1日 (1873-01-01), when Japan adopted the Gregorian calendar; earlier dates were
+lunisolar and a Gregorian date cannot be converted by arithmetic alone.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+JST: Final = ZoneInfo("Asia/Tokyo")
+
+# (first day, era); newest first so the first match wins. 明治 counts its years from 1868.
+_ERAS: Final = (
+    (date(2019, 5, 1), "令和"),
+    (date(1989, 1, 8), "平成"),
+    (date(1926, 12, 25), "昭和"),
+    (date(1912, 7, 30), "大正"),
+    (date(1873, 1, 1), "明治"),
+)
+_MEIJI_FIRST_YEAR: Final = 1868
+
+
+def _local_date(day: date) -> date:
+    if isinstance(day, datetime):
+        if day.tzinfo is None:
+            raise ValueError("a datetime must be timezone-aware to give a Japanese date")
+        return day.astimezone(JST).date()
+    return day
+
+
+def to_wareki(day: date) -> str:
+    """``令和8年11月25日``; the first year of an era is 元年. Aware datetimes are taken in JST."""
+    local = _local_date(day)
+    for start, era in _ERAS:
+        if local >= start:
+            first_year = _MEIJI_FIRST_YEAR if era == "明治" else start.year
+            year = local.year - first_year + 1
+            year_text = "元" if year == 1 else str(year)
+            return f"{era}{year_text}年{local.month}月{local.day}日"
+    raise ValueError(f"{local.isoformat()} is before 1873-01-01; 和暦 conversion is not supported")
+
+
+def fiscal_year(day: date) -> int:
+    """The Japanese fiscal year (年度, April to March) as the 西暦 year it starts in."""
+    local = _local_date(day)
+    return local.year if local.month >= 4 else local.year - 1

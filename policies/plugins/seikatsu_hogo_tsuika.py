@@ -1,0 +1,267 @@
+"""生活保護 追加給付 (S1): additional welfare benefits after the Supreme Court ruling of 2025-06-27.
+
+Push type (プッシュ型): households on assistance now are paid ex officio. Application type (申請型): closed
+households apply; the application is checked against the welfare-system extract (did the household receive
+assistance from 平成25年8月 on, in the period it claims?). Amounts come from the national calculation tool.
+The plugin makes payment data and notice print data and counts households and notices for the register.
+
+File formats defined here (CSV, any encoding :mod:`policies.tabular` reads):
+
+* calculation-tool output: ``世帯番号,追加給付額`` — one row per household, amount in whole yen;
+* welfare-system extract: ``世帯番号,氏名,生年月日,保護開始日,保護廃止日`` — dates ``YYYY-MM-DD`` or
+  ``YYYY/MM/DD``, 保護廃止日 empty while assistance continues;
+* ward target extract (input of :func:`produce_outputs`): ``世帯番号`` plus the contractor's items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from policies.dummy_people import DummyPeople
+from policies.errors import PolicyRefusal, RefusalCode
+from policies.hookspecs import DummyTable, PackageDescription, Quantity, Record, RecordProblem, hookimpl
+from policies.jp import normalise_name
+from policies.tabular import TableFormat, create_table, open_table
+
+PROGRAM = "seikatsu-hogo-tsuika"
+PROGRAMS = frozenset({PROGRAM})
+
+CONTRACTOR_ITEMS = ("郵便番号", "住所", "氏名", "保護の種類及び程度", "対象期間", "保護決定理由", "振込先口座情報")
+SUBCONTRACTOR_ITEMS = CONTRACTOR_ITEMS[:-1]
+COLLECTED_ITEMS = ("氏名", "住所", "生年月日", "生活保護受給期間", "世帯員の死亡の有無", "加算の有無")
+HOUSEHOLD = "世帯番号"
+AMOUNT = "追加給付額"
+KIND = "給付区分"
+PUSH = "プッシュ型"
+APPLICATION = "申請型"
+ELIGIBLE_FROM = date(2013, 8, 1)
+PAYMENT_COLUMNS = (HOUSEHOLD, "氏名", "振込先口座情報", AMOUNT)
+NOTICE_COLUMNS = (HOUSEHOLD, *SUBCONTRACTOR_ITEMS, AMOUNT)
+_POSTAL = re.compile(r"\d{3}-?\d{4}")
+
+
+def parse_date(text: str) -> date:
+    """``YYYY-MM-DD`` or ``YYYY/MM/DD``."""
+    return datetime.strptime(text.strip().replace("/", "-"), "%Y-%m-%d").date()
+
+
+@dataclass(frozen=True)
+class AssistanceRecord:
+    """A welfare-system extract row: one assistance spell of a household head."""
+
+    household: str
+    name: str
+    birth: date
+    started: date
+    ended: date | None
+
+
+@dataclass(frozen=True)
+class Application:
+    """An application-type claim: who applies and the period they say assistance was received."""
+
+    reception_no: str
+    name: str
+    birth: date
+    claimed_from: date
+    claimed_to: date
+
+
+@dataclass(frozen=True)
+class ApplicationCheck:
+    """The outcome for one application; ``household`` is the matched extract household."""
+
+    reception_no: str
+    eligible: bool
+    household: str | None
+    reason: str
+
+
+ExtractIndex = Mapping[tuple[str, date], Sequence[AssistanceRecord]]
+
+
+def index_extract(records: Iterable[AssistanceRecord]) -> dict[tuple[str, date], list[AssistanceRecord]]:
+    """Index extract rows by (folded name, birth date), the keys an application carries."""
+    index: dict[tuple[str, date], list[AssistanceRecord]] = {}
+    for record in records:
+        index.setdefault((normalise_name(record.name), record.birth), []).append(record)
+    return index
+
+
+def read_extract(path: Path) -> dict[tuple[str, date], list[AssistanceRecord]]:
+    """Read the welfare-system extract (format in the module docstring) into an index."""
+    with open_table(path) as table:
+        rows = [dict(zip(table.header, row, strict=False)) for row in table]
+    try:
+        return index_extract(
+            AssistanceRecord(
+                household=row[HOUSEHOLD],
+                name=row["氏名"],
+                birth=parse_date(row["生年月日"]),
+                started=parse_date(row["保護開始日"]),
+                ended=parse_date(row["保護廃止日"]) if row["保護廃止日"].strip() else None,
+            )
+            for row in rows
+        )
+    except (KeyError, ValueError) as exc:
+        raise PolicyRefusal(
+            RefusalCode.MALFORMED, f"生活保護システムの抽出データの形式が正しくありません（{exc}）。"
+        ) from exc
+
+
+def check_application(application: Application, extract: ExtractIndex) -> ApplicationCheck:
+    """Did the applicant's household receive assistance from 平成25年8月 on, within the claimed period?"""
+    spells = extract.get((normalise_name(application.name), application.birth), ())
+    if not spells:
+        return ApplicationCheck(
+            application.reception_no, False, None, "生活保護システムに該当する受給記録がありません。"
+        )
+    claimed_from = max(application.claimed_from, ELIGIBLE_FROM)
+    for spell in spells:
+        if spell.ended is None:
+            return ApplicationCheck(
+                application.reception_no, False, spell.household, "現在受給中の世帯のため、プッシュ型で支給します。"
+            )
+        if spell.started <= application.claimed_to and claimed_from <= spell.ended:
+            return ApplicationCheck(application.reception_no, True, spell.household, "受給期間を確認しました。")
+    return ApplicationCheck(
+        application.reception_no,
+        False,
+        spells[0].household,
+        "申請の受給期間（平成25年8月以降）に受給記録がありません。",
+    )
+
+
+def read_amounts(path: Path) -> dict[str, int]:
+    """Read the calculation tool's output: household → amount in yen (duplicates and bad amounts refused)."""
+    amounts: dict[str, int] = {}
+    with open_table(path) as table:
+        if HOUSEHOLD not in table.header or AMOUNT not in table.header:
+            raise PolicyRefusal(
+                RefusalCode.MISSING_COLUMNS, f"計算ツールの出力に「{HOUSEHOLD}」「{AMOUNT}」の列がありません。"
+            )
+        key, value = table.header.index(HOUSEHOLD), table.header.index(AMOUNT)
+        for row in table:
+            text = row[value].replace(",", "").strip()
+            if not text.isdigit() or row[key] in amounts:
+                raise PolicyRefusal(
+                    RefusalCode.MALFORMED,
+                    f"計算ツールの出力の{table.location}が正しくありません（世帯番号の重複または金額が整数でない）。",
+                )
+            amounts[row[key]] = int(text)
+    return amounts
+
+
+@dataclass(frozen=True)
+class BenefitOutputs:
+    """Counts for the register after :func:`produce_outputs`."""
+
+    households: int
+    notices: int
+    total_amount: int
+
+
+def produce_outputs(
+    target: Path, amounts: Mapping[str, int], payment_out: Path, notice_out: Path, encoding: str = "cp932"
+) -> BenefitOutputs:
+    """Stream the ward's target extract into payment data and notice print data (households with an amount
+    above zero). A household missing from the calculation output refuses the whole run."""
+    households = total = 0
+    fmt = TableFormat("csv", encoding)
+    with (
+        open_table(target) as table,
+        create_table(payment_out, fmt, PAYMENT_COLUMNS) as payments,
+        create_table(notice_out, fmt, NOTICE_COLUMNS) as notices,
+    ):
+        for row in table:
+            record = dict(zip(table.header, row, strict=False))
+            amount = amounts.get(record.get(HOUSEHOLD, ""))
+            if amount is None:
+                raise PolicyRefusal(
+                    RefusalCode.MALFORMED, f"{table.location}の世帯の追加給付額が計算ツールの出力にありません。"
+                )
+            households += 1
+            if amount > 0:
+                total += amount
+                values = {**record, AMOUNT: str(amount)}
+                payments.write([values.get(column, "") for column in PAYMENT_COLUMNS])
+                notices.write([values.get(column, "") for column in NOTICE_COLUMNS])
+    return BenefitOutputs(households=households, notices=notices.count, total_amount=total)
+
+
+@hookimpl
+def default_items(role: str) -> tuple[str, ...] | None:
+    return {"contractor": CONTRACTOR_ITEMS, "subcontractor": SUBCONTRACTOR_ITEMS}.get(role)
+
+
+@hookimpl
+def validate_records(
+    columns: tuple[str, ...], records: Sequence[Record], first_record: int, context: MutableMapping[str, object]
+) -> list[RecordProblem]:
+    seen = context.setdefault(f"{PROGRAM}:households", set())
+    assert isinstance(seen, set)
+    problems: list[RecordProblem] = []
+    for number, record in enumerate(records, start=first_record):
+        if "郵便番号" in columns and not _POSTAL.fullmatch(record["郵便番号"]):
+            problems.append(RecordProblem(number, "郵便番号", "郵便番号は「123-4567」の形式で入力してください。"))
+        if "氏名" in columns and not record["氏名"].strip():
+            problems.append(RecordProblem(number, "氏名", "氏名が空欄です。"))
+        if KIND in columns and record[KIND] not in (PUSH, APPLICATION):
+            problems.append(RecordProblem(number, KIND, f"給付区分は「{PUSH}」か「{APPLICATION}」です。"))
+        if HOUSEHOLD in columns:
+            if record[HOUSEHOLD] in seen:
+                problems.append(RecordProblem(number, HOUSEHOLD, "同じ世帯番号が複数あります（1世帯1通知）。"))
+            seen.add(record[HOUSEHOLD])
+    return problems
+
+
+@hookimpl
+def describe_package(table_path: Path, records: int) -> PackageDescription:
+    households: set[str] = set()
+    kinds = {PUSH: 0, APPLICATION: 0}
+    with open_table(table_path) as table:
+        if HOUSEHOLD in table.header or KIND in table.header:
+            for row in table:
+                record = dict(zip(table.header, row, strict=False))
+                households.add(record.get(HOUSEHOLD, str(table.record)))
+                if record.get(KIND) in kinds:
+                    kinds[record[KIND]] += 1
+    count = len(households) if households else records
+    detail = "、".join(f"{kind}{n}件" for kind, n in kinds.items() if n)
+    return PackageDescription(
+        content=f"生活保護追加給付 対象者データ{f'（{detail}）' if detail else ''}",
+        quantities=(
+            Quantity("records", "件数", records),
+            Quantity("households", "世帯数", count),
+            Quantity("notices", "通知書数", count),
+        ),
+    )
+
+
+_KINDS_OF_ASSISTANCE = ("生活扶助（全部）", "生活扶助（一部）・住宅扶助", "生活扶助・住宅扶助・医療扶助")
+_PERIODS = ("平成25年8月～平成30年9月", "平成26年4月～令和2年3月", "平成25年8月～令和7年3月")
+_REASON = "平成25年生活扶助基準改定に係る最高裁判決（令和7年6月27日）に基づく保護費等の追加給付"
+
+
+@hookimpl
+def dummy_records(rows: int, seed: int) -> DummyTable:
+    people = DummyPeople(seed)
+
+    def generate() -> Iterable[Sequence[str]]:
+        for _ in range(rows):
+            person = people.person()
+            yield (
+                person.postal_code,
+                person.address,
+                person.name,
+                people.choice(_KINDS_OF_ASSISTANCE),
+                people.choice(_PERIODS),
+                _REASON,
+                person.account,
+            )
+
+    return DummyTable(columns=CONTRACTOR_ITEMS, rows=iter(generate()))

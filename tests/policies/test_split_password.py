@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from policies.errors import RefusalCode
+from policies.split_password import (
+    RELEASED,
+    Designation,
+    Obligation,
+    PackageState,
+    ReleaseDecision,
+    ReleaseRequest,
+    SplitPasswordRule,
+)
+from tests.policies.facts import CONTRACT
+
+DELIVERED = datetime(2026, 8, 1, 10)
+RULE = SplitPasswordRule()
+REQUEST = ReleaseRequest(
+    contract=CONTRACT,
+    recipient_id="handler-1",
+    designations=(
+        Designation("manager-1", CONTRACT.public_id, "manager"),
+        Designation("handler-1", CONTRACT.public_id, "handler"),
+        Designation("viewer-1", CONTRACT.public_id, "viewer"),
+        Designation("handler-2", "K-OTHER", "handler"),
+    ),
+    password_channel="portal",
+    data_channels=frozenset({"lgwan-sftp"}),
+    package_state=PackageState.ACTIVE,
+    delivered_at=DELIVERED,
+    acknowledged_at=DELIVERED + timedelta(hours=1),
+    now=DELIVERED + timedelta(hours=2),
+    today=date(2026, 8, 1),
+)
+
+
+def _refused(request: ReleaseRequest, code: RefusalCode) -> ReleaseDecision:
+    decision = RULE.decide(request)
+    assert not decision.allowed
+    assert decision.code == code
+    assert decision.channel is None
+    assert decision.obligations == ()
+    return decision
+
+
+def test_release_after_acknowledgement_carries_obligations() -> None:
+    decision = RULE.decide(REQUEST)
+    assert decision.allowed
+    assert decision.code == RELEASED
+    assert decision.channel == "portal"
+    assert decision.obligations == (Obligation.SEPARATE_MESSAGE, Obligation.RECORD_RELEASE)
+    assert "受領確認後" in decision.reason_ja
+
+
+def test_manager_may_receive_it_too() -> None:
+    assert RULE.decide(replace(REQUEST, recipient_id="manager-1")).allowed
+
+
+@pytest.mark.parametrize(
+    ("state", "code"),
+    [(PackageState.DELETED, RefusalCode.PACKAGE_DELETED), (PackageState.FROZEN, RefusalCode.PACKAGE_FROZEN)],
+)
+def test_frozen_or_deleted_package(state: PackageState, code: RefusalCode) -> None:
+    _refused(replace(REQUEST, package_state=state), code)
+
+
+def test_past_contract_period() -> None:
+    decision = _refused(replace(REQUEST, today=date(2027, 4, 1)), RefusalCode.OUTSIDE_PERIOD)
+    assert "契約期間外" in decision.reason_ja
+
+
+@pytest.mark.parametrize("recipient", ["viewer-1", "handler-2", "stranger"])
+def test_only_designated_people_on_this_contract(recipient: str) -> None:
+    _refused(replace(REQUEST, recipient_id=recipient), RefusalCode.NOT_DESIGNATED)
+
+
+def test_same_channel_as_the_data() -> None:
+    decision = _refused(replace(REQUEST, data_channels=frozenset({"lgwan-sftp", "portal"})), RefusalCode.SAME_CHANNEL)
+    assert "「portal」" in decision.reason_ja
+
+
+def test_data_not_delivered() -> None:
+    _refused(replace(REQUEST, delivered_at=None, acknowledged_at=None), RefusalCode.NOT_DELIVERED)
+
+
+def test_without_acknowledgement_the_delay_must_pass() -> None:
+    waiting = replace(REQUEST, acknowledged_at=None)
+    decision = _refused(waiting, RefusalCode.TOO_EARLY)
+    assert decision.retry_at == DELIVERED + timedelta(hours=24)
+    released = RULE.decide(replace(waiting, now=DELIVERED + timedelta(hours=24)))
+    assert released.allowed
+    assert "待機時間が経過" in released.reason_ja
+
+
+def test_without_delay_only_an_acknowledgement_releases() -> None:
+    no_delay = replace(REQUEST, contract=replace(CONTRACT, password_delay=None), acknowledged_at=None)
+    decision = _refused(replace(no_delay, now=DELIVERED + timedelta(days=30)), RefusalCode.TOO_EARLY)
+    assert decision.retry_at is None
+    assert "受領確認" in decision.reason_ja
+
+
+@pytest.mark.parametrize(
+    "acknowledged",
+    [DELIVERED - timedelta(minutes=1), DELIVERED + timedelta(hours=3)],
+    ids=["before-delivery", "future"],
+)
+def test_acknowledgement_outside_delivery_and_now_does_not_count(acknowledged: datetime) -> None:
+    _refused(replace(REQUEST, acknowledged_at=acknowledged), RefusalCode.TOO_EARLY)

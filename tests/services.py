@@ -1,0 +1,32 @@
+"""Skip-or-fail switch for tests that need a real external service.
+
+CI sets ``HANDOVER_REQUIRE_SERVICES=1``: then a missing service is a test failure, not a skip, so a green run
+proves that PostgreSQL, sshd, Chromium, ClamAV and 7-Zip really took part.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def services_required() -> bool:
+    return os.environ.get("HANDOVER_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip with ``reason``, or fail when the services are required."""
+    if services_required():
+        pytest.fail(f"required service unavailable: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_binary(name: str) -> str:
+    """Return the path of ``name`` on PATH, or skip/fail saying it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        skip_or_fail(f"{name} is not installed")
+        raise AssertionError("unreachable")
+    return path
