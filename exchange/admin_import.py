@@ -102,6 +102,7 @@ class TargetEntry(BaseModel):
     connector: str
     fallback: str | None = None
     password_channels: list[Literal["notice", "portal", "email"]] = ["portal"]
+    drop_items: list[str] = []
 
 
 class RouteEntry(Entry):
@@ -325,6 +326,7 @@ class _Importer:
             row.connector = target.connector
             row.fallback_connector = target.fallback
             row.password_channels = list(target.password_channels)
+            row.drop_items = list(target.drop_items)
             self.session.add(row)
         for stale in existing.values():
             await self.session.delete(stale)

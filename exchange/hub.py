@@ -6,16 +6,56 @@ import asyncio
 import logging
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.base import Connector
 from exchange import bootstrap
 from exchange.admin_import import import_files
+from exchange.connector_setup import connectors_from_settings
+from exchange.pipeline import Pipeline, PipelineConfig
+from exchange.preparation import Preparer
+from exchange.sealing import Keyring
 from exchange.settings import Settings
+from exchange.watcher import IntakeService
 from exchange.web.app import create_app
+from policies.pluginmanager import build_plugin_manager
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HubServices:
+    """Everything built once at start; passed explicitly to whoever needs it (no global registry)."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    connectors: dict[str, Connector]
+    keyring: Keyring
+    pipeline: Pipeline
+
+    @property
+    def connector_kinds(self) -> dict[str, str]:
+        return {name: connector.kind for name, connector in self.connectors.items()}
+
+
+@asynccontextmanager
+async def services(settings: Settings) -> AsyncIterator[HubServices]:
+    async with bootstrap.open_engine(settings) as engine:
+        keyring = await asyncio.to_thread(Keyring.load, settings.master_key_path)
+        connectors = connectors_from_settings(settings)
+        sessions = bootstrap.sessions(engine)
+        preparer = Preparer(connectors, keyring, build_plugin_manager())
+        pipeline = Pipeline(sessions, connectors, preparer, PipelineConfig(store_dir=settings.data_dir / "store"))
+        try:
+            yield HubServices(settings, sessions, connectors, keyring, pipeline)
+        finally:
+            for connector in connectors.values():
+                await connector.close()
 
 
 async def _load_demo(settings: Settings, echo: Callable[[str], None]) -> None:
@@ -44,8 +84,8 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with bootstrap.open_engine(settings) as engine:
-        app = create_app(bootstrap.sessions(engine), secure_cookies=settings.web.tls_cert is not None)
+    async with services(settings) as hub:
+        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         listen_host = host or settings.web.host
@@ -53,9 +93,12 @@ async def serve(
         site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
         await site.start()
         echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
+        intake = asyncio.create_task(IntakeService(hub.sessions, hub.pipeline, settings.intake).run())
         try:
             await stop.wait()
         finally:
+            intake.cancel()
+            await asyncio.gather(intake, return_exceptions=True)
             await runner.cleanup()
 
 

@@ -26,7 +26,6 @@ from connectors.base import Connector, ConnectorError
 from exchange import outcome, preparation
 from exchange.intake import Ready
 from exchange.logs import correlated
-from exchange.sealing import Keyring
 from ledger.models import Contract, IntakeFile, IntakeStatus, Package, PackageStatus, Route, RouteTarget
 from ledger.models.base import utcnow
 from ledger.register import record
@@ -51,7 +50,6 @@ class Pipeline:
         self,
         sessions: async_sessionmaker[AsyncSession],
         connectors: Mapping[str, Connector],
-        keyring: Keyring,
         preparer: preparation.Preparer,
         config: PipelineConfig,
         *,
@@ -59,7 +57,6 @@ class Pipeline:
     ) -> None:
         self.sessions = sessions
         self.connectors = connectors
-        self.keyring = keyring
         self.preparer = preparer
         self.config = config
         self.clock = clock
@@ -140,12 +137,14 @@ class Pipeline:
                 IntakeFile,
                 row_id,
                 options=[
-                    selectinload(IntakeFile.route).selectinload(Route.targets).selectinload(RouteTarget.contract),
+                    selectinload(IntakeFile.route)
+                    .selectinload(Route.targets)
+                    .selectinload(RouteTarget.contract)
+                    .selectinload(Contract.party),
                     selectinload(IntakeFile.packages),
                 ],
             )
             assert intake is not None
-            await session.commit()
             with correlated(intake.public_id):
                 if intake.reason_code is not None and intake.status == IntakeStatus.PENDING:
                     await self._quarantine(session, intake, intake.reason_code, intake.reason_ja or "")
@@ -156,12 +155,18 @@ class Pipeline:
                 elif intake.status == IntakeStatus.DELIVERED:
                     await self._finish(session, intake)
 
-    async def _release(self, session: AsyncSession, intake: IntakeFile, *, retry_in: timedelta | None = None) -> None:
+    def _release(self, intake: IntakeFile, *, retry_in: timedelta | None = None) -> None:
         intake.lease_owner = None
         intake.lease_until = None
         if retry_in is not None:
             intake.attempts += 1
             intake.next_attempt_at = self.clock() + retry_in
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return self.config.retry_base * float(2 ** min(attempts, 8))
+
+    # Each step below works in one session with autobegin: reads, slow work in threads, then writes, and one
+    # commit carries the new status together with its register lines.
 
     async def _pack(self, session: AsyncSession, intake: IntakeFile) -> None:
         source = Path(intake.source_path)
@@ -174,49 +179,43 @@ class Pipeline:
             return
         except OSError as exc:
             await asyncio.to_thread(shutil.rmtree, work, True)
-            async with session.begin():
-                session.add(intake)
-                intake.reason_ja = f"ファイルを読み込めません（{exc.strerror}）。再試行します。"
-                await self._release(session, intake, retry_in=self._backoff(intake.attempts))
+            log.warning("reading an intake file failed (%s); will retry", type(exc).__name__)
+            intake.reason_ja = f"ファイルを読み込めません（{exc.strerror}）。再試行します。"
+            self._release(intake, retry_in=self._backoff(intake.attempts))
+            await session.commit()
             return
-        async with session.begin():
-            session.add(intake)
-            intake.sha256 = prepared.source_sha256
-            for item in prepared.packages:
-                session.add(item.package)
-                await session.flush()
-                await record(session, item.register_entry())
-            intake.status = IntakeStatus.PACKED
-            await self._release(session, intake)
-
-    def _backoff(self, attempts: int) -> timedelta:
-        return self.config.retry_base * float(2 ** min(attempts, 8))
+        intake.sha256 = prepared.source_sha256
+        intake.reason_ja = None
+        for item in prepared.packages:
+            item.package.intake_id = intake.id
+            session.add(item.package)
+            await session.flush()
+            await record(session, item.register_entry())
+        intake.status = IntakeStatus.PACKED
+        self._release(intake)
+        await session.commit()
 
     async def _deliver(self, session: AsyncSession, intake: IntakeFile) -> None:
-        async with session.begin():
-            session.add(intake)
-            packages = list(
-                (
-                    await session.execute(
-                        select(Package)
-                        .where(Package.intake_id == intake.id)
-                        .options(selectinload(Package.contract), selectinload(Package.route_target))
-                    )
-                ).scalars()
-            )
+        packages = list(
+            (
+                await session.execute(
+                    select(Package)
+                    .where(Package.intake_id == intake.id)
+                    .options(selectinload(Package.contract), selectinload(Package.route_target))
+                )
+            ).scalars()
+        )
         waiting = False
         for package in packages:
-            if package.status != PackageStatus.SEALED:
-                continue
-            delivered = await self._deliver_package(session, package)
-            waiting = waiting or not delivered
-        async with session.begin():
-            session.add(intake)
-            if waiting:
-                await self._release(session, intake, retry_in=self._backoff(intake.attempts))
-            else:
-                intake.status = IntakeStatus.DELIVERED
-                await self._release(session, intake)
+            if package.status == PackageStatus.SEALED:
+                delivered = await self._deliver_package(session, package)
+                waiting = waiting or not delivered
+        if waiting:
+            self._release(intake, retry_in=self._backoff(intake.attempts))
+        else:
+            intake.status = IntakeStatus.DELIVERED
+            self._release(intake)
+        await session.commit()
 
     def _channel_for(self, package: Package) -> str:
         target = package.route_target
@@ -226,69 +225,66 @@ class Pipeline:
         return package.connector
 
     async def _deliver_package(self, session: AsyncSession, package: Package) -> bool:
+        """Deliver and verify one package; its outcome is committed at once, so a crash repeats nothing."""
         channel = self._channel_for(package)
         connector = self.connectors.get(channel)
-        contract: Contract = package.contract
         try:
             if connector is None:
                 raise ConnectorError(f"接続先「{channel}」が設定されていません。", retryable=False)
             stored = await connector.put(
-                contract.code, package.zip_name, Path(package.store_path), {"package_id": package.public_id}
+                package.contract.code, package.zip_name, Path(package.store_path), {"package_id": package.public_id}
             )
             await connector.verify(stored, size=package.size, sha256=package.sha256)
         except ConnectorError as exc:
-            async with session.begin():
-                session.add(package)
-                package.attempts += 1
-                package.last_error = f"{channel}: {exc.reason_ja}"
-                switching = (
-                    package.route_target is not None
-                    and package.route_target.fallback_connector is not None
-                    and channel == package.connector
-                    and package.attempts == self.config.max_attempts
-                )
-                log.warning(
-                    "delivery of package %s via %s failed (attempt %d)", package.public_id, channel, package.attempts
-                )
-                if switching:
-                    await record(session, outcome.fallback_entry(package, channel))
+            package.attempts += 1
+            package.last_error = f"{channel}: {exc.reason_ja}"
+            log.warning(
+                "delivery of package %s via %s failed (attempt %d)", package.public_id, channel, package.attempts
+            )
+            target = package.route_target
+            if (
+                target is not None
+                and target.fallback_connector is not None
+                and channel == package.connector
+                and package.attempts == self.config.max_attempts
+            ):
+                await record(session, outcome.fallback_entry(package, channel))
+            await session.commit()
             return False
-        async with session.begin():
-            session.add(package)
-            package.status = PackageStatus.DELIVERED
-            package.delivered_via = channel
-            package.delivered_at = self.clock()
-            package.location = {"connector": stored.connector, "folder": stored.folder, "location": stored.location}
-            await record(session, outcome.delivered_entry(package, channel))
+        package.status = PackageStatus.DELIVERED
+        package.delivered_via = channel
+        package.delivered_at = self.clock()
+        package.last_error = None
+        package.location = {"connector": stored.connector, "folder": stored.folder, "location": stored.location}
+        await record(session, outcome.delivered_entry(package, channel))
+        await session.commit()
         return True
 
     async def _finish(self, session: AsyncSession, intake: IntakeFile) -> None:
-        async with session.begin():
-            session.add(intake)
-            packages = list(
-                (
-                    await session.execute(
-                        select(Package).where(Package.intake_id == intake.id).options(selectinload(Package.contract))
-                    )
-                ).scalars()
-            )
-            route = intake.route
-            await asyncio.to_thread(outcome.write_delivered_result, intake, route, packages)
-            await asyncio.to_thread(outcome.remove_original, intake, route)
-            intake.status = IntakeStatus.FINISHED
-            intake.finished_at = self.clock()
-            await self._release(session, intake)
-            await record(session, outcome.finished_entry(intake, packages))
+        packages = list(
+            (
+                await session.execute(
+                    select(Package).where(Package.intake_id == intake.id).options(selectinload(Package.contract))
+                )
+            ).scalars()
+        )
+        route = intake.route
+        await asyncio.to_thread(outcome.write_delivered_result, intake, route, packages)
+        await asyncio.to_thread(outcome.remove_original, intake, route)
+        intake.status = IntakeStatus.FINISHED
+        intake.finished_at = self.clock()
+        self._release(intake)
+        await record(session, outcome.finished_entry(intake, packages))
+        await session.commit()
 
     async def _quarantine(self, session: AsyncSession, intake: IntakeFile, code: str, reason_ja: str) -> None:
-        async with session.begin():
-            session.add(intake)
-            route = intake.route
-            await asyncio.to_thread(outcome.move_to_quarantine, intake, route, reason_ja)
-            intake.status = IntakeStatus.QUARANTINED
-            intake.reason_code = code
-            intake.reason_ja = reason_ja
-            intake.finished_at = self.clock()
-            await self._release(session, intake)
-            contract_ids = [t.contract.public_id for t in route.targets]
-            await record(session, outcome.quarantined_entry(intake, contract_ids, code, reason_ja))
+        route = intake.route
+        await asyncio.to_thread(outcome.move_to_quarantine, intake, route, reason_ja)
+        intake.status = IntakeStatus.QUARANTINED
+        intake.reason_code = code
+        intake.reason_ja = reason_ja
+        intake.finished_at = self.clock()
+        self._release(intake)
+        contract_ids = [t.contract.public_id for t in route.targets]
+        await record(session, outcome.quarantined_entry(intake, contract_ids, code, reason_ja))
+        await session.commit()

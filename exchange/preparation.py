@@ -11,7 +11,6 @@ import hashlib
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from ledger.register import Category, RegisterEntry
 from policies import rules
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.minimise import MinimiseResult, RecipientItems, minimise
-from policies.pluginmanager import HandoverPlugins
+from policies.pluginmanager import HandoverPlugins, ProgramHooks
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -73,10 +72,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _refuse(code: str, reason: str) -> PolicyRefusal:
-    return PolicyRefusal(RefusalCode(code) if code in RefusalCode._value2member_map_ else RefusalCode.PLUGIN, reason)
-
-
 class Preparer:
     def __init__(
         self,
@@ -86,7 +81,6 @@ class Preparer:
         *,
         scanner: VirusScanner | None = None,
         deflate_level: int = 6,
-        clock: type[datetime] | None = None,
     ) -> None:
         self.connectors = connectors
         self.keyring = keyring
@@ -119,7 +113,7 @@ class Preparer:
             minimised = folder / name
             items = RecipientItems(
                 allowed=tuple(contract.allowed_items),
-                drop=frozenset(),
+                drop=frozenset(target.drop_items),
                 file_types=frozenset(route.allowed_file_types),
             )
             result: MinimiseResult = await asyncio.to_thread(
@@ -193,7 +187,7 @@ class Preparer:
         folder: Path,
         minimised: Path,
         result: MinimiseResult,
-        hooks: object,
+        hooks: ProgramHooks,
         source_sha256: str,
     ) -> PreparedPackage:
         package_id = new_public_id()
@@ -203,7 +197,7 @@ class Preparer:
             package_id=package_id,
             contract_id=contract.public_id,
             contract_name=contract.name,
-            recipient=contract.party.name if "party" in contract.__dict__ else contract.code,
+            recipient=contract.party.name,
             created_at=created,
         )
         dest = folder.parent / f"{package_id}.zip"
@@ -217,7 +211,6 @@ class Preparer:
         )
         sealed = sealing.seal(self.keyring.current, password.encode(), package_id.encode())
         del password
-        await asyncio.to_thread(minimised.unlink)
         quantity = {"files": 1, "bytes": packed.files[0].size}
         if result.records is not None:
             quantity["records"] = result.records
@@ -246,4 +239,9 @@ class Preparer:
             created_at=created,
         )
         content = f"{minimised.name}（項目: {'、'.join(result.columns) or '—'}）"
+        if result.records is not None:
+            for description in await asyncio.to_thread(hooks.describe_package, minimised, result.records):
+                content = f"{description.content}（{minimised.name}）"
+                quantity.update({q.kind: q.count for q in description.quantities})
+        await asyncio.to_thread(minimised.unlink)
         return PreparedPackage(package, contract, content, quantity)

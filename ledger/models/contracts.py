@@ -119,6 +119,8 @@ class RouteTarget(Base):
     connector: Mapped[str] = mapped_column(String(100))
     fallback_connector: Mapped[str | None] = mapped_column(String(100))
     password_channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Columns the ward extracts but this recipient must not get, removed before packing (e.g. account numbers).
+    drop_items: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     route: Mapped[Route] = relationship(back_populates="targets")
     contract: Mapped[Contract] = relationship()

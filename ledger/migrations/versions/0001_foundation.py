@@ -198,6 +198,7 @@ def upgrade() -> None:
         sa.Column("connector", sa.String(length=100), nullable=False),
         sa.Column("fallback_connector", sa.String(length=100), nullable=True),
         sa.Column("password_channels", sa.JSON(), nullable=False),
+        sa.Column("drop_items", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["contract_id"], ["contracts.id"], name=op.f("fk_route_targets_contract_id_contracts")),
         sa.ForeignKeyConstraint(["route_id"], ["routes.id"], name=op.f("fk_route_targets_route_id_routes")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_route_targets")),
