@@ -35,7 +35,8 @@ def _result_paths(folder: Path, file_name: str) -> tuple[Path, Path]:
 
 
 def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[Package]) -> None:
-    json_path, text_path = _result_paths(Path(route.watch_dir), intake.file_name)
+    folder = Path(intake.source_path).parent if intake.manual else Path(route.watch_dir)
+    json_path, text_path = _result_paths(folder, intake.file_name)
     document = {
         "status": "delivered",
         "file": intake.file_name,
@@ -67,6 +68,8 @@ def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[
 
 def remove_original(intake: IntakeFile, route: Route) -> None:
     """Delete the plaintext original, or move it to the route's processed folder; absent already is fine."""
+    if intake.manual:
+        return
     source = Path(intake.source_path)
     marker = source.with_name(source.name + ".done")
     if route.processed_dir:
@@ -80,6 +83,8 @@ def remove_original(intake: IntakeFile, route: Route) -> None:
 
 
 def move_to_quarantine(intake: IntakeFile, route: Route, reason_ja: str) -> None:
+    if intake.manual:
+        return  # the operator's own file is left alone; the reason is shown on the command line
     source = Path(intake.source_path)
     quarantine = Path(route.quarantine_dir)
     quarantine.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import or_, select, update
@@ -89,6 +89,34 @@ class Pipeline:
                     return row
             except IntegrityError:
                 return None  # another hub process queued it first
+
+    async def enqueue_manual(self, route: Route, path: Path) -> int:
+        """Queue a file named on the command line; it is processed only by ``run_to_end``."""
+        size = (await asyncio.to_thread(path.stat)).st_size
+        async with self.sessions.begin() as session:
+            row = IntakeFile(
+                route_id=route.id,
+                source_path=str(path.absolute()),
+                file_name=path.name,
+                size=size,
+                manual=True,
+                # Far future: background workers leave it to the operator's own command.
+                next_attempt_at=datetime(9999, 1, 1, tzinfo=UTC),
+                lease_owner=self.worker_id,
+            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def run_to_end(self, row_id: int) -> IntakeFile:
+        """Step one row until it is finished, quarantined, or waiting for a retry; return its final state."""
+        while True:
+            await self.step(row_id)
+            async with self.sessions() as session:
+                row = await session.get(IntakeFile, row_id)
+                assert row is not None
+                if row.status not in ACTIVE or row.attempts > 0:
+                    return row
 
     async def claim(self) -> int | None:
         """Take the lease on the next due row; None when there is no work."""

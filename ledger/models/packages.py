@@ -53,6 +53,8 @@ class IntakeFile(Base):
     file_name: Mapped[str] = mapped_column(String(1000))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # Packed by hand with 'handover package': the operator's own file stays where it is.
+    manual: Mapped[bool] = mapped_column(default=False)
     status: Mapped[IntakeStatus] = mapped_column(enum_column(IntakeStatus), default=IntakeStatus.PENDING, index=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("file_name", sa.String(length=1000), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=True),
+        sa.Column("manual", sa.Boolean(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
