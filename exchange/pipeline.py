@@ -93,10 +93,11 @@ class Pipeline:
     async def enqueue_manual(self, route: Route, path: Path) -> int:
         """Queue a file named on the command line; it is processed only by ``run_to_end``."""
         size = (await asyncio.to_thread(path.stat)).st_size
+        source = await asyncio.to_thread(path.absolute)
         async with self.sessions.begin() as session:
             row = IntakeFile(
                 route_id=route.id,
-                source_path=str(path.absolute()),
+                source_path=str(source),
                 file_name=path.name,
                 size=size,
                 manual=True,

@@ -30,8 +30,10 @@ class DemoHub:
             f'data_dir = "var"\ndemo_dir = "{ROOT / "config" / "demo"}"\n'
             f'[database]\nurl = "{url}"\n[web]\nport = {self.port}\n'
             "[intake]\nquiet_seconds = 0.3\nrescan_seconds = 5.0\n"
-            '[connectors.outbox]\nkind = "local"\nroot = "var/outbox"\njurisdiction = { country = "jp", region = "t" }\n'
-            '[connectors.dvd]\nkind = "media"\nroot = "var/media"\njurisdiction = { country = "jp", region = "t" }\n',
+            '[connectors.outbox]\nkind = "local"\nroot = "var/outbox"\n'
+            'jurisdiction = { country = "jp", region = "t" }\n'
+            '[connectors.dvd]\nkind = "media"\nroot = "var/media"\n'
+            'jurisdiction = { country = "jp", region = "t" }\n',
             encoding="utf-8",
         )
         self.log = workdir / "hub.log"
