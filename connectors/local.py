@@ -17,7 +17,6 @@ import asyncio
 import errno
 import hashlib
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -182,9 +181,11 @@ class LocalConnector(Connector):
                 directory = _makedirs_durable(self.root, folder_parts(folder))
             except OSError as exc:
                 raise os_error(exc, "出力先フォルダを作成") from exc
-            temp = directory / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
+            # Named after the target, so a retry after a crash reuses (truncates) the leftover of the last try
+            # instead of littering the outbox; one delivery lease per package means no concurrent writer.
+            temp = directory / f"{TEMP_PREFIX}{hashlib.sha256(name.encode()).hexdigest()[:16]}{TEMP_SUFFIX}"
             try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             except OSError as exc:
                 raise os_error(exc, "パッケージを出力先に書き込み") from exc
             try:

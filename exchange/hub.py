@@ -9,6 +9,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,7 +51,10 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         connectors = connectors_from_settings(settings)
         sessions = bootstrap.sessions(engine)
         preparer = Preparer(connectors, keyring, build_plugin_manager())
-        pipeline = Pipeline(sessions, connectors, preparer, PipelineConfig(store_dir=settings.data_dir / "store"))
+        config = PipelineConfig(
+            store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
+        )
+        pipeline = Pipeline(sessions, connectors, preparer, config)
         try:
             yield HubServices(settings, sessions, connectors, keyring, pipeline)
         finally:

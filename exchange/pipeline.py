@@ -160,7 +160,27 @@ class Pipeline:
         while await self.run_once():
             pass
 
+    async def _heartbeat(self, row_id: int) -> None:
+        """Keep the lease while a long step (packing gigabytes) runs; a dead process stops renewing it."""
+        interval = self.config.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            async with self.sessions.begin() as session:
+                await session.execute(
+                    update(IntakeFile)
+                    .where(IntakeFile.id == row_id, IntakeFile.lease_owner == self.worker_id)
+                    .values(lease_until=self.clock() + self.config.lease)
+                )
+
     async def step(self, row_id: int) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(row_id))
+        try:
+            await self._step(row_id)
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _step(self, row_id: int) -> None:
         async with self.sessions() as session:
             intake = await session.get(
                 IntakeFile,

@@ -85,7 +85,7 @@ class IntakeSettings(Strict):
     quiet_seconds: float = Field(default=1.0, ge=0)
     rescan_seconds: float = Field(default=30.0, gt=0)
     workers: int = Field(default=2, ge=1, le=32)
-    lease_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
 
 
 class JurisdictionSettings(Strict):

@@ -92,8 +92,6 @@ class Package(Base):
     location: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
-    lease_owner: Mapped[str | None] = mapped_column(String(100))
-    lease_until: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     download_limit: Mapped[int] = mapped_column(default=3)
     download_count: Mapped[int] = mapped_column(default=0)

@@ -87,8 +87,6 @@ def upgrade() -> None:
         sa.Column("location", sa.JSON(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("lease_owner", sa.String(length=100), nullable=True),
-        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("download_limit", sa.Integer(), nullable=False),
         sa.Column("download_count", sa.Integer(), nullable=False),
