@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange import hub
+from exchange import hub, password_email
 from exchange.cli.setup import CliState, fail, run
 from exchange.password_notice import PasswordNotice, render_password_notice
 from exchange.password_release import PasswordChannel, PasswordRefused, release
@@ -166,6 +166,42 @@ def register(main: click.Group) -> None:
     @main.group("password")
     def password() -> None:
         """Package passwords, released only under the split-password rule."""
+
+    @password.command("email")
+    @click.argument("package_id")
+    @click.option("--to", "person_code", required=True, help="The designated person to e-mail.")
+    @click.pass_obj
+    def email(state: CliState, package_id: str, person_code: str) -> None:
+        """E-mail the password alone to the person's separate password address, if the rule allows it now."""
+        smtp = state.settings.smtp
+        if smtp is None:
+            fail("no [smtp] section in the configuration")
+
+        async def go() -> str:
+            async with hub.services(state.settings) as services, services.sessions() as session:
+                package = await _package(session, package_id)
+                person = await _person(session, person_code)
+                if not person.password_email:
+                    fail(f"{person.name} has no password_email address on record")
+                try:
+                    released = await release(
+                        session,
+                        package,
+                        person,
+                        PasswordChannel.EMAIL,
+                        keyring=services.keyring,
+                        connector_kinds=services.connector_kinds,
+                    )
+                except PasswordRefused as refused:
+                    await session.commit()
+                    fail(f"refused: {refused.decision.reason_ja}")
+                await password_email.send(
+                    password_email.compose(released, smtp.sender, await _ward_name(session)), smtp
+                )
+                await session.commit()
+                return person.password_email
+
+        click.echo(f"password e-mailed to {run(go())}")
 
     @password.command("notice")
     @click.argument("package_id")
