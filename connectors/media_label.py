@@ -6,7 +6,6 @@ occasion); it is built only from the medium description, which holds no secret.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +16,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from ledger.wareki import to_wareki  # a pure date helper; connectors still never touch the database
+
 if TYPE_CHECKING:
     from connectors.media import MediumDescription
 
@@ -25,18 +26,6 @@ _FONT_CANDIDATES = (
     Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
     Path("/usr/share/fonts/truetype/fonts-japanese-gothic.ttf"),
 )
-# Era start dates (first day of the era); older eras never appear on a medium prepared by the hub.
-_ERAS = ((date(2019, 5, 1), "令和"), (date(1989, 1, 8), "平成"))
-
-
-def wareki(day: date) -> str:
-    """``date(2026, 11, 25)`` → ``令和8年11月25日``; the first year of an era is written 元年."""
-    for start, era in _ERAS:
-        if day >= start:
-            year = day.year - start.year + 1
-            year_text = "元" if year == 1 else str(year)
-            return f"{era}{year_text}年{day.month}月{day.day}日"
-    raise ValueError(f"date before 平成 is not supported: {day.isoformat()}")
 
 
 def find_japanese_font() -> Path:
@@ -76,7 +65,7 @@ def render_label(medium: MediumDescription, output: Path, *, font_path: Path | N
     line("媒体ID", size=10)
     line(medium.media_id, font="Courier-Bold", size=20, indent=5 * mm)
     line(f"契約名：{medium.contract_name}", size=11)
-    line(f"作成日：{wareki(medium.prepared_on)}（{medium.prepared_on.isoformat()}）", size=11)
+    line(f"作成日：{to_wareki(medium.prepared_on)}（{medium.prepared_on.isoformat()}）", size=11)
     total = sum(item.size for item in medium.files)
     line(f"収録ファイル：{len(medium.files)}件　合計 {total:,} バイト", size=11)
     line("イメージの SHA-256：", size=9)

@@ -40,4 +40,5 @@ async def contract_facts(
         parent=parent,
         subcontract_approval=approval,
         password_delay=timedelta(hours=contract.password_delay_hours),
+        name=contract.name,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ledger.wareki import to_wareki
 from policies.errors import PolicyRefusal, RefusalCode
-from policies.jp import wareki, wareki_with_iso
+from policies.jp import wareki_with_iso
 
 DOMESTIC_JURISDICTION = "jp"
 
@@ -53,6 +54,12 @@ class ContractFacts:
     parent: ContractFacts | None = None
     subcontract_approval: SubcontractApproval | None = None
     password_delay: timedelta | None = None
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        """How staff know the contract: its name, or its id when no name was given."""
+        return self.name or self.public_id
 
 
 def _chain(contract: ContractFacts) -> list[ContractFacts]:
@@ -68,7 +75,7 @@ def check_period(contract: ContractFacts, today: date) -> None:
         if not link.start <= today <= link.end:
             raise PolicyRefusal(
                 RefusalCode.OUTSIDE_PERIOD,
-                f"契約「{link.public_id}」の契約期間外です（契約期間: {wareki(link.start)}〜{wareki(link.end)}、"
+                f"契約「{link.label}」の契約期間外です（契約期間: {to_wareki(link.start)}〜{to_wareki(link.end)}、"
                 f"本日: {wareki_with_iso(today)}）。期間外の提供はできません。",
             )
 
@@ -79,7 +86,7 @@ def check_program(contract: ContractFacts, program_code: str) -> None:
         if link.program_code != program_code:
             raise PolicyRefusal(
                 RefusalCode.WRONG_PROGRAM,
-                f"契約「{link.public_id}」は業務「{link.program_code}」のための契約です。"
+                f"契約「{link.label}」は業務「{link.program_code}」のための契約です。"
                 f"業務「{program_code}」のデータは提供できません（目的外利用の禁止）。",
             )
 
@@ -90,7 +97,7 @@ def check_channel(contract: ContractFacts, channel: str) -> None:
         allowed = "、".join(sorted(contract.allowed_channels)) or "なし"
         raise PolicyRefusal(
             RefusalCode.CHANNEL_NOT_ALLOWED,
-            f"契約「{contract.public_id}」では「{channel}」による提供は認められていません"
+            f"契約「{contract.label}」では「{channel}」による提供は認められていません"
             f"（認められている経路: {allowed}）。",
         )
 
@@ -106,19 +113,19 @@ def check_subcontract_chain(contract: ContractFacts, now: datetime) -> None:
         if approval is None or approval.approved_at > now:
             raise PolicyRefusal(
                 RefusalCode.SUBCONTRACT_UNAPPROVED,
-                f"再委託契約「{link.public_id}」について区の承諾が記録されていません。承諾前の提供はできません。",
+                f"再委託契約「{link.label}」について区の承諾が記録されていません。承諾前の提供はできません。",
             )
         if approval.revoked_at is not None and approval.revoked_at <= now:
             raise PolicyRefusal(
                 RefusalCode.SUBCONTRACT_REVOKED,
-                f"再委託契約「{link.public_id}」の承諾（{approval.document_ref}）は取り消されています。",
+                f"再委託契約「{link.label}」の承諾（{approval.document_ref}）は取り消されています。",
             )
         beyond = sorted(link.allowed_items - parent.allowed_items)
         if beyond:
             names = "、".join(f"「{item}」" for item in beyond)
             raise PolicyRefusal(
                 RefusalCode.SUBCONTRACT_ITEMS,
-                f"再委託契約「{link.public_id}」の提供項目 {names} は、元の契約「{parent.public_id}」の"
+                f"再委託契約「{link.label}」の提供項目 {names} は、元の契約「{parent.label}」の"
                 "提供項目に含まれていません。",
             )
 
@@ -128,7 +135,7 @@ def check_jurisdiction(contract: ContractFacts) -> None:
     if not contract.connectors:
         raise PolicyRefusal(
             RefusalCode.NO_CONNECTOR,
-            f"契約「{contract.public_id}」の提供経路に接続先が設定されていません。",
+            f"契約「{contract.label}」の提供経路に接続先が設定されていません。",
         )
     foreign = [c for c in contract.connectors if c.jurisdiction.casefold() != DOMESTIC_JURISDICTION]
     if foreign:

@@ -100,7 +100,7 @@ class SplitPasswordRule:
         if not self._designated(request):
             return _refuse(
                 RefusalCode.NOT_DESIGNATED,
-                f"契約「{request.contract.public_id}」の取扱責任者・取扱者として届け出られていない方には"
+                f"契約「{request.contract.label}」の取扱責任者・取扱者として届け出られていない方には"
                 "パスワードを通知できません。",
             )
         if request.password_channel in request.data_channels:

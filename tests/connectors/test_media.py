@@ -14,7 +14,6 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.media import MEDIA_ID_PATTERN, MediaConnector, MediumDescription, check_aes_zip, new_media_id
-from connectors.media_label import wareki
 from tests.connectors.conftest import PACKAGE_PASSWORD, TOKYO, Package, make_package
 from tests.services import require_binary
 
@@ -177,21 +176,3 @@ def test_media_ids_are_random_and_well_formed() -> None:
     ids = {new_media_id(2026) for _ in range(200)}
     assert len(ids) == 200
     assert all(MEDIA_ID_PATTERN.fullmatch(i) and len(i) <= 16 for i in ids)
-
-
-@pytest.mark.parametrize(
-    ("day", "expected"),
-    [
-        (date(2026, 11, 25), "令和8年11月25日"),
-        (date(2019, 5, 1), "令和元年5月1日"),
-        (date(2019, 4, 30), "平成31年4月30日"),
-        (date(1989, 1, 8), "平成元年1月8日"),
-    ],
-)
-def test_wareki(day: date, expected: str) -> None:
-    assert wareki(day) == expected
-
-
-def test_wareki_refuses_showa() -> None:
-    with pytest.raises(ValueError):
-        wareki(date(1989, 1, 7))
