@@ -74,9 +74,13 @@ async def initialise(settings: Settings, admin_login: str = "admin") -> InitResu
         checkpoint.generate_key_file(settings.signing_key_path, settings.ledger_origin)
         result.actions.append(f"created ledger signing key {settings.signing_key_path} (mode 0600)")
     for name, connector in settings.connectors.items():
-        if connector.kind in ("local", "media") and connector.root is not None and not connector.root.exists():
-            connector.root.mkdir(parents=True)
-            result.actions.append(f"created folder {connector.root} for connector {name}")
+        if connector.root is None or connector.kind not in ("local", "media"):
+            continue
+        folders = [connector.root] if connector.kind == "local" else [connector.root / "staging", connector.root / "images"]
+        for folder in folders:
+            if not folder.exists():
+                folder.mkdir(parents=True)
+                result.actions.append(f"created folder {folder} for connector {name}")
     async with open_engine(settings, require_schema=False) as engine:
         await migrate.upgrade(engine)
         result.actions.append(f"database {describe_database(settings.database.url)} at {migrate.head_revision()}")
