@@ -76,7 +76,8 @@ async def initialise(settings: Settings, admin_login: str = "admin") -> InitResu
     for name, connector in settings.connectors.items():
         if connector.root is None or connector.kind not in ("local", "media"):
             continue
-        folders = [connector.root] if connector.kind == "local" else [connector.root / "staging", connector.root / "images"]
+        root = connector.root
+        folders = [root] if connector.kind == "local" else [root / "staging", root / "images"]
         for folder in folders:
             if not folder.exists():
                 folder.mkdir(parents=True)
