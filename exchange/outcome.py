@@ -47,6 +47,7 @@ def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[
                 "package_id": p.public_id,
                 "contract": p.contract.name,
                 "delivered_via": p.delivered_via,
+                "fallback_used": p.delivered_via != p.connector,
                 "zip_name": p.zip_name,
                 "records": p.content.get("files", [{}])[0].get("records"),
             }
@@ -57,6 +58,11 @@ def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[
     for p in packages:
         lines.append(f"・{p.contract.name}")
         lines.append(f"　パッケージID: {p.public_id}（経路: {p.delivered_via}）")
+        if p.delivered_via != p.connector:
+            lines.append(
+                f"　※ 主経路（{p.connector}）で提供できなかったため、代替経路（{p.delivered_via}）に切り替えました。"
+                "媒体の作成と受け渡しを行ってください。"
+            )
     lines += [
         "",
         "パスワードはデータとは別の機会・別の経路で指定された取扱者に通知されます。",

@@ -122,7 +122,7 @@ class Preparer:
             if result.records is not None:
                 problems = await asyncio.to_thread(hooks.validate_file, minimised)
                 if problems:
-                    shown = "、".join(f"{p.record}件目: {p.message}" for p in problems[:5])
+                    shown = " / ".join(f"{p.record}件目: {p.message}" for p in problems[:5])
                     raise PolicyRefusal(RefusalCode.PLUGIN, f"業務ルールの確認で問題が見つかりました: {shown}")
             prepared.append(await self._pack(contract, target, folder, minimised, result, hooks, source_sha256))
         return Prepared(source_sha256, prepared)
