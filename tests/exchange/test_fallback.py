@@ -29,7 +29,6 @@ from tests.connectors.conftest import SshdServer, start_sshd
 from tests.exchange.hubfixture import DEMO, packages, route_dir
 
 
-
 @pytest.fixture
 def sshd(tmp_path: Path) -> AsyncIterator[SshdServer]:
     server = start_sshd(tmp_path / "sshd", tmp_path / "sftp-root")
