@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,9 +30,9 @@ from tests.exchange.hubfixture import DEMO, packages, route_dir
 
 
 @pytest.fixture
-def sshd(tmp_path: Path) -> AsyncIterator[SshdServer]:
+def sshd(tmp_path: Path) -> Iterator[SshdServer]:
     server = start_sshd(tmp_path / "sshd", tmp_path / "sftp-root")
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 
