@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.base import Connector
 from exchange import bootstrap
 from exchange.admin_import import import_files
+from exchange.antivirus import ClamdScanner
 from exchange.connector_setup import connectors_from_settings
 from exchange.pipeline import Pipeline, PipelineConfig
 from exchange.preparation import Preparer
@@ -50,7 +51,10 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         keyring = await asyncio.to_thread(Keyring.load, settings.master_key_path)
         connectors = connectors_from_settings(settings)
         sessions = bootstrap.sessions(engine)
-        preparer = Preparer(connectors, keyring, build_plugin_manager())
+        scanner = None
+        if settings.antivirus is not None:
+            scanner = ClamdScanner(settings.antivirus.clamd_socket, timeout=settings.antivirus.timeout_seconds)
+        preparer = Preparer(connectors, keyring, build_plugin_manager(), scanner=scanner)
         config = PipelineConfig(
             store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
         )

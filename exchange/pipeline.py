@@ -229,7 +229,7 @@ class Pipeline:
         except OSError as exc:
             await asyncio.to_thread(shutil.rmtree, work, True)
             log.warning("reading an intake file failed (%s); will retry", type(exc).__name__)
-            intake.reason_ja = f"ファイルを読み込めません（{exc.strerror}）。再試行します。"
+            intake.reason_ja = f"処理を保留しています（{exc.strerror or exc}）。自動で再試行します。"
             self._release(intake, retry_in=self._backoff(intake.attempts))
             await session.commit()
             return

@@ -97,7 +97,7 @@ class Preparer:
             found = await self.scanner.scan(source)
             if found is not None:
                 raise PolicyRefusal(
-                    RefusalCode.PLUGIN,
+                    RefusalCode.INFECTED,
                     f"ウイルスが検出されました（{found}）。ファイルは隔離しました。情報システム担当に連絡してください。",
                 )
         route = intake.route
@@ -138,18 +138,20 @@ class Preparer:
         def check() -> None:
             if not source.exists():
                 raise PolicyRefusal(
-                    RefusalCode.PLUGIN, "ファイルが見つかりません（処理前に移動または削除されました）。"
+                    RefusalCode.UNUSABLE_FILE, "ファイルが見つかりません（処理前に移動または削除されました）。"
                 )
             if not source.is_file():
-                raise PolicyRefusal(RefusalCode.PLUGIN, "通常のファイルではありません。")
+                raise PolicyRefusal(RefusalCode.UNUSABLE_FILE, "通常のファイルではありません。")
             if source.stat().st_size == 0:
-                raise PolicyRefusal(RefusalCode.PLUGIN, "ファイルが空です（0バイト）。抽出をやり直してください。")
+                raise PolicyRefusal(
+                    RefusalCode.UNUSABLE_FILE, "ファイルが空です（0バイト）。抽出をやり直してください。"
+                )
             try:
                 with source.open("rb") as handle:
                     handle.read(1)
             except PermissionError:
                 raise PolicyRefusal(
-                    RefusalCode.PLUGIN, "ファイルを読み取る権限がありません。フォルダの権限を確認してください。"
+                    RefusalCode.UNUSABLE_FILE, "ファイルを読み取る権限がありません。フォルダの権限を確認してください。"
                 ) from None
 
         await asyncio.to_thread(check)
@@ -159,7 +161,7 @@ class Preparer:
         try:
             return packing.safe_member_name(name)
         except packing.UnsafeNameError as exc:
-            raise PolicyRefusal(RefusalCode.PLUGIN, f"ファイル名を受け付けられません: {exc}") from None
+            raise PolicyRefusal(RefusalCode.UNUSABLE_FILE, f"ファイル名を受け付けられません: {exc}") from None
 
     async def _check_contract(
         self, session: AsyncSession, contract: Contract, target: RouteTarget, program: str

@@ -127,6 +127,13 @@ class ConnectorSettings(Strict):
         return self
 
 
+class AntivirusSettings(Strict):
+    """clamd's local socket; when set, every file is scanned before it moves and nothing moves while clamd is down."""
+
+    clamd_socket: Path
+    timeout_seconds: float = Field(default=120.0, gt=0)
+
+
 class SmtpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = 25
@@ -150,6 +157,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     intake: IntakeSettings = IntakeSettings()
     smtp: SmtpSettings | None = None
+    antivirus: AntivirusSettings | None = None
     connectors: dict[str, ConnectorSettings] = {}
     demo_dir: Path = Path("config/demo")
 

@@ -36,6 +36,8 @@ class RefusalCode(StrEnum):
     NOT_DELIVERED = "password.not_delivered"
     TOO_EARLY = "password.too_early"
     PLUGIN = "plugin.error"
+    INFECTED = "antivirus.infected"
+    UNUSABLE_FILE = "intake.unusable_file"
 
 
 class PolicyRefusal(Exception):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from connectors.checks import CheckResult, check_all
+from exchange.antivirus import ClamdScanner
 from exchange.cli.setup import CliState, fail, run
 from exchange.connector_setup import connectors_from_settings
 from policies.dummy import UnknownProgramError, write_dummy_csv
@@ -45,6 +46,12 @@ def register(main: click.Group) -> None:
                     await connector.close()
 
         results = run(go())
+        antivirus = state.settings.antivirus
+        if antivirus is not None:
+            alive = run(ClamdScanner(antivirus.clamd_socket).ping())
+            click.echo(f"{'OK' if alive else 'NG'}  antivirus (clamd at {antivirus.clamd_socket})")
+            if not alive:
+                fail("clamd does not answer: nothing will move until it does")
         for result in results:
             click.echo(
                 f"{'OK' if result.ok else 'NG'}  {result.connector} ({result.kind}) reachable={result.reachable} "
