@@ -25,7 +25,7 @@ from exchange.sealing import Keyring
 from exchange.settings import Settings
 from exchange.watcher import IntakeService
 from exchange.web.app import create_app
-from policies.pluginmanager import build_plugin_manager
+from policies.pluginmanager import PluginConfig, ProgramConfig, build_plugin_manager
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         scanner = None
         if settings.antivirus is not None:
             scanner = ClamdScanner(settings.antivirus.clamd_socket, timeout=settings.antivirus.timeout_seconds)
-        preparer = Preparer(connectors, keyring, build_plugin_manager(), scanner=scanner)
+        preparer = Preparer(connectors, keyring, build_plugin_manager(plugin_config(settings)), scanner=scanner)
         config = PipelineConfig(
             store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
         )
@@ -64,6 +64,21 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         finally:
             for connector in connectors.values():
                 await connector.close()
+
+
+def plugin_config(settings: Settings) -> PluginConfig:
+    configured = settings.plugins
+    return PluginConfig(
+        allow=frozenset(configured.allow) if configured.allow is not None else None,
+        exclude=frozenset(configured.exclude),
+        programs={
+            code: ProgramConfig(
+                plugins=frozenset(program.plugins) if program.plugins is not None else None,
+                settings=program.settings,
+            )
+            for code, program in configured.programs.items()
+        },
+    )
 
 
 async def _load_demo(settings: Settings, echo: Callable[[str], None]) -> None:

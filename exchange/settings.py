@@ -134,6 +134,19 @@ class AntivirusSettings(Strict):
     timeout_seconds: float = Field(default=120.0, gt=0)
 
 
+class ProgramPluginSettings(Strict):
+    plugins: list[str] | None = None
+    settings: dict[str, Any] = {}
+
+
+class PluginSettings(Strict):
+    """Third-party benefit plugins: ``allow`` lists entry points that may load (None: all installed)."""
+
+    allow: list[str] | None = None
+    exclude: list[str] = []
+    programs: dict[str, ProgramPluginSettings] = {}
+
+
 class SmtpSettings(Strict):
     host: str = "127.0.0.1"
     port: int = 25
@@ -158,6 +171,7 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     smtp: SmtpSettings | None = None
     antivirus: AntivirusSettings | None = None
+    plugins: PluginSettings = PluginSettings()
     connectors: dict[str, ConnectorSettings] = {}
     demo_dir: Path = Path("config/demo")
 
