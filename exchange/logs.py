@@ -59,3 +59,4 @@ def configure(level: str = "INFO", *, json_lines: bool = False) -> None:
     root.setLevel(level)
     # aiohttp's access log would print query strings; our own middleware logs requests without them.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

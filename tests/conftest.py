@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -109,3 +110,34 @@ async def db_session(db_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+class _SlowCallbacks(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("Executing "):
+            self.messages.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+async def no_blocking_in_the_event_loop() -> AsyncIterator[None]:
+    """Fail a test whose code blocks the event loop (file or network I/O outside a worker thread).
+
+    asyncio's debug mode reports every callback that holds the loop longer than ``slow_callback_duration``;
+    the threshold is generous so that only real blocking, not a busy machine, trips it.
+    """
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = 0.5
+    handler = _SlowCallbacks()
+    logger = logging.getLogger("asyncio")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.messages:
+        pytest.fail("blocking call in the event loop: " + "; ".join(handler.messages[:3]), pytrace=False)
