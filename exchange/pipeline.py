@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError
 from exchange import outcome, preparation
+from exchange.access_sync import sync_access
 from exchange.intake import Ready
 from exchange.logs import correlated
 from ledger.models import Contract, IntakeFile, IntakeStatus, Package, PackageStatus, Route, RouteTarget
@@ -284,6 +285,7 @@ class Pipeline:
                 package.contract.code, package.zip_name, Path(package.store_path), {"package_id": package.public_id}
             )
             await connector.verify(stored, size=package.size, sha256=package.sha256)
+            await sync_access(session, {channel: connector}, package.contract)
         except ConnectorError as exc:
             package.attempts += 1
             package.last_error = f"{channel}: {exc.reason_ja}"
