@@ -21,6 +21,7 @@ from exchange.antivirus import ClamdScanner
 from exchange.connector_setup import connectors_from_settings
 from exchange.pipeline import Pipeline, PipelineConfig
 from exchange.preparation import Preparer
+from exchange.scheduler import build_context, start_scheduler
 from exchange.sealing import Keyring
 from exchange.settings import Settings
 from exchange.watcher import IntakeService
@@ -117,9 +118,11 @@ async def serve(
         await site.start()
         echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
         intake = asyncio.create_task(IntakeService(hub.sessions, hub.pipeline, settings.intake).run())
+        scheduler = start_scheduler(build_context(settings, hub.sessions, hub.connectors))
         try:
             await stop.wait()
         finally:
+            scheduler.shutdown(wait=False)
             intake.cancel()
             await asyncio.gather(intake, return_exceptions=True)
             await runner.cleanup()

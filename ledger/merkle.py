@@ -127,8 +127,8 @@ class RangeHasher:
         self._next = 0
         self._position = 0
         self._current: TreeHasher | None = None
+        # Leaves 0 .. needed-1 must be fed; later ones do not matter.
         self.needed = max((end for _, end in ranges), default=0)
-        """How many leaves, from index 0, must be fed."""
 
     def add(self, leaf: bytes) -> None:
         position = self._position

@@ -1,0 +1,77 @@
+"""Child processes for the duty tests: a scheduler on a file clock, or a sweep that hangs half way.
+
+``python -m tests.exchange.duty_child scheduler DB_URL DIR``: run every duty's scheduler until SIGTERM; the
+clock is the ISO timestamp in ``DIR/clock``. ``… sweep-hang DB_URL DIR NAME``: sweep, but hang (after writing
+``DIR/hanging``) when deleting the endpoint copy named NAME, so the test can SIGKILL the sweep mid-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from connectors.base import Jurisdiction, StoredObject
+from connectors.local import LocalConnector
+from exchange.retention import Sweeper
+from exchange.scheduler import DutyConfig, DutyContext, start_scheduler
+from ledger.checkpoint import load_key_file
+from ledger.db import create_engine, session_factory
+
+
+class HangingConnector(LocalConnector):
+    def __init__(self, root: Path, hang_on: str, marker: Path) -> None:
+        super().__init__("outbox", Jurisdiction("jp", "tokyo"), root=root)
+        self.hang_on = hang_on
+        self.marker = marker
+
+    async def delete(self, obj: StoredObject) -> None:
+        if obj.name == self.hang_on:
+            self.marker.write_text("hanging")
+            await asyncio.Event().wait()
+        await super().delete(obj)
+
+
+def context(db_url: str, directory: Path) -> DutyContext:
+    config = DutyConfig(
+        certificates_dir=directory / "certificates",
+        signing_key_path=directory / "ledger-signing.key",
+        ledger_origin="test.handover/ledger",
+    )
+    clock_file = directory / "clock"
+    return DutyContext(
+        session_factory(create_engine(db_url)),
+        {},
+        config,
+        clock=lambda: datetime.fromisoformat(clock_file.read_text().strip()),
+    )
+
+
+async def run_scheduler(db_url: str, directory: Path) -> None:
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    scheduler = start_scheduler(context(db_url, directory), tick_seconds=0.05)
+    await stop.wait()
+    scheduler.shutdown(wait=False)
+
+
+async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
+    ctx = context(db_url, directory)
+    connector = HangingConnector(directory / "outbox", name, directory / "hanging")
+    sweeper = Sweeper(
+        ctx.sessions,
+        {"outbox": connector},
+        signing_key=load_key_file(ctx.config.signing_key_path),
+        certificates_dir=ctx.config.certificates_dir,
+    )
+    await sweeper.sweep(ctx.clock())
+
+
+if __name__ == "__main__":
+    mode, url, folder = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    if mode == "scheduler":
+        asyncio.run(run_scheduler(url, folder))
+    else:
+        asyncio.run(sweep_and_hang(url, folder, sys.argv[4]))
