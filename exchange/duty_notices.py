@@ -10,44 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from exchange.settings import SmtpSettings
+from exchange.mail import Mailer
 from ledger.models.contracts import Contract, Designation, Program
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.parties import Party, PartyKind, Person, PersonRole
 
 log = logging.getLogger(__name__)
-
-
-class Mailer(Protocol):
-    async def send(self, to: Sequence[str], subject: str, body: str) -> None: ...
-
-
-class SmtpMailer:
-    def __init__(self, smtp: SmtpSettings) -> None:
-        self.smtp = smtp
-
-    async def send(self, to: Sequence[str], subject: str, body: str) -> None:
-        message = EmailMessage()
-        message["From"] = self.smtp.sender
-        message["To"] = ", ".join(to)
-        message["Subject"] = subject
-        message.set_content(body)
-        password = self.smtp.password.read().get_secret_value() if self.smtp.password else None
-        await aiosmtplib.send(
-            message,
-            hostname=self.smtp.host,
-            port=self.smtp.port,
-            username=self.smtp.username,
-            password=password,
-            start_tls=self.smtp.starttls,
-        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError, Grantee
-from exchange.duty_notices import Mailer, NewNotice, notify, send_emails
+from exchange.duty_notices import NewNotice, notify, send_emails
+from exchange.mail import Mailer
 from ledger.duty_pdf import Document, Section, render
 from ledger.models.contracts import Contract, Designation
 from ledger.models.duties import Incident, IncidentPackage, NoticeAudience

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from exchange.duty_notices import Mailer, NewNotice, notify, send_emails
+from exchange.duty_notices import NewNotice, notify, send_emails
+from exchange.mail import Mailer
 from ledger.models.contracts import Contract
 from ledger.models.duties import Inspection, NoticeAudience
 from ledger.register import Category, RegisterEntry, record

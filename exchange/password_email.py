@@ -6,27 +6,18 @@ kept apart from the address that receives delivery notices, so one compromised m
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
-import aiosmtplib
-
+from exchange.mail import Mailer
 from exchange.password_release import Released
-from exchange.settings import SmtpSettings
+
+SUBJECT = "【パスワード通知】提供データの開封用パスワード"
 
 
 class NoPasswordAddress(Exception):
     """The person has no separate password address on record."""
 
 
-def compose(released: Released, sender: str, ward_name: str) -> EmailMessage:
-    recipient = released.person.password_email
-    if not recipient:
-        raise NoPasswordAddress(f"{released.person.name} has no password e-mail address")
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = "【パスワード通知】提供データの開封用パスワード"
-    message.set_content(
+def body(released: Released, ward_name: str) -> str:
+    return (
         f"{released.contract.name}\n"
         f"{released.person.name} 様\n\n"
         "別の機会・別の経路でお届けした暗号化ZIPファイルを開くためのパスワードをお知らせします。\n\n"
@@ -34,20 +25,14 @@ def compose(released: Released, sender: str, ward_name: str) -> EmailMessage:
         f"パスワード: {released.password}\n\n"
         "7-Zip で開き、パスワードは大文字・小文字を区別して入力してください。\n"
         "このメールは開封後に削除し、転送・印刷しないでください。\n\n"
-        f"{ward_name}\n",
-        charset="utf-8",
+        f"{ward_name}\n"
     )
-    return message
 
 
-async def send(message: EmailMessage, settings: SmtpSettings) -> None:
-    password = settings.password.read().get_secret_value() if settings.password is not None else None
-    await aiosmtplib.send(
-        message,
-        hostname=settings.host,
-        port=settings.port,
-        username=settings.username,
-        password=password,
-        start_tls=settings.starttls,
-        timeout=30,
-    )
+async def send_password(released: Released, mailer: Mailer, ward_name: str) -> str:
+    """Send and return the address it went to."""
+    recipient = released.person.password_email
+    if not recipient:
+        raise NoPasswordAddress(f"{released.person.name} has no password e-mail address")
+    await mailer.send([recipient], SUBJECT, body(released, ward_name))
+    return recipient

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange import access_analysis, contractor_certs, incidents, inspections, returns
-from exchange.duty_notices import Mailer, SmtpMailer
+from exchange.mail import Mailer, SmtpMailer
 from exchange.retention import Sweeper
 from exchange.settings import Settings
 from ledger import log as ledger_log

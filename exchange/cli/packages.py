@@ -195,9 +195,7 @@ def register(main: click.Group) -> None:
                 except PasswordRefused as refused:
                     await session.commit()
                     fail(f"refused: {refused.decision.reason_ja}")
-                await password_email.send(
-                    password_email.compose(released, smtp.sender, await _ward_name(session)), smtp
-                )
+                await password_email.send_password(released, SmtpMailer(smtp), await _ward_name(session))
                 await session.commit()
                 return person.password_email
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from exchange import password_email
 from exchange.hub import HubServices
+from exchange.mail import SmtpMailer
 from exchange.password_release import PasswordChannel, PasswordRefused, release
 from exchange.settings import SmtpSettings
 from ledger.models import Package, PasswordRelease, Person
@@ -80,7 +81,7 @@ async def test_email_carries_the_password_alone_after_receipt(
         released = await release(
             session, row, handler, PasswordChannel.EMAIL, keyring=hub.keyring, connector_kinds=hub.connector_kinds
         )
-        await password_email.send(password_email.compose(released, settings.sender, "見本区"), settings)
+        await password_email.send_password(released, SmtpMailer(settings), "見本区")
         await session.commit()
 
     [message] = inbox.messages
