@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from exchange import hub, password_email
 from exchange.cli.setup import CliState, fail, run
+from exchange.mail import SmtpMailer
 from exchange.password_notice import PasswordNotice, render_password_notice
 from exchange.password_release import PasswordChannel, PasswordRefused, release
 from ledger.models import Contract, IntakeStatus, Package, Party, PartyKind, Person, Route
