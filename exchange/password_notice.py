@@ -92,6 +92,8 @@ def _styles() -> dict[str, ParagraphStyle]:
         "address": ParagraphStyle("address", base, fontName=GOTHIC, fontSize=12, leading=20),
         "label": ParagraphStyle("label", base, fontName=GOTHIC),
         "password": ParagraphStyle("password", base, fontName="Courier-Bold", fontSize=16, leading=22),
+        # A UUID is 36 characters: at 12 pt it stays on one line, so it can be read out or typed unbroken.
+        "identifier": ParagraphStyle("identifier", base, fontName="Courier", fontSize=12, leading=18),
         "item": ParagraphStyle("item", base, leftIndent=5 * mm, firstLineIndent=-5 * mm),
     }
 
@@ -101,7 +103,7 @@ def _story(notice: PasswordNotice) -> list[Flowable]:
     details = Table(
         [
             [Paragraph("契約名", s["label"]), Paragraph(escape(notice.contract_name), s["body"])],
-            [Paragraph("パッケージID", s["label"]), Paragraph(escape(notice.package_id), s["password"])],
+            [Paragraph("パッケージID", s["label"]), Paragraph(escape(notice.package_id), s["identifier"])],
             [Paragraph("パスワード", s["label"]), Paragraph(escape(notice.password), s["password"])],
         ],
         colWidths=[35 * mm, 125 * mm],

@@ -63,7 +63,7 @@ def test_drop_to_outbox_to_7zip_with_the_printed_password(demo: DemoHub, tmp_pat
     printed = demo.cli("password", "notice", package["id"], "--to", "a-handler", "--out", str(tmp_path / "n.pdf"))
     assert printed.returncode == 0, printed.stderr
     text = subprocess.run([pdftotext, str(tmp_path / "n.pdf"), "-"], capture_output=True, text=True, check=True).stdout
-    assert package["id"] in text.replace("\n", "") and "令和" in text
+    assert package["id"] in text and "令和" in text
     [password] = re.findall(rf"(?<![{ALPHABET}])[{ALPHABET}]{{24}}(?![{ALPHABET}])", text)
 
     test = subprocess.run([seven, "t", str(archive)], input=password + "\n", capture_output=True, text=True)
