@@ -26,6 +26,7 @@ from exchange.sealing import Keyring
 from exchange.settings import Settings
 from exchange.watcher import IntakeService
 from exchange.web.app import create_app
+from exchange.web.context import PortalDeps
 from policies.pluginmanager import PluginConfig, ProgramConfig, build_plugin_manager
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,13 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with services(settings) as hub:
-        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None)
+        deps = PortalDeps(
+            keyring=hub.keyring,
+            connector_kinds=hub.connector_kinds,
+            data_dir=settings.data_dir.resolve(),
+            staff_totp_required=settings.web.staff_totp_required,
+        )
+        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         listen_host = host or settings.web.host

@@ -68,6 +68,8 @@ class WebSettings(Strict):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     public_url: str = "http://127.0.0.1:8080"
+    # Contractors and the compliance officer always need a second factor; ward staff only when this is set.
+    staff_totp_required: bool = False
 
     @model_validator(mode="after")
     def _tls_pair(self) -> WebSettings:

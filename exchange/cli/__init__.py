@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from exchange.cli import admin, database, duties, packages, serve, setup, tools
+from exchange.cli import admin, database, duties, packages, portal_admin, serve, setup, tools
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +23,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = setup.CliState(config_path)
 
 
-for module in (setup, database, admin, packages, tools, duties, serve):
+for module in (setup, database, admin, portal_admin, packages, tools, duties, serve):
     module.register(main)

@@ -1,11 +1,12 @@
-"""The portal's aiohttp application: health check, landing page and login."""
+"""The portal's aiohttp application: middleware, health check, landing page and the route modules."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -15,16 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from exchange.accounts import verify_password
 from exchange.logs import correlated
-from exchange.web import sessions
-from ledger.models import Account, Contract
+from exchange.web import api, auth, compliance, contractor, sessions, staff
+from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, PortalDeps, page
+from ledger.models import Contract
 from ledger.wareki import to_wareki
 
 log = logging.getLogger(__name__)
-
-SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
-SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -35,12 +33,22 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+HERE = Path(__file__).parent
+JST = ZoneInfo("Asia/Tokyo")
 
 
 @web.middleware
 async def security_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     with correlated(request.headers.get("X-Request-Id")):
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            # Raised errors and redirects need the same headers as returned responses.
+            exc.headers.update(SECURITY_HEADERS)
+            if request.app[SECURE_COOKIES]:
+                exc.headers["Strict-Transport-Security"] = "max-age=31536000"
+            log.info("%s %s -> %s", request.method, request.path, exc.status)
+            raise
         response.headers.update(SECURITY_HEADERS)
         if request.app[SECURE_COOKIES]:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
@@ -62,11 +70,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def landing(request: web.Request) -> web.StreamResponse:
     async with request.app[SESSIONS]() as session, session.begin():
-        login = await sessions.current(session, request)
-        if login is None:
-            return aiohttp_jinja2.render_template("login.html", request, {"error": None})
+        signed_in = await sessions.current(session, request) is not None
+    if not signed_in:
+        return aiohttp_jinja2.render_template("login.html", request, {"error": None})
+    async with page(request) as ctx:
+        if ctx.principal.is_contractor:
+            return await contractor.contractor_home(ctx)
         contracts = (
-            await session.execute(
+            await ctx.session.execute(
                 select(Contract)
                 .options(
                     selectinload(Contract.party),
@@ -76,53 +87,30 @@ async def landing(request: web.Request) -> web.StreamResponse:
                 .order_by(Contract.starts_on, Contract.code)
             )
         ).scalars()
-        return aiohttp_jinja2.render_template(
-            "home.html",
-            request,
-            {"account": login.account, "csrf_token": login.csrf_token, "contracts": list(contracts)},
-        )
+        return ctx.render("home.html", {"contracts": list(contracts)})
 
 
-async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    login_name = str(form.get("login", ""))
-    password = str(form.get("password", ""))
-    async with request.app[SESSIONS]() as session, session.begin():
-        account = (await session.execute(select(Account).where(Account.login == login_name))).scalar_one_or_none()
-        if account is None or account.disabled_at is not None or not verify_password(account.password_hash, password):
-            log.warning("failed login from %s", request.remote)
-            response = aiohttp_jinja2.render_template(
-                "login.html", request, {"error": "ログインIDまたはパスワードが正しくありません。"}, status=401
-            )
-            return response
-        response = web.Response(status=303, headers={"Location": "/"})
-        await sessions.start(session, response, account, secure=request.app[SECURE_COOKIES], ip=request.remote or "")
-        return response
-
-
-async def logout_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    async with request.app[SESSIONS]() as session, session.begin():
-        login = await sessions.current(session, request)
-        if login is None or not secrets.compare_digest(str(form.get("csrf_token", "")), login.csrf_token):
-            raise web.HTTPForbidden(text="不正な要求です。")
-        response = web.Response(status=303, headers={"Location": "/"})
-        await sessions.end(session, request, response)
-        return response
-
-
-def create_app(session_maker: async_sessionmaker[AsyncSession], *, secure_cookies: bool = False) -> web.Application:
+def create_app(
+    session_maker: async_sessionmaker[AsyncSession], *, secure_cookies: bool = False, deps: PortalDeps | None = None
+) -> web.Application:
     app = web.Application(middlewares=[security_middleware])
     app[SESSIONS] = session_maker
     app[SECURE_COOKIES] = secure_cookies
+    app[DEPS] = deps or PortalDeps()
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
     )
     env.filters["wareki"] = to_wareki
+    env.filters["jst"] = _jst
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", landing)
-    app.router.add_post("/login", login_post)
-    app.router.add_post("/logout", logout_post)
+    app.router.add_static("/static", HERE / "static", append_version=True)
+    for module in (auth, contractor, staff, compliance, api):
+        module.add_routes(app)
     return app
+
+
+def _jst(moment: datetime | None) -> str:
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M") if moment is not None else "—"

@@ -25,17 +25,29 @@ class Login:
     csrf_token: str
 
 
-def _digest(token: str) -> bytes:
+def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
 async def start(
-    session: AsyncSession, response: web.StreamResponse, account: Account, *, secure: bool, ip: str
+    session: AsyncSession,
+    request: web.Request,
+    response: web.StreamResponse,
+    account: Account,
+    *,
+    secure: bool,
+    ip: str,
 ) -> None:
-    """Begin a fresh session (a new token at every login, so a planted cookie is worthless)."""
+    """Begin a fresh session (a new token at every login, so a planted cookie is worthless).
+
+    Any session the browser already carried is ended: a login never inherits an earlier session.
+    """
+    old = request.cookies.get(COOKIE)
+    if old:
+        await session.execute(delete(WebSession).where(WebSession.token_hash == digest(old)))
     token = secrets.token_urlsafe(32)
     session.add(
-        WebSession(token_hash=_digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32), source_ip=ip)
+        WebSession(token_hash=digest(token), account_id=account.id, csrf_token=secrets.token_urlsafe(32), source_ip=ip)
     )
     response.set_cookie(COOKIE, token, httponly=True, secure=secure, samesite="Strict", path="/")
 
@@ -44,9 +56,7 @@ async def current(session: AsyncSession, request: web.Request) -> Login | None:
     token = request.cookies.get(COOKIE)
     if not token:
         return None
-    row = (
-        await session.execute(select(WebSession).where(WebSession.token_hash == _digest(token)))
-    ).scalar_one_or_none()
+    row = (await session.execute(select(WebSession).where(WebSession.token_hash == digest(token)))).scalar_one_or_none()
     if row is None:
         return None
     now = utcnow()
@@ -63,5 +73,5 @@ async def current(session: AsyncSession, request: web.Request) -> Login | None:
 async def end(session: AsyncSession, request: web.Request, response: web.StreamResponse) -> None:
     token = request.cookies.get(COOKIE)
     if token:
-        await session.execute(delete(WebSession).where(WebSession.token_hash == _digest(token)))
+        await session.execute(delete(WebSession).where(WebSession.token_hash == digest(token)))
     response.del_cookie(COOKIE, path="/")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pyotp
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from exchange.accounts import create_admin
 from exchange.admin_import import import_files
 from exchange.web.app import create_app
+from exchange.web.context import PortalDeps
 from ledger.db import session_factory
+from tests.exchange.web.world import CSRF, keyring
 
 DEMO = sorted((Path(__file__).parents[2] / "config" / "demo").glob("*.toml"))
 
@@ -24,7 +29,20 @@ async def client_with_demo(
         await import_files(session, DEMO, base_dir=tmp_path)
         password = await create_admin(session)
     assert password is not None
-    return await aiohttp_client(create_app(maker)), password
+    return await aiohttp_client(create_app(maker, deps=PortalDeps(keyring=keyring(tmp_path)))), password
+
+
+async def first_login(client: TestClient, password: str) -> ClientResponse:
+    """The one-time password only opens the setup page: a new password and a TOTP factor come first."""
+    response = await client.post("/login", data={"login": "admin", "password": password}, allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/login/setup"
+    page = await (await client.get("/login/setup")).text()
+    secret, csrf = re.search(r'id="totp-secret">([^<]+)<', page), CSRF.search(page)
+    assert secret and csrf
+    new = "a new pass phrase for the hub"
+    code = pyotp.TOTP(secret.group(1).replace(" ", "")).now()
+    data = {"csrf_token": csrf.group(1), "password": new, "password_confirm": new, "code": code}
+    return await client.post("/login/setup", data=data, allow_redirects=False)
 
 
 async def test_healthz_reports_database(db_engine: AsyncEngine, aiohttp_client: AiohttpClient) -> None:
@@ -44,10 +62,10 @@ async def test_login_then_landing_lists_demo_contracts(
     assert "生活保護追加給付" not in await before.text()
     wrong = await client.post("/login", data={"login": "admin", "password": "wrong"})
     assert wrong.status == 401
-    response = await client.post("/login", data={"login": "admin", "password": password}, allow_redirects=False)
-    assert response.status == 303
-    set_cookie = response.headers["Set-Cookie"]
-    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    response = await first_login(client, password)
+    assert response.status == 303 and response.headers["Location"] == "/"
+    cookie = response.cookies["handover_session"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
     page = await (await client.get("/")).text()
     assert "生活保護追加給付 通知書印刷・封入封緘（再委託）" in page
     assert "令和8年3月1日" in page
@@ -55,7 +73,7 @@ async def test_login_then_landing_lists_demo_contracts(
 
 async def test_logout_needs_csrf_token(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
     client, password = await client_with_demo(db_engine, aiohttp_client, tmp_path)
-    await client.post("/login", data={"login": "admin", "password": password})
+    await first_login(client, password)
     forged = await client.post("/logout", data={"csrf_token": "guess"})
     assert forged.status == 403
     assert "生活保護" in await (await client.get("/")).text()

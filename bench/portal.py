@@ -1,0 +1,233 @@
+"""Benchmark: portal download throughput against nginx serving the same file, in the same run.
+
+    python -m bench.portal --size-mb 1024 --clients 1,50
+
+Sets up a throwaway hub (SQLite in a temporary directory, one contractor, one delivered package of
+``--size-mb`` random bytes, an API token), runs the portal in a child process on a loopback port and Debian's
+nginx with a temporary config on another, then downloads the whole file with 1 and N concurrent clients from
+each (the hub through ``/api/v1/packages/{id}/content``: token auth, policy, counting, audit and register line
+per download). Prints MB/s per case and the hub/nginx ratio; also the hub's peak RSS (VmHWM) during the
+1-client download, to show memory stays flat, and checks a ranged resume (206, right bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _make_file(path: Path, size_mb: int) -> str:
+    block = os.urandom(1 << 20)
+    digest = hashlib.sha256()
+    with path.open("wb") as out:
+        for i in range(size_mb):
+            chunk = block[i % 256 :] + block[: i % 256]
+            out.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+async def _seed(url: str, path: Path, size: int, sha: str) -> tuple[str, str]:
+    from exchange import api_tokens
+    from exchange.accounts import hash_password
+    from ledger.db import create_engine, session_factory
+    from ledger.migrate import upgrade
+    from ledger.models.contracts import Contract, Designation, DesignationRole, Program
+    from ledger.models.packages import Package, PackageStatus
+    from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
+
+    engine = create_engine(url)
+    await upgrade(engine)
+    async with session_factory(engine).begin() as session:
+        party = Party(code="a", name="bench", kind=PartyKind.CONTRACTOR, ip_allowlist=["127.0.0.1/32"])
+        program = Program(code="p", name="bench", section="s")
+        session.add_all([party, program])
+        await session.flush()
+        contract = Contract(
+            code="c",
+            name="bench",
+            program_id=program.id,
+            party_id=party.id,
+            starts_on=date(2020, 1, 1),
+            ends_on=date(2099, 1, 1),
+            download_limit=10**9,
+        )
+        person = Person(code="h", party_id=party.id, name="bench", role=PersonRole.HANDLER)
+        session.add_all([contract, person])
+        await session.flush()
+        session.add(Designation(contract_id=contract.id, person_id=person.id, role=DesignationRole.HANDLER))
+        account = Account(
+            login="h",
+            role=PersonRole.HANDLER,
+            person_id=person.id,
+            password_hash=hash_password("x"),
+            must_change_password=False,
+        )
+        session.add(account)
+        package = Package(
+            contract_id=contract.id,
+            status=PackageStatus.DELIVERED,
+            zip_name="bench.zip",
+            store_path=str(path),
+            size=size,
+            sha256=sha,
+            key_id="k",
+            connector="outbox",
+            download_limit=10**9,
+            delivered_at=datetime.now(UTC),
+        )
+        session.add(package)
+        await session.flush()
+        token = api_tokens.create(session, account, "bench", now=datetime.now(UTC))
+        public_id = package.public_id
+    await engine.dispose()
+    return token, public_id
+
+
+def serve_hub(url: str, port: int) -> None:
+    """Child process: the portal alone (no watcher or workers)."""
+    from aiohttp import web
+
+    from exchange.web.app import create_app
+    from exchange.web.context import PortalDeps
+    from ledger.db import create_engine, session_factory
+
+    async def main() -> None:
+        engine = create_engine(url)
+        runner = web.AppRunner(create_app(session_factory(engine), deps=PortalDeps()), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def _nginx(work: Path, file: Path, port: int) -> subprocess.Popen[bytes]:
+    conf = work / "nginx.conf"
+    conf.write_text(
+        f"""daemon off; master_process off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path {work}/t1; proxy_temp_path {work}/t2; fastcgi_temp_path {work}/t3;
+  uwsgi_temp_path {work}/t4; scgi_temp_path {work}/t5;
+  server {{ listen 127.0.0.1:{port}; location = /bench.zip {{ alias {file}; }} }} }}
+"""
+    )
+    return subprocess.Popen(["/usr/sbin/nginx", "-c", str(conf), "-p", str(work)])
+
+
+async def _wait(url: str) -> None:
+    async with aiohttp.ClientSession() as s:
+        for _ in range(200):
+            try:
+                async with s.get(url) as r:
+                    if r.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def _download(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> int:
+    got = 0
+    async with session.get(url, headers=headers) as response:
+        response.raise_for_status()
+        async for chunk in response.content.iter_chunked(1 << 20):
+            got += len(chunk)
+    return got
+
+
+async def _run(url: str, clients: int, size: int, headers: dict[str, str]) -> float:
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None)) as session:
+        start = time.perf_counter()
+        sizes = await asyncio.gather(*(_download(session, url, headers) for _ in range(clients)))
+        elapsed = time.perf_counter() - start
+    assert all(s == size for s in sizes), sizes
+    return clients * size / elapsed / 1e6
+
+
+def _hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def bench(size_mb: int, client_counts: list[int]) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-portal-"))
+    try:
+        file = work / "bench.zip"
+        sha = _make_file(file, size_mb)
+        size = file.stat().st_size
+        url = f"sqlite+aiosqlite:///{work}/hub.db"
+        token, package_id = await _seed(url, file, size, sha)
+        hub_port, nginx_port = _free_port(), _free_port()
+        hub = subprocess.Popen(
+            [sys.executable, "-c", f"from bench.portal import serve_hub; serve_hub({url!r}, {hub_port})"], cwd=ROOT
+        )
+        nginx = _nginx(work, file, nginx_port)
+        try:
+            hub_url = f"http://127.0.0.1:{hub_port}/api/v1/packages/{package_id}/content"
+            nginx_url = f"http://127.0.0.1:{nginx_port}/bench.zip"
+            await _wait(f"http://127.0.0.1:{hub_port}/healthz")
+            await _wait(nginx_url.replace("bench.zip", "none"))
+            auth = {"Authorization": f"Bearer {token}"}
+            print(f"file: {size_mb} MiB on loopback; hub pid {hub.pid}, RSS before: {_hwm_kib(hub.pid) // 1024} MiB")
+            for n in client_counts:
+                hub_rate = await _run(hub_url, n, size, auth)
+                if n == 1:
+                    print(f"hub peak RSS after a {size_mb} MiB download: {_hwm_kib(hub.pid) // 1024} MiB")
+                nginx_rate = await _run(nginx_url, n, size, {})
+                print(
+                    f"{n:3d} client(s): hub {hub_rate:8.1f} MB/s   nginx {nginx_rate:8.1f} MB/s   "
+                    f"ratio hub/nginx {hub_rate / nginx_rate:.2f}"
+                )
+            async with aiohttp.ClientSession() as s:
+                async with s.get(hub_url, headers={**auth, "Range": f"bytes={size - 1000}-"}) as r:
+                    tail = await r.read()
+            with file.open("rb") as f:
+                f.seek(size - 1000)
+                assert r.status == 206 and tail == f.read(), "resume failed"
+            print("resume: Range request answered 206 with the right last 1000 bytes")
+        finally:
+            hub.terminate()
+            nginx.terminate()
+            hub.wait(10)
+            nginx.wait(10)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--clients", default="1,50")
+    args = parser.parse_args()
+    asyncio.run(bench(args.size_mb, [int(n) for n in args.clients.split(",")]))
+
+
+if __name__ == "__main__":
+    main()

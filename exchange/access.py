@@ -1,0 +1,234 @@
+"""Who may do what in the portal: every authorisation decision is made here, one function per question.
+
+Roles (C-05, C-10): ward staff act on their own section's contracts; a contractor's manager or handler acts
+only on contracts they are designated on (not revoked), of their own party, within the contract period, and,
+for a sub-contract, only while the ward's approval stands (C-06). The compliance officer reads everything and
+changes nothing; the admin administers (designations, approvals, invitations) and reads, but never takes data
+or passwords: only designated people do.
+
+Network (C-08): a contractor's or sub-contractor's people are admitted only from their party's allowlisted
+networks, and a contractor party without an allowlist admits nobody (fail closed: the ward must register
+where its contractors connect from). Ward parties may leave the list empty to mean "no restriction"; admin
+accounts without a person are not network-restricted here (run the portal behind the ward's own firewall).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exchange.contract_facts import contract_facts
+from ledger.models.contracts import Contract, Designation, Program
+from ledger.models.packages import Package, PackageStatus
+from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
+from policies import rules
+from policies.errors import PolicyRefusal
+
+JST = ZoneInfo("Asia/Tokyo")
+
+CONTRACTOR_ROLES = frozenset({PersonRole.MANAGER, PersonRole.HANDLER})
+CONTRACTOR_PARTIES = frozenset({PartyKind.CONTRACTOR, PartyKind.SUBCONTRACTOR})
+
+
+class Action(enum.StrEnum):
+    PACKAGE_VIEW = "package.view"
+    PACKAGE_DOWNLOAD = "package.download"
+    PACKAGE_ACKNOWLEDGE = "package.acknowledge"
+    PASSWORD_PICKUP = "password.pickup"  # noqa: S105 - an action name
+    INBOUND_UPLOAD = "inbound.upload"
+    STAFF_VIEW = "staff.view"
+    DESIGNATION_CHANGE = "designation.change"
+    SUBCONTRACT_APPROVE = "subcontract.approve"
+    COMPLIANCE_VIEW = "compliance.view"
+
+
+# Actions that take data, passwords or act as the recipient: only designated contractor people.
+RECIPIENT_ACTIONS = frozenset(
+    {Action.PACKAGE_DOWNLOAD, Action.PACKAGE_ACKNOWLEDGE, Action.PASSWORD_PICKUP, Action.INBOUND_UPLOAD}
+)
+WARD_CHANGES = frozenset({Action.DESIGNATION_CHANGE, Action.SUBCONTRACT_APPROVE})
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: int
+    account_public_id: str
+    login: str
+    role: PersonRole
+    person_id: int | None = None
+    person_name: str | None = None
+    party_id: int | None = None
+    party_kind: PartyKind | None = None
+    section: str | None = None
+    ip_allowlist: tuple[str, ...] = ()
+
+    @property
+    def is_contractor(self) -> bool:
+        return self.role in CONTRACTOR_ROLES
+
+
+@dataclass(frozen=True)
+class ContractScope:
+    """What the rules need to know about one contract, loaded once per request."""
+
+    contract_id: int
+    public_id: str
+    party_id: int
+    section: str
+    designated: frozenset[int]  # person ids with an active designation
+    live: bool  # within its period (and its parents'), and any sub-contract approval stands
+    not_live_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    code: str = "allowed"
+    reason_ja: str = ""
+    # A refusal that must not reveal that the object exists (another party's package): answer 404.
+    hidden: bool = False
+
+
+ALLOW = Decision(True)
+
+
+def _deny(code: str, reason: str, *, hidden: bool = False) -> Decision:
+    return Decision(False, code, reason, hidden)
+
+
+async def load_principal(session: AsyncSession, account: Account) -> Principal:
+    person = await session.get(Person, account.person_id) if account.person_id is not None else None
+    party = await session.get(Party, person.party_id) if person is not None else None
+    return Principal(
+        account_id=account.id,
+        account_public_id=account.public_id,
+        login=account.login,
+        role=account.role,
+        person_id=person.id if person else None,
+        person_name=person.name if person else None,
+        party_id=party.id if party else None,
+        party_kind=party.kind if party else None,
+        section=person.section if person else None,
+        ip_allowlist=tuple(party.ip_allowlist) if party else (),
+    )
+
+
+def network_allows(principal: Principal, source_ip: str) -> Decision:
+    """C-08: may this person connect from ``source_ip`` at all?"""
+    if principal.party_kind is None:
+        return ALLOW
+    if not principal.ip_allowlist:
+        if principal.party_kind in CONTRACTOR_PARTIES:
+            return _deny(
+                "network.no_allowlist",
+                "所属する事業者の接続元ネットワークが登録されていないため、利用できません。区の担当者に連絡してください。",
+            )
+        return ALLOW
+    try:
+        address = ipaddress.ip_address(source_ip)
+    except ValueError:
+        return _deny("network.unknown_address", "接続元を確認できないため、利用できません。")
+    for cidr in principal.ip_allowlist:
+        try:
+            if address in ipaddress.ip_network(cidr, strict=False):
+                return ALLOW
+        except ValueError:
+            continue
+    return _deny("network.not_allowed", "登録された接続元以外からは利用できません。区の担当者に連絡してください。")
+
+
+async def contract_scope(session: AsyncSession, contract: Contract, now: datetime) -> ContractScope:
+    program = await session.get(Program, contract.program_id)
+    assert program is not None
+    designated = (
+        await session.execute(
+            select(Designation.person_id).where(
+                Designation.contract_id == contract.id, Designation.revoked_at.is_(None)
+            )
+        )
+    ).scalars()
+    facts = await contract_facts(session, contract)
+    reason = ""
+    try:
+        rules.check_period(facts, now.astimezone(JST).date())
+        rules.check_subcontract_chain(facts, now)
+    except PolicyRefusal as refusal:
+        reason = refusal.reason
+    return ContractScope(
+        contract_id=contract.id,
+        public_id=contract.public_id,
+        party_id=contract.party_id,
+        section=program.section,
+        designated=frozenset(designated),
+        live=not reason,
+        not_live_reason=reason,
+    )
+
+
+def _recipient(principal: Principal, scope: ContractScope) -> Decision:
+    if not principal.is_contractor or principal.person_id is None:
+        return _deny("role.not_recipient", "データの受取りは、契約で届け出られた取扱責任者・取扱者のみが行えます。")
+    if principal.party_id != scope.party_id or principal.person_id not in scope.designated:
+        return _deny("contract.not_designated", "対象が見つかりません。", hidden=True)
+    if not scope.live:
+        return _deny("contract.not_live", scope.not_live_reason)
+    return ALLOW
+
+
+def _package_state(action: Action, package: Package) -> Decision:
+    if package.delivered_at is None:
+        return _deny("package.not_delivered", "対象が見つかりません。", hidden=True)
+    if package.status == PackageStatus.DELETED or package.deleted_at is not None:
+        return _deny("package.deleted", "このデータは削除済みです。")
+    if package.frozen_at is not None and action is not Action.PACKAGE_VIEW:
+        return _deny("package.frozen", "事故対応のためこのデータは凍結されています。区の指示に従ってください。")
+    return ALLOW
+
+
+def _ward_reader(principal: Principal, scope: ContractScope | None) -> bool:
+    if principal.role in (PersonRole.ADMIN, PersonRole.COMPLIANCE):
+        return True
+    if principal.role is PersonRole.STAFF:
+        return scope is None or (principal.section is not None and principal.section == scope.section)
+    return False
+
+
+def decide(
+    principal: Principal, action: Action, scope: ContractScope | None = None, package: Package | None = None
+) -> Decision:
+    """The one authorisation rule: may ``principal`` do ``action`` on this contract (and package)?"""
+    if action is Action.COMPLIANCE_VIEW:
+        if principal.role in (PersonRole.COMPLIANCE, PersonRole.ADMIN):
+            return ALLOW
+        return _deny("role.not_compliance", "この画面は監査担当者のみが利用できます。")
+    if action is Action.STAFF_VIEW:
+        if principal.role in (PersonRole.STAFF, PersonRole.ADMIN) and _ward_reader(principal, scope):
+            return ALLOW
+        return _deny("role.not_staff", "この画面は担当課の職員のみが利用できます。", hidden=scope is not None)
+    if action in WARD_CHANGES:
+        if principal.role is PersonRole.COMPLIANCE:
+            return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更はできません。")
+        if principal.role is PersonRole.ADMIN or (
+            principal.role is PersonRole.STAFF and _ward_reader(principal, scope)
+        ):
+            return ALLOW
+        return _deny("role.not_staff", "この操作は担当課の職員のみが行えます。", hidden=principal.is_contractor)
+    assert scope is not None, f"{action} needs a contract"
+    if action is Action.PACKAGE_VIEW and not principal.is_contractor:
+        if not _ward_reader(principal, scope):
+            return _deny("role.not_reader", "対象が見つかりません。", hidden=True)
+        return _package_state(action, package) if package is not None else ALLOW
+    if action in RECIPIENT_ACTIONS and _ward_reader(principal, scope):
+        if principal.role is PersonRole.COMPLIANCE:
+            return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更やデータの受取りはできません。")
+        return _deny("role.not_recipient", "データの受取りは、契約で届け出られた取扱責任者・取扱者のみが行えます。")
+    recipient = _recipient(principal, scope)
+    if not recipient.allowed:
+        return recipient
+    return _package_state(action, package) if package is not None else ALLOW

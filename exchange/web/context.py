@@ -1,0 +1,177 @@
+"""What every portal handler shares: dependencies, the signed-in principal, CSRF checks, audit and rendering."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiohttp_jinja2
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from exchange import audit, inbound, sealing
+from exchange.access import Decision, Principal, load_principal, network_allows
+from exchange.web import sessions
+
+
+@dataclass(frozen=True)
+class PortalDeps:
+    """What the portal needs beyond the database; ``exchange.hub`` builds it from the settings.
+
+    Without a keyring, second factors cannot be set up or checked and passwords cannot be picked up; without a
+    data directory, uploads are refused.
+    """
+
+    keyring: sealing.Keyring | None = None
+    connector_kinds: Mapping[str, str] = field(default_factory=dict)
+    data_dir: Path | None = None
+    staff_totp_required: bool = False
+    upload_limit: int = inbound.MAX_BYTES
+
+
+SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
+SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies")
+DEPS: web.AppKey[PortalDeps] = web.AppKey("portal_deps")
+
+
+def source_ip(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def error_page(request: web.Request, status: int, message: str) -> web.HTTPException:
+    """An HTML (or, under /api/, JSON) error to raise, so that aiohttp never sees a returned exception."""
+    classes: dict[int, type[web.HTTPException]] = {
+        400: web.HTTPBadRequest,
+        403: web.HTTPForbidden,
+        404: web.HTTPNotFound,
+        413: web.HTTPRequestEntityTooLarge,
+        429: web.HTTPTooManyRequests,
+        503: web.HTTPServiceUnavailable,
+        401: web.HTTPUnauthorized,
+    }
+    cls = classes[status]
+    if request.path.startswith("/api/"):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return cls(
+            text=json.dumps({"error": message}, ensure_ascii=False), content_type="application/json", headers=headers
+        )
+    body = aiohttp_jinja2.render_string("error.html", request, {"message": message, "status": status})
+    return cls(text=body, content_type="text/html")
+
+
+@dataclass
+class Page:
+    request: web.Request
+    session: AsyncSession
+    principal: Principal
+    csrf_token: str
+    ip: str
+
+    @property
+    def actor(self) -> audit.Actor:
+        p = self.principal
+        return audit.Actor(p.account_id, p.person_id, p.party_id)
+
+    @property
+    def deps(self) -> PortalDeps:
+        return self.request.app[DEPS]
+
+    def audit(
+        self,
+        action: str,
+        outcome: audit.Outcome = "allowed",
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        audit.record(
+            self.session,
+            self.actor,
+            self.ip,
+            action,
+            outcome,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+
+    async def deny(
+        self, action: str, decision: Decision, *, object_type: str | None = None, object_id: str | None = None
+    ) -> NoReturn:
+        """Record the refusal and answer 404 or 403 with the reason."""
+        await self.commit_alone(action, object_type=object_type, object_id=object_id, detail={"code": decision.code})
+        if decision.hidden:
+            raise error_page(self.request, 404, "対象が見つかりません。")
+        raise error_page(self.request, 403, decision.reason_ja)
+
+    async def commit_alone(
+        self,
+        action: str,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        detail: Mapping[str, object] | None = None,
+    ) -> None:
+        """Discard the request's pending changes and commit just a 'denied' event.
+
+        The HTTP error raised next would roll everything back, and a second connection cannot write while
+        this one holds SQLite's write lock, so the event is committed on this very session.
+        """
+        await self.session.rollback()
+        self.audit(action, "denied", object_type=object_type, object_id=object_id, detail=detail)
+        await self.session.commit()
+
+    async def form(self) -> Mapping[str, Any]:
+        """The posted form, after its CSRF token has been checked."""
+        data = await self.request.post()
+        if not secrets.compare_digest(str(data.get("csrf_token", "")), self.csrf_token):
+            await self.commit_alone("csrf.rejected", detail={"path": self.request.path})
+            raise error_page(self.request, 403, "不正な要求です。画面を開き直してから操作してください。")
+        return data
+
+    def render(self, template: str, context: Mapping[str, Any], *, status: int = 200) -> web.Response:
+        full = {"principal": self.principal, "csrf_token": self.csrf_token, **context}
+        return aiohttp_jinja2.render_template(template, self.request, full, status=status)
+
+
+@asynccontextmanager
+async def page(request: web.Request, *, view: bool = True) -> AsyncIterator[Page]:
+    """Open a transaction for a signed-in request; redirect to the login page otherwise.
+
+    The network allowlist is checked on every request, not only at login, so a changed allowlist or a session
+    carried to another network takes effect at once. ``view`` audits the request as a page view.
+    """
+    ip = source_ip(request)
+    async with request.app[SESSIONS]() as session, transaction(session):
+        login = await sessions.current(session, request)
+        if login is None:
+            raise web.HTTPSeeOther("/")
+        principal = await load_principal(session, login.account)
+        ctx = Page(request, session, principal, login.csrf_token, ip)
+        network = network_allows(principal, ip)
+        if not network.allowed:
+            await ctx.deny("access.network", network)
+        if view:
+            ctx.audit("page.view", detail={"path": request.path})
+        yield ctx
+
+
+@asynccontextmanager
+async def transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit when the handler returns, roll back when it raises.
+
+    Unlike ``session.begin()``, a handler may commit early (before streaming a file) or roll back and commit
+    an audit event on its own (``Page.commit_alone``).
+    """
+    try:
+        yield
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()

@@ -1,0 +1,186 @@
+"""Ward staff pages: deliveries and their state, quarantined files, designations, sub-contract approvals.
+
+Staff see and change only their own section's contracts (the admin sees all); every change is an audit event
+and a register line (区分「管理」).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from exchange.access import Action, decide
+from exchange.web.context import error_page, page
+from exchange.web.contractor import authorised_contract, public_id_param, see_other
+from ledger.models.base import utcnow
+from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route
+from ledger.models.packages import IntakeFile, IntakeStatus, Package
+from ledger.models.parties import Person, PersonRole
+from ledger.register import Category, RegisterEntry, record
+
+
+async def staff_home(request: web.Request) -> web.StreamResponse:
+    async with page(request) as ctx:
+        decision = decide(ctx.principal, Action.STAFF_VIEW)
+        if not decision.allowed:
+            await ctx.deny(Action.STAFF_VIEW, decision)
+        section = ctx.principal.section if ctx.principal.role is PersonRole.STAFF else None
+        packages_q = (
+            select(Package, Contract)
+            .join(Contract, Package.contract_id == Contract.id)
+            .join(Program, Contract.program_id == Program.id)
+            .order_by(Package.created_at.desc())
+            .limit(200)
+        )
+        quarantine_q = (
+            select(IntakeFile, Route)
+            .join(Route, IntakeFile.route_id == Route.id)
+            .join(Program, Route.program_id == Program.id)
+            .where(IntakeFile.status == IntakeStatus.QUARANTINED)
+            .order_by(IntakeFile.created_at.desc())
+            .limit(200)
+        )
+        contracts_q = (
+            select(Contract)
+            .join(Program, Contract.program_id == Program.id)
+            .options(selectinload(Contract.party), selectinload(Contract.program))
+            .order_by(Contract.code)
+        )
+        if section is not None:
+            packages_q = packages_q.where(Program.section == section)
+            quarantine_q = quarantine_q.where(Program.section == section)
+            contracts_q = contracts_q.where(Program.section == section)
+        packages = (await ctx.session.execute(packages_q)).all()
+        quarantined = (await ctx.session.execute(quarantine_q)).all()
+        contracts = (await ctx.session.execute(contracts_q)).scalars().all()
+        return ctx.render("staff.html", {"packages": packages, "quarantined": quarantined, "contracts": contracts})
+
+
+async def contract_page(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "contract_id")
+    async with page(request) as ctx:
+        contract, _scope = await authorised_contract(ctx, Action.STAFF_VIEW, public_id)
+        designations = (
+            await ctx.session.execute(
+                select(Designation, Person)
+                .join(Person, Designation.person_id == Person.id)
+                .where(Designation.contract_id == contract.id)
+                .order_by(Person.code)
+            )
+        ).all()
+        people = (
+            (
+                await ctx.session.execute(
+                    select(Person).where(Person.party_id == contract.party_id).order_by(Person.code)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        parent = await ctx.session.get(Contract, contract.parent_id) if contract.parent_id is not None else None
+        context = {
+            "contract": contract,
+            "designations": designations,
+            "people": people,
+            "parent": parent,
+            "roles": list(DesignationRole),
+        }
+        return ctx.render("staff_contract.html", context)
+
+
+async def designation_post(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "contract_id")
+    async with page(request, view=False) as ctx:
+        form = await ctx.form()
+        contract, _scope = await authorised_contract(ctx, Action.DESIGNATION_CHANGE, public_id)
+        person = (
+            await ctx.session.execute(select(Person).where(Person.public_id == str(form.get("person", ""))))
+        ).scalar_one_or_none()
+        if person is None or person.party_id != contract.party_id:
+            raise error_page(request, 400, "この契約の相手方に所属する方を選んでください。")
+        try:
+            role = DesignationRole(str(form.get("role", "")))
+        except ValueError:
+            raise error_page(request, 400, "役割を選んでください。") from None
+        revoke = form.get("op") == "revoke"
+        now = utcnow()
+        row = (
+            await ctx.session.execute(
+                select(Designation).where(Designation.contract_id == contract.id, Designation.person_id == person.id)
+            )
+        ).scalar_one_or_none()
+        if revoke:
+            if row is None or row.revoked_at is not None:
+                raise error_page(request, 400, "この方は指定されていません。")
+            row.revoked_at = now
+        elif row is None:
+            ctx.session.add(Designation(contract_id=contract.id, person_id=person.id, role=role, designated_at=now))
+        else:
+            row.role, row.revoked_at, row.designated_at = role, None, now
+        label = {"manager": "取扱責任者", "handler": "取扱者"}[role.value]
+        await record(
+            ctx.session,
+            RegisterEntry(
+                kind="designation.revoked" if revoke else "designation.added",
+                category=Category.ADMIN,
+                content=f"{label}の{'指定取消し' if revoke else '指定'}（{person.name}）",
+                contract_id=contract.public_id,
+                handler_from=ctx.principal.person_name or ctx.principal.login,
+                handler_to=person.name,
+                details={"person": person.public_id, "role": role.value},
+            ),
+        )
+        ctx.audit(
+            "designation.revoke" if revoke else "designation.add",
+            object_type="contract",
+            object_id=public_id,
+            detail={"person": person.public_id, "role": role.value},
+        )
+        return see_other(f"/staff/contracts/{public_id}")
+
+
+async def approval_post(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "contract_id")
+    async with page(request, view=False) as ctx:
+        form = await ctx.form()
+        contract, _scope = await authorised_contract(ctx, Action.SUBCONTRACT_APPROVE, public_id)
+        if contract.parent_id is None:
+            raise error_page(request, 400, "再委託契約ではありません。")
+        approved_by = str(form.get("approved_by", "")).strip()[:200]
+        reference = str(form.get("approval_ref", "")).strip()[:200]
+        try:
+            approved_on = datetime.fromisoformat(str(form.get("approved_at", ""))).astimezone()
+        except ValueError:
+            raise error_page(request, 400, "承諾日を入力してください。") from None
+        if not approved_by or not reference:
+            raise error_page(request, 400, "承諾者と文書番号を入力してください。")
+        contract.approved_by, contract.approval_ref = approved_by, reference
+        contract.approved_at, contract.approval_revoked_at = approved_on, None
+        await record(
+            ctx.session,
+            RegisterEntry(
+                kind="subcontract.approved",
+                category=Category.ADMIN,
+                content=f"再委託の承諾の記録（{reference}）",
+                contract_id=contract.public_id,
+                handler_from=approved_by,
+                handler_to=contract.name,
+                details={
+                    "approved_at": approved_on.isoformat(),
+                    "ref": reference,
+                    "recorded_by": ctx.principal.person_name or ctx.principal.login,
+                },
+            ),
+        )
+        ctx.audit("subcontract.approve", object_type="contract", object_id=public_id, detail={"ref": reference})
+        return see_other(f"/staff/contracts/{public_id}")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/staff", staff_home)
+    app.router.add_get("/staff/contracts/{contract_id}", contract_page)
+    app.router.add_post("/staff/contracts/{contract_id}/designations", designation_post)
+    app.router.add_post("/staff/contracts/{contract_id}/approval", approval_post)

@@ -1,0 +1,202 @@
+"""A contractor handler's whole journey in Chromium: invitation letter code, password and TOTP set-up, login,
+download, receipt, password pick-up on its own page, and 7-Zip opening the package with that password."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyotp
+import pytest
+from aiohttp import web
+from playwright.sync_api import Page, sync_playwright
+
+from exchange import invitations, packing, sealing
+from exchange.passwords import new_package_password
+from exchange.web.app import create_app
+from exchange.web.context import PortalDeps
+from ledger.db import create_engine, session_factory
+from ledger.models.base import new_public_id
+from ledger.models.contracts import Contract, Designation, DesignationRole, Program
+from ledger.models.packages import Package, PackageStatus
+from ledger.models.parties import Party, PartyKind, Person, PersonRole
+from tests.services import require_binary
+
+ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Hub:
+    base_url: str
+    code: str
+    zip_name: str
+
+
+async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, str]:
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine).begin() as session:
+            ward = Party(code="ward", name="見本区", kind=PartyKind.WARD)
+            contractor = Party(
+                code="a", name="株式会社見本情報サービス", kind=PartyKind.CONTRACTOR, ip_allowlist=["127.0.0.1/32"]
+            )
+            program = Program(code="s1", name="生活保護 追加給付", section="生活福祉課")
+            session.add_all([ward, contractor, program])
+            await session.flush()
+            contract = Contract(
+                code="s1-main",
+                name="生活保護追加給付 通知作成委託",
+                program_id=program.id,
+                party_id=contractor.id,
+                starts_on=date(2020, 4, 1),
+                ends_on=date(2099, 3, 31),
+                channels=["local"],
+            )
+            person = Person(code="a-handler", party_id=contractor.id, name="見本 二郎", role=PersonRole.HANDLER)
+            session.add_all([contract, person])
+            await session.flush()
+            session.add(Designation(contract_id=contract.id, person_id=person.id, role=DesignationRole.HANDLER))
+            source = tmp_path / "対象者一覧.csv"
+            source.write_text("郵便番号,住所,氏名\n160-0000,見本区一丁目,見本 太郎\n", encoding="utf-8")
+            package_id = new_public_id()
+            password = new_package_password()
+            manifest = packing.Manifest(
+                package_id=package_id,
+                contract_id=contract.public_id,
+                contract_name=contract.name,
+                recipient=contractor.name,
+                created_at=datetime.now(UTC),
+            )
+            store = tmp_path / "store"
+            store.mkdir()
+            packed = packing.pack(
+                [packing.PackSource(source.name, source, 1)], manifest, password, store / f"{package_id}.zip"
+            )
+            sealed = sealing.seal(ring.current, password.encode(), package_id.encode())
+            session.add(
+                Package(
+                    public_id=package_id,
+                    contract_id=contract.id,
+                    status=PackageStatus.DELIVERED,
+                    zip_name="対象者一覧_pkg.zip",
+                    store_path=str(packed.path),
+                    size=packed.size,
+                    sha256=packed.sha256,
+                    sealed_password=sealed.to_bytes(),
+                    key_id=sealed.key_id,
+                    connector="outbox",
+                    delivered_via="outbox",
+                    delivered_at=datetime.now(UTC),
+                )
+            )
+            letter = await invitations.invite(
+                session, "a-handler", issuer="見本区", portal_url="http://127.0.0.1/", now=datetime.now(UTC)
+            )
+    finally:
+        await engine.dispose()
+    return letter.code, "対象者一覧_pkg.zip"
+
+
+@pytest.fixture
+def hub(db_url: str, tmp_path: Path) -> Iterator[Hub]:
+    """The portal on its own event loop in a background thread (Playwright's API is synchronous)."""
+    master = tmp_path / "master.key"
+    sealing.create_master_key(master)
+    ring = sealing.Keyring.load(master)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> tuple[web.AppRunner, int, str, str]:
+        code, zip_name = await _seed(db_url, tmp_path, ring)
+        engine = create_engine(db_url)
+        app = create_app(session_factory(engine), deps=PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}))
+        app.on_cleanup.append(lambda _app: engine.dispose())
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        return runner, port, code, zip_name
+
+    runner, port, code, zip_name = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
+    try:
+        yield Hub(f"http://127.0.0.1:{port}", code, zip_name)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"portal-journey-{name}.png"), full_page=True)
+
+
+def test_contractor_handler_journey(hub: Hub, tmp_path: Path) -> None:
+    chromium = require_binary("chromium")
+    sevenzip = require_binary("7zz")
+    new_password = "見本の長いパスワード-2026"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(locale="ja-JP", accept_downloads=True)
+        page = context.new_page()
+        page.goto(f"{hub.base_url}/invitation")
+        page.fill("#code", hub.code)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/login/setup")
+        secret = (page.text_content("#totp-secret") or "").replace(" ", "")
+        totp = pyotp.TOTP(secret)
+        _shot(page, "1-setup")
+        page.fill("#password", new_password)
+        page.fill("#password_confirm", new_password)
+        setup_time = datetime.now(UTC)
+        page.fill("#code", totp.at(setup_time))
+        page.click("button[type=submit]")
+        page.wait_for_selector("text=受け取るデータ")
+        page.click("text=ログアウト")
+        page.wait_for_selector("#login")
+
+        page.fill("#login", "a-handler")
+        page.fill("#password", new_password)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/login/totp")
+        # A code is good once: the next time step's code (within the accepted drift) for this second login.
+        page.fill("#code", totp.at(setup_time, counter_offset=1))
+        page.click("button[type=submit]")
+        page.wait_for_selector(f"text={hub.zip_name}")
+        _shot(page, "2-packages")
+
+        page.click(f"text={hub.zip_name}")
+        assert page.locator("#package-password").count() == 0
+        with page.expect_download() as info:
+            page.click("#download")
+        saved = tmp_path / "downloaded.zip"
+        info.value.save_as(saved)
+        page.click("#acknowledge")
+        page.wait_for_selector("#ack-state >> text=済")
+        _shot(page, "3-acknowledged")
+
+        page.click("#password-link")
+        page.click("#reveal")
+        zip_password = (page.text_content("#package-password") or "").strip()
+        _shot(page, "4-password")
+        browser.close()
+    assert len(zip_password) >= 20
+    tested = subprocess.run([sevenzip, "t", f"-p{zip_password}", str(saved)], capture_output=True, text=True)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "Everything is Ok" in tested.stdout
