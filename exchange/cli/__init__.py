@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from exchange.cli import admin, database, duties, packages, portal_admin, serve, setup, tools
+from exchange.cli import (
+    admin,
+    database,
+    duties,
+    ledger_commands,
+    packages,
+    portal_admin,
+    report,
+    serve,
+    setup,
+    tools,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,5 +34,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = setup.CliState(config_path)
 
 
-for module in (setup, database, admin, portal_admin, packages, tools, duties, serve):
+for module in (setup, database, admin, portal_admin, packages, tools, ledger_commands, report, duties, serve):
     module.register(main)

@@ -17,8 +17,11 @@ from ledger.reports.csvfile import ENCODINGS
 def _write(path: Path, data: bytes) -> None:
     # Write beside the target and rename, so a failed run never leaves half a report under the asked name.
     temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    try:
+        temp.write_bytes(data)
+        temp.replace(path)
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def register(main: click.Group) -> None:
@@ -71,4 +74,6 @@ def register(main: click.Group) -> None:
             rows = run(go())
         except reports.ReportError as exc:
             fail(str(exc))
+        except OSError as exc:
+            fail(f"{out} cannot be written: {exc.strerror or exc}")
         click.echo(f"wrote {out} ({chosen}, {rows} rows)")
