@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.models.packages import Package
+from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Person
 from ledger.models.portal import AuditEvent
 from ledger.register import Category, RegisterEntry, record
@@ -48,6 +48,13 @@ async def start(
     now: datetime,
 ) -> DownloadStart:
     """Count (or, for a resume, check) one transfer and write its register line; raises DownloadRefused."""
+    if package.frozen_at is not None:
+        raise DownloadRefused(
+            "download.frozen",
+            "事故対応のためこのデータは凍結されています。区の指示があるまでダウンロードできません。",
+        )
+    if package.status == PackageStatus.DELETED or package.deleted_at is not None:
+        raise DownloadRefused("download.deleted", "このデータは保存期間を過ぎて消去済みです。")
     if resume:
         previous = (
             await session.execute(

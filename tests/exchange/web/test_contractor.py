@@ -114,3 +114,18 @@ async def test_api_with_token(portal: Portal) -> None:
     acked = await (await client.post(f"/api/v1/packages/{own}/acknowledge", headers=auth)).json()
     assert acked["acknowledged_at"] is not None and acked["download_count"] == 1
     assert re.fullmatch(r"[0-9a-f-]{36}", acked["id"])
+
+
+async def test_frozen_package_cannot_be_downloaded(portal: Portal) -> None:
+    """An incident freezes a package at once (C-18): the portal refuses its download from then on."""
+    client = portal.client
+    package = portal.world.packages["main"]
+    await portal.world.login(client, "a-handler")
+    url = f"/packages/{package.public_id}/download"
+    assert (await client.get(url)).status == 200
+    async with portal.maker.begin() as session:
+        row = (await session.execute(select(Package).where(Package.public_id == package.public_id))).scalar_one()
+        row.frozen_at = datetime.now(UTC)
+    refused = await client.get(url)
+    assert refused.status == 403 and "凍結" in await refused.text()
+    assert await _count(portal, package.public_id) == 1
