@@ -1,8 +1,8 @@
-"""Things handed over that must come back (C-04, C-21): DVD media and printed password notices.
+"""Things handed over that must come back (C-04, C-21): printed password notices, and DVD media.
 
-Whoever hands something over (the media connector's hand-over, the password notice printing) calls
-``expect_return``; ``record_return`` closes it with a register line (返却); the daily duty flags what is overdue
-and tells ward staff once per item.
+DVDs are tracked in the media register (``ledger/media_register.py``: hand-over, due date, return); printed
+password notices here, through ``expect_return`` when printed and ``record_return`` (返却) when back. The daily
+duty flags both kinds when overdue and tells ward staff once per item.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from sqlalchemy.orm import selectinload
 
 from exchange.duty_notices import notify, send_emails
 from exchange.mail import Mailer
+from ledger.media_register import overdue_returns
 from ledger.models.contracts import Contract
 from ledger.models.duties import ExpectedReturn, NoticeAudience, ReturnKind
 from ledger.models.packages import Package
 from ledger.register import Category, RegisterEntry, record
 from ledger.wareki import JST, to_wareki
 
-KIND_JA = {ReturnKind.MEDIA: "電磁的媒体（DVD）", ReturnKind.PASSWORD_NOTICE: "パスワード通知書"}
+KIND_JA = {ReturnKind.PASSWORD_NOTICE: "パスワード通知書"}
 
 
 async def expect_return(
@@ -99,5 +100,23 @@ async def flag_overdue(
                 ),
             )
             notices += [notice] if notice else []
+        media = await overdue_returns(session, today)
+        for medium in media:
+            assert medium.due_back_on is not None  # overdue_returns selects only media with a due date
+            notice = await notify(
+                session,
+                kind="media.overdue",
+                subject_id=medium.media_id,
+                occasion="overdue",
+                audience=NoticeAudience.WARD,
+                contract=medium.contract,
+                subject="【要対応】返却期限を過ぎた媒体・通知書があります",
+                message_ja=(
+                    f"契約「{medium.contract.name}」の電磁的媒体（DVD {medium.media_id}）が返却期限"
+                    f"（{to_wareki(medium.due_back_on)}）を過ぎても返却されていません。"
+                ),
+            )
+            notices += [notice] if notice else []
     sent = await send_emails(sessions, notices, mailer)
-    return {"overdue": [item.public_id for item in overdue], "notices": len(notices), "emailed": sent}
+    overdue_ids = [item.public_id for item in overdue] + [medium.media_id for medium in media]
+    return {"overdue": overdue_ids, "notices": len(notices), "emailed": sent}

@@ -11,6 +11,7 @@ from exchange.cli import (
     database,
     duties,
     ledger_commands,
+    media,
     packages,
     portal_admin,
     report,
@@ -34,5 +35,5 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = setup.CliState(config_path)
 
 
-for module in (setup, database, admin, portal_admin, packages, tools, ledger_commands, report, duties, serve):
+for module in (setup, database, admin, portal_admin, packages, media, tools, ledger_commands, report, duties, serve):
     module.register(main)

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange import hub, password_email
+from exchange import hub, password_email, returns
 from exchange.cli.setup import CliState, fail, run
 from exchange.mail import SmtpMailer
 from exchange.password_notice import PasswordNotice, render_password_notice
 from exchange.password_release import PasswordChannel, PasswordRefused, release
 from ledger.models import Contract, IntakeStatus, Package, Party, PartyKind, Person, Route
 from ledger.models.base import utcnow
+from ledger.models.duties import ExpectedReturn, ReturnKind
 from ledger.register import Category, RegisterEntry, record
 
 
@@ -168,6 +169,36 @@ def register(main: click.Group) -> None:
     def password() -> None:
         """Package passwords, released only under the split-password rule."""
 
+    @password.command("notice-returned")
+    @click.argument("package_id")
+    @click.option("--received-by", "received_by", required=True, help="The staff member who took it back.")
+    @click.pass_obj
+    def notice_returned(state: CliState, package_id: str, received_by: str) -> None:
+        """Record that a printed password notice came back after the work (C-04)."""
+
+        async def go() -> int:
+            async with hub.services(state.settings) as services, services.sessions.begin() as session:
+                package = await _package(session, package_id)
+                items = (
+                    await session.execute(
+                        select(ExpectedReturn).where(
+                            ExpectedReturn.package_id == package.id,
+                            ExpectedReturn.kind == ReturnKind.PASSWORD_NOTICE,
+                            ExpectedReturn.returned_at.is_(None),
+                        )
+                    )
+                ).scalars()
+                count = 0
+                for item in items:
+                    await returns.record_return(session, item, received_by=received_by, at=utcnow())
+                    count += 1
+                return count
+
+        count = run(go())
+        if count == 0:
+            fail("no printed notice of this package is waiting to come back")
+        click.echo(f"{count} notice(s) recorded as returned")
+
     @password.command("email")
     @click.argument("package_id")
     @click.option("--to", "person_code", required=True, help="The designated person to e-mail.")
@@ -226,6 +257,14 @@ def register(main: click.Group) -> None:
                 except PasswordRefused as refused:
                     await session.commit()  # the refusal itself is on the record
                     fail(f"refused: {refused.decision.reason_ja}")
+                await returns.expect_return(
+                    session,
+                    kind=ReturnKind.PASSWORD_NOTICE,
+                    reference=package.public_id,
+                    contract=package.contract,
+                    handed_over_at=utcnow(),
+                    package=package,
+                )
                 await session.commit()
                 return render_password_notice(
                     PasswordNotice(

@@ -185,7 +185,6 @@ class ContractorCertificatePackage(Base):
 
 
 class ReturnKind(enum.StrEnum):
-    MEDIA = "media"  # DVD
     PASSWORD_NOTICE = "password_notice"  # noqa: S105 - printed パスワード通知書, not a secret
 
 

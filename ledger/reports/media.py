@@ -25,15 +25,15 @@ from ledger.wareki import JST
 
 TITLE = "電磁的記録媒体管理簿"
 COLUMNS = (
-    Column("媒体番号", 10),
+    Column("媒体番号", 14),  # DVD-YYYY-XXXXXX is read aloud and matched to the disc: keep it on one line
     Column("作成日時", 12),
     Column("作成者", 8),
-    Column("収録内容", 24),
+    Column("収録内容", 22),
     Column("イメージSHA-256", 12),
     Column("引渡日時", 12),
     Column("引渡者", 8),
     Column("受領者", 8),
-    Column("返却期限", 9),
+    Column("返却期限", 11),
     Column("返却日時", 12),
     Column("状態", 8),
 )

@@ -1,0 +1,105 @@
+"""``handover media …``: seal the DVD staged for a contract, hand it over, take it back (C-21)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+from sqlalchemy import select
+
+from connectors.media import MediaConnector
+from exchange import hub
+from exchange.cli.setup import CliState, fail, run
+from ledger import media_register
+from ledger.models import Contract
+from ledger.models.base import utcnow
+from ledger.wareki import JST, to_wareki
+
+
+def register(main: click.Group) -> None:
+    @main.group("media")
+    def media() -> None:
+        """DVD media: the fallback channel, with the same protections (C-21)."""
+
+    @media.command("finalize")
+    @click.argument("contract_code")
+    @click.option("--connector", "connector_name", default="dvd", show_default=True)
+    @click.option("--by", "prepared_by", required=True, help="Name of the staff member preparing the disc.")
+    @click.pass_obj
+    def finalize(state: CliState, contract_code: str, connector_name: str, prepared_by: str) -> None:
+        """Seal the packages staged for CONTRACT_CODE into an ISO image with a media id and a label."""
+
+        async def go() -> str:
+            async with hub.services(state.settings) as services:
+                connector = services.connectors.get(connector_name)
+                if not isinstance(connector, MediaConnector):
+                    fail(f"{connector_name} is not a media connector")
+                async with services.sessions.begin() as session:
+                    contract = (
+                        await session.execute(select(Contract).where(Contract.code == contract_code))
+                    ).scalar_one_or_none()
+                    if contract is None:
+                        fail(f"no contract {contract_code}")
+                    medium = await connector.finalize_medium(contract.code, contract_name=contract.name)
+                    await media_register.register_medium(session, contract, medium, prepared_by=prepared_by)
+                    return (
+                        f"medium {medium.media_id}: {len(medium.files)} package(s), image {medium.image_path}, "
+                        f"label {medium.label_path} (burn the image; the label carries no password)"
+                    )
+
+        click.echo(run(go()))
+
+    @media.command("handover")
+    @click.argument("media_id")
+    @click.option("--by", "handed_by", required=True)
+    @click.option("--to", "handed_to", required=True, help="The contractor's designated handler receiving it.")
+    @click.option("--due", "due_back_on", type=click.DateTime(["%Y-%m-%d"]), required=True)
+    @click.pass_obj
+    def handover(state: CliState, media_id: str, handed_by: str, handed_to: str, due_back_on: datetime) -> None:
+        """Record that the disc left the ward, to whom, and when it must come back."""
+        due = due_back_on.date()
+
+        async def go() -> None:
+            async with hub.services(state.settings) as services, services.sessions.begin() as session:
+                medium = await media_register.get_medium(session, media_id)
+                await media_register.hand_over(
+                    session, medium, handed_by=handed_by, handed_to=handed_to, due_back_on=due
+                )
+
+        try:
+            run(go())
+        except media_register.MediaRegisterError as exc:
+            fail(str(exc))
+        click.echo(f"{media_id} handed over; due back {to_wareki(due)}")
+
+    @media.command("return")
+    @click.argument("media_id")
+    @click.option("--by", "returned_by", required=True, help="Who brought it back.")
+    @click.option("--received-by", "received_by", required=True, help="The staff member who received it.")
+    @click.pass_obj
+    def return_(state: CliState, media_id: str, returned_by: str, received_by: str) -> None:
+        """Record the disc's return."""
+
+        async def go() -> None:
+            async with hub.services(state.settings) as services, services.sessions.begin() as session:
+                medium = await media_register.get_medium(session, media_id)
+                await media_register.record_return(session, medium, returned_by=returned_by, received_by=received_by)
+
+        try:
+            run(go())
+        except media_register.MediaRegisterError as exc:
+            fail(str(exc))
+        click.echo(f"{media_id} returned")
+
+    @media.command("overdue")
+    @click.pass_obj
+    def overdue(state: CliState) -> None:
+        """Media handed over and not back by their due date."""
+
+        async def go() -> list[str]:
+            async with hub.services(state.settings) as services, services.sessions() as session:
+                rows = await media_register.overdue_returns(session, utcnow().astimezone(JST).date())
+                return [f"{m.media_id}  {m.contract.name}  due {m.due_back_on}" for m in rows]
+
+        for line in run(go()) or ["no overdue media"]:
+            click.echo(line)
