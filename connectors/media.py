@@ -227,12 +227,10 @@ class MediaConnector(Connector):
         staging_root: Path | str,
         image_root: Path | str,
         capacity: int = DVD_CAPACITY,
-        font_path: Path | str | None = None,
     ) -> None:
         super().__init__(name, jurisdiction)
         self.image_root = Path(image_root)
         self.capacity = capacity
-        self.font_path = None if font_path is None else Path(font_path)
         # Staging is a local outbox with the same atomic, idempotent put; only files readable by the hub.
         self._staging = LocalConnector(name, jurisdiction, root=staging_root, file_mode=0o600)
 
@@ -339,7 +337,7 @@ class MediaConnector(Connector):
             label_path=label,
         )
         try:
-            render_label(medium, label, font_path=self.font_path)
+            render_label(medium, label)
             for path in staged:
                 path.unlink()
             directory.rmdir()

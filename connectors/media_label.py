@@ -12,37 +12,19 @@ from typing import TYPE_CHECKING
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from ledger.wareki import to_wareki  # a pure date helper; connectors still never touch the database
+# Pure helpers shared with the hub's other PDFs; connectors still never touch the database.
+from ledger.fonts import GOTHIC, register_fonts
+from ledger.wareki import to_wareki
 
 if TYPE_CHECKING:
     from connectors.media import MediumDescription
 
-FONT_NAME = "IPAexGothic"
-_FONT_CANDIDATES = (
-    Path("/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"),
-    Path("/usr/share/fonts/truetype/fonts-japanese-gothic.ttf"),
-)
 
-
-def find_japanese_font() -> Path:
-    for candidate in _FONT_CANDIDATES:
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError("no Japanese TrueType font found (install Debian fonts-ipaexfont)")
-
-
-def _register_font(font_path: Path | None) -> None:
-    if FONT_NAME not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path or find_japanese_font())))
-
-
-def render_label(medium: MediumDescription, output: Path, *, font_path: Path | None = None) -> None:
+def render_label(medium: MediumDescription, output: Path) -> None:
     """Write an A4 label sheet for ``medium`` to ``output``; continues on further pages for long lists."""
-    _register_font(font_path)
+    register_fonts()
     width, height = A4
     left = 20 * mm
     usable = width - 2 * left
@@ -50,7 +32,7 @@ def render_label(medium: MediumDescription, output: Path, *, font_path: Path | N
     canvas.setTitle(f"媒体ラベル {medium.media_id}")
     y = height - 25 * mm
 
-    def line(text: str, *, font: str = FONT_NAME, size: float = 10, indent: float = 0) -> None:
+    def line(text: str, *, font: str = GOTHIC, size: float = 10, indent: float = 0) -> None:
         nonlocal y
         for part in simpleSplit(text, font, size, usable - indent) or [""]:
             if y < 20 * mm:

@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.accounts import hash_password, one_time_password
-from exchange.password_notice import GOTHIC, MINCHO, _register_fonts
+from ledger.fonts import GOTHIC, MINCHO, register_fonts
 from ledger.models.parties import Account, Party, Person
 from ledger.models.portal import Invitation, TotpFactor
 from ledger.register import Category, RegisterEntry, record
@@ -213,7 +213,7 @@ def _story(letter: InvitationLetter) -> list[Flowable]:
 
 def render_letter(letter: InvitationLetter) -> bytes:
     """The invitation letter as a one-page A4 PDF with embedded Japanese fonts."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Final
 from xml.sax.saxutils import escape
 
@@ -22,23 +21,10 @@ from reportlab.lib.enums import TA_CENTER, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ledger.fonts import GOTHIC, MINCHO, register_fonts
 from ledger.wareki import to_wareki
-
-GOTHIC: Final = "IPAexGothic"
-MINCHO: Final = "IPAexMincho"
-_FONT_FILES: Final = {GOTHIC: "ipaexg.ttf", MINCHO: "ipaexm.ttf"}
-_FONT_DIRS: Final = (
-    Path("/usr/share/fonts/opentype/ipaexfont-gothic"),
-    Path("/usr/share/fonts/opentype/ipaexfont-mincho"),
-    Path("/usr/share/fonts/truetype/ipaexfont"),
-    Path("/usr/share/fonts/truetype"),
-    Path("/usr/local/share/fonts"),
-)
-_ALIASES: Final = {"ipaexg.ttf": "fonts-japanese-gothic.ttf", "ipaexm.ttf": "fonts-japanese-mincho.ttf"}
 
 INSTRUCTIONS: Final = (
     "本通知書のパスワードは、別途お届けする暗号化ZIPファイル（データ）を開くためのものです。"
@@ -52,10 +38,6 @@ INSTRUCTIONS: Final = (
 )
 
 
-class FontNotFoundError(RuntimeError):
-    """The IPAex fonts are not installed."""
-
-
 @dataclass(frozen=True)
 class PasswordNotice:
     issued_on: date
@@ -65,22 +47,6 @@ class PasswordNotice:
     contract_name: str
     package_id: str
     password: str = field(repr=False)
-
-
-def _font_path(filename: str) -> Path:
-    for directory in _FONT_DIRS:
-        for candidate in (filename, _ALIASES[filename]):
-            path = directory / candidate
-            if path.is_file():
-                return path
-    raise FontNotFoundError(f"font {filename} not found; install the Debian package fonts-ipaexfont")
-
-
-def _register_fonts() -> None:
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    for name, filename in _FONT_FILES.items():
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(_font_path(filename))))
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -142,7 +108,7 @@ def _story(notice: PasswordNotice) -> list[Flowable]:
 
 def render_password_notice(notice: PasswordNotice) -> bytes:
     """Return the notice as a one-page A4 PDF."""
-    _register_fonts()
+    register_fonts()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,

@@ -19,7 +19,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ledger.reports.pdf import GOTHIC, MINCHO, register_fonts
+from ledger.fonts import GOTHIC, MINCHO, register_fonts
 
 _WIDTH: Final = 170 * mm
 

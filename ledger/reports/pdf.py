@@ -13,7 +13,6 @@ import functools
 import io
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Final
 from xml.sax.saxutils import escape
 
@@ -22,51 +21,18 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from ledger.fonts import GOTHIC, MINCHO, register_fonts
 from ledger.reports.model import Cell, Report, jst_datetime
 
-GOTHIC: Final = "IPAexGothic"
-MINCHO: Final = "IPAexMincho"
-_FONT_FILES: Final = {
-    GOTHIC: ("ipaexg.ttf", "fonts-japanese-gothic.ttf"),
-    MINCHO: ("ipaexm.ttf", "fonts-japanese-mincho.ttf"),
-}
-_FONT_DIRS: Final = (
-    Path("/usr/share/fonts/opentype/ipaexfont-gothic"),
-    Path("/usr/share/fonts/opentype/ipaexfont-mincho"),
-    Path("/usr/share/fonts/truetype/ipaexfont"),
-    Path("/usr/share/fonts/truetype"),
-    Path("/usr/local/share/fonts"),
-)
 MARGIN: Final = 12 * mm
 APPROVAL_LABELS: Final = ("担当", "確認")
 APPROVAL_BOX: Final = 20 * mm
 GETA: Final = "〓"
 _CELL_PADDING: Final = 2
 _PADDINGS: Final = ("TOPPADDING", "BOTTOMPADDING", "LEFTPADDING", "RIGHTPADDING")
-
-
-class FontNotFoundError(RuntimeError):
-    """The IPAex fonts are not installed."""
-
-
-def font_path(name: str) -> Path:
-    for directory in _FONT_DIRS:
-        for filename in _FONT_FILES[name]:
-            if (directory / filename).is_file():
-                return directory / filename
-    raise FontNotFoundError(f"font {_FONT_FILES[name][0]} not found; install the Debian package fonts-ipaexfont")
-
-
-def register_fonts() -> None:
-    """Register IPAex Gothic and Mincho with reportlab (once per process)."""
-    registered = set(pdfmetrics.getRegisteredFontNames())
-    for name in _FONT_FILES:
-        if name not in registered:
-            pdfmetrics.registerFont(TTFont(name, str(font_path(name))))
 
 
 def styles() -> dict[str, ParagraphStyle]:
