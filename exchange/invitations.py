@@ -10,7 +10,6 @@ returned as bytes for the caller to print, not kept.
 from __future__ import annotations
 
 import hashlib
-import io
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,15 +19,14 @@ from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.accounts import hash_password, one_time_password
-from ledger.fonts import GOTHIC, MINCHO, register_fonts
+from ledger.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
 from ledger.models.parties import Account, Party, Person
 from ledger.models.portal import Invitation, TotpFactor
 from ledger.register import Category, RegisterEntry, record
@@ -213,17 +211,5 @@ def _story(letter: InvitationLetter) -> list[Flowable]:
 
 def render_letter(letter: InvitationLetter) -> bytes:
     """The invitation letter as a one-page A4 PDF with embedded Japanese fonts."""
-    register_fonts()
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=25 * mm,
-        rightMargin=25 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
-        title="ログイン情報のお知らせ",
-        author=letter.issuer,
-    )
-    document.build(_story(letter))
-    return buffer.getvalue()
+    register_fonts()  # the story's paragraph styles name the fonts
+    return letter_pdf(_story(letter), title="ログイン情報のお知らせ", author=letter.issuer)

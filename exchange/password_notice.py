@@ -10,7 +10,6 @@ The PDF is returned as bytes: it holds a secret, so the caller streams it to the
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Final
@@ -18,12 +17,11 @@ from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 
-from ledger.fonts import GOTHIC, MINCHO, register_fonts
+from ledger.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
 from ledger.wareki import to_wareki
 
 INSTRUCTIONS: Final = (
@@ -108,18 +106,7 @@ def _story(notice: PasswordNotice) -> list[Flowable]:
 
 def render_password_notice(notice: PasswordNotice) -> bytes:
     """Return the notice as a one-page A4 PDF."""
-    register_fonts()
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=25 * mm,
-        rightMargin=25 * mm,
-        topMargin=20 * mm,
-        bottomMargin=20 * mm,
-        title="パスワード通知書",
-        author=notice.issuer,
-        subject=f"パッケージ {notice.package_id}",
+    register_fonts()  # the story's paragraph styles name the fonts
+    return letter_pdf(
+        _story(notice), title="パスワード通知書", author=notice.issuer, subject=f"パッケージ {notice.package_id}"
     )
-    document.build(_story(notice))
-    return buffer.getvalue()

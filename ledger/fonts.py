@@ -1,4 +1,4 @@
-"""The Japanese fonts every PDF of the hub embeds (notices, letters, labels, reports, certificates).
+"""The Japanese fonts every PDF of the hub embeds, and the A4 letter layout of notices and invitations.
 
 IPAex TrueType fonts (Debian ``fonts-ipaexfont``) are embedded as subsets, so text extracts exactly and prints
 the same everywhere; reportlab's built-in CID fonts are not embedded and lose their text where poppler-data is
@@ -7,11 +7,15 @@ absent (see TESTING.md).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Final
 
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import Flowable, SimpleDocTemplate
 
 GOTHIC: Final = "IPAexGothic"
 MINCHO: Final = "IPAexMincho"
@@ -46,3 +50,22 @@ def register_fonts() -> None:
     for name in _FONT_FILES:
         if name not in registered:
             pdfmetrics.registerFont(TTFont(name, str(font_path(name))))
+
+
+def letter_pdf(story: list[Flowable], *, title: str, author: str, subject: str = "") -> bytes:
+    """A portrait A4 letter (notices, invitations) with the fonts embedded, as PDF bytes."""
+    register_fonts()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=25 * mm,
+        rightMargin=25 * mm,
+        topMargin=20 * mm,
+        bottomMargin=20 * mm,
+        title=title,
+        author=author,
+        subject=subject,
+    )
+    document.build(story)
+    return buffer.getvalue()
