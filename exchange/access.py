@@ -45,6 +45,9 @@ class Action(enum.StrEnum):
     STAFF_VIEW = "staff.view"
     DESIGNATION_CHANGE = "designation.change"
     SUBCONTRACT_APPROVE = "subcontract.approve"
+    PACKAGE_REVOKE = "package.revoke"
+    PACKAGE_RESEND = "package.resend"
+    CERTIFICATE_SUBMIT = "certificate.submit"
     COMPLIANCE_VIEW = "compliance.view"
 
 
@@ -52,7 +55,9 @@ class Action(enum.StrEnum):
 RECIPIENT_ACTIONS = frozenset(
     {Action.PACKAGE_DOWNLOAD, Action.PACKAGE_ACKNOWLEDGE, Action.PASSWORD_PICKUP, Action.INBOUND_UPLOAD}
 )
-WARD_CHANGES = frozenset({Action.DESIGNATION_CHANGE, Action.SUBCONTRACT_APPROVE})
+WARD_CHANGES = frozenset(
+    {Action.DESIGNATION_CHANGE, Action.SUBCONTRACT_APPROVE, Action.PACKAGE_REVOKE, Action.PACKAGE_RESEND}
+)
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,17 @@ def _recipient(principal: Principal, scope: ContractScope) -> Decision:
     return ALLOW
 
 
+def _certifier(principal: Principal, scope: ContractScope) -> Decision:
+    """C-04: a deletion certificate is owed after the contract ends, so it needs a designation, not a live one."""
+    if principal.role is PersonRole.COMPLIANCE:
+        return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更はできません。")
+    if not principal.is_contractor or principal.person_id is None:
+        return _deny("role.not_recipient", "消去証明書は、契約で届け出られた取扱責任者・取扱者が提出します。")
+    if principal.party_id != scope.party_id or principal.person_id not in scope.designated:
+        return _deny("contract.not_designated", "対象が見つかりません。", hidden=True)
+    return ALLOW
+
+
 def _package_state(action: Action, package: Package) -> Decision:
     if package.delivered_at is None:
         return _deny("package.not_delivered", "対象が見つかりません。", hidden=True)
@@ -220,6 +236,8 @@ def decide(
             return ALLOW
         return _deny("role.not_staff", "この操作は担当課の職員のみが行えます。", hidden=principal.is_contractor)
     assert scope is not None, f"{action} needs a contract"
+    if action is Action.CERTIFICATE_SUBMIT:
+        return _certifier(principal, scope)
     if action is Action.PACKAGE_VIEW and not principal.is_contractor:
         if not _ward_reader(principal, scope):
             return _deny("role.not_reader", "対象が見つかりません。", hidden=True)

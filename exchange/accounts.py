@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 
 from argon2 import PasswordHasher
@@ -27,6 +28,15 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+async def hash_password_async(password: str) -> str:
+    """Argon2id is deliberately slow (tens of milliseconds): never run it on the event loop."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
 def one_time_password(length: int = 16) -> str:
     return "".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(length))
 
@@ -38,6 +48,11 @@ async def create_admin(session: AsyncSession, login: str = "admin") -> str | Non
         return None
     password = one_time_password()
     session.add(
-        Account(login=login, role=PersonRole.ADMIN, password_hash=hash_password(password), must_change_password=True)
+        Account(
+            login=login,
+            role=PersonRole.ADMIN,
+            password_hash=await hash_password_async(password),
+            must_change_password=True,
+        )
     )
     return password

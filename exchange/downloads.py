@@ -53,6 +53,10 @@ async def start(
             "download.frozen",
             "事故対応のためこのデータは凍結されています。区の指示があるまでダウンロードできません。",
         )
+    if package.revoked_at is not None:
+        raise DownloadRefused(
+            "download.revoked", "区がこのデータの提供を取り消しました。区の担当者に連絡してください。"
+        )
     if package.status == PackageStatus.DELETED or package.deleted_at is not None:
         raise DownloadRefused("download.deleted", "このデータは保存期間を過ぎて消去済みです。")
     if resume:

@@ -41,6 +41,7 @@ class HubServices:
     connectors: dict[str, Connector]
     keyring: Keyring
     pipeline: Pipeline
+    scanner: ClamdScanner | None
 
     @property
     def connector_kinds(self) -> dict[str, str]:
@@ -62,7 +63,7 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         )
         pipeline = Pipeline(sessions, connectors, preparer, config)
         try:
-            yield HubServices(settings, sessions, connectors, keyring, pipeline)
+            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner)
         finally:
             for connector in connectors.values():
                 await connector.close()
@@ -115,6 +116,8 @@ async def serve(
             connector_kinds=hub.connector_kinds,
             data_dir=settings.data_dir.resolve(),
             staff_totp_required=settings.web.staff_totp_required,
+            connectors=hub.connectors,
+            scanner=hub.scanner,
         )
         app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps)
         runner = web.AppRunner(app, access_log=None)

@@ -25,7 +25,7 @@ from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exchange.accounts import hash_password, one_time_password
+from exchange.accounts import hash_password_async, one_time_password
 from ledger.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
 from ledger.models.parties import Account, Party, Person
 from ledger.models.portal import Invitation, TotpFactor
@@ -78,7 +78,7 @@ async def invite(
     party = await session.get(Party, person.party_id)
     assert party is not None
     account = (await session.execute(select(Account).where(Account.person_id == person.id))).scalar_one_or_none()
-    unusable = hash_password(one_time_password(32))
+    unusable = await hash_password_async(one_time_password(32))
     if account is None:
         account = Account(login=person.code, role=person.role, person_id=person.id, password_hash=unusable)
         session.add(account)

@@ -81,6 +81,8 @@ async def release(
     state = rule.PackageState.ACTIVE
     if package.status == PackageStatus.DELETED or package.sealed_password is None:
         state = rule.PackageState.DELETED
+    elif package.revoked_at is not None:
+        state = rule.PackageState.WITHDRAWN
     elif package.frozen_at is not None:
         state = rule.PackageState.FROZEN
     request = rule.ReleaseRequest(

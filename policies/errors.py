@@ -31,6 +31,7 @@ class RefusalCode(StrEnum):
     NO_CONNECTOR = "route.no_connector"
     PACKAGE_FROZEN = "password.package_frozen"
     PACKAGE_DELETED = "password.package_deleted"
+    PACKAGE_WITHDRAWN = "password.package_withdrawn"
     NOT_DESIGNATED = "password.not_designated"
     SAME_CHANNEL = "password.same_channel"
     NOT_DELIVERED = "password.not_delivered"

@@ -22,6 +22,7 @@ DESIGNATED_ROLES = frozenset({"manager", "handler"})
 class PackageState(StrEnum):
     ACTIVE = "active"
     FROZEN = "frozen"
+    WITHDRAWN = "withdrawn"
     DELETED = "deleted"
 
 
@@ -88,6 +89,11 @@ class SplitPasswordRule:
     def decide(self, request: ReleaseRequest) -> ReleaseDecision:
         if request.package_state is PackageState.DELETED:
             return _refuse(RefusalCode.PACKAGE_DELETED, "このデータは削除済みのため、パスワードは通知できません。")
+        if request.package_state is PackageState.WITHDRAWN:
+            return _refuse(
+                RefusalCode.PACKAGE_WITHDRAWN,
+                "区がこのデータの提供を取り消したため、パスワードは通知できません。区の担当者に連絡してください。",
+            )
         if request.package_state is PackageState.FROZEN:
             return _refuse(
                 RefusalCode.PACKAGE_FROZEN,

@@ -123,15 +123,19 @@ class _SlowCallbacks(logging.Handler):
 
 
 @pytest.fixture(autouse=True)
-async def no_blocking_in_the_event_loop() -> AsyncIterator[None]:
-    """Fail a test whose code blocks the event loop (file or network I/O outside a worker thread).
+async def no_blocking_in_the_event_loop(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Fail a test whose code blocks the event loop (file or network I/O, Argon2, outside a worker thread).
 
     asyncio's debug mode reports every callback that holds the loop longer than ``slow_callback_duration``;
-    the threshold is generous so that only real blocking, not a busy machine, trips it.
+    the threshold is generous so that only real blocking, not a busy machine, trips it. A test that blocks on
+    purpose says why with ``@pytest.mark.allow_blocking("reason")``.
     """
+    if request.node.get_closest_marker("allow_blocking") is not None:
+        yield
+        return
     loop = asyncio.get_running_loop()
     loop.set_debug(True)
-    loop.slow_callback_duration = 0.5
+    loop.slow_callback_duration = 1.0
     handler = _SlowCallbacks()
     logger = logging.getLogger("asyncio")
     logger.addHandler(handler)

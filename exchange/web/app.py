@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange.logs import correlated
-from exchange.web import api, auth, compliance, contractor, sessions, staff
+from exchange.web import api, auth, compliance, compliance_reports, contractor, sessions, staff
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, PortalDeps, page
 from ledger.models import Contract
 from ledger.wareki import to_wareki
@@ -107,7 +107,7 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", landing)
     app.router.add_static("/static", HERE / "static", append_version=True)
-    for module in (auth, contractor, staff, compliance, api):
+    for module in (auth, contractor, staff, compliance, compliance_reports, api):
         module.add_routes(app)
     return app
 

@@ -7,6 +7,8 @@ Every attempt is audited; failures feed ``exchange.lockout``.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import secrets
 from datetime import datetime, timedelta
 from typing import Final
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange import audit, invitations, lockout, totp
 from exchange.access import load_principal, network_allows
-from exchange.accounts import hash_password, verify_password
+from exchange.accounts import hash_password, hash_password_async, verify_password_async
 from exchange.web import sessions
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, error_page, page, source_ip
 from ledger.models.base import utcnow
@@ -28,8 +30,13 @@ from ledger.models.portal import LoginChallenge, TotpFactor
 CHALLENGE_COOKIE: Final = "handover_challenge"
 CHALLENGE_TTL: Final = {"verify": timedelta(minutes=5), "setup": timedelta(minutes=30)}
 MIN_PASSWORD: Final = 12
-# Verified against when the login name is unknown, so that the answer takes as long as for a real account.
-_DUMMY_HASH: Final = hash_password(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the login name is unknown, so the answer takes as long as for a real account."""
+    return hash_password(secrets.token_urlsafe(16))
+
 
 LOCKED_JA: Final = (
     "ログインの失敗が続いたため、一時的にログインできません。しばらく時間をおいてから再度お試しください。"
@@ -146,7 +153,8 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         account = (await session.execute(select(Account).where(Account.login == name))).scalar_one_or_none()
         if await _locked(session, account, ip, now):
             return _login_page(request, LOCKED_JA, 429)
-        valid = verify_password(account.password_hash if account else _DUMMY_HASH, password)
+        known_hash = account.password_hash if account else await asyncio.to_thread(_dummy_hash)
+        valid = await verify_password_async(known_hash, password)
         if account is None or not valid or account.disabled_at is not None:
             await _fail(session, account, ip, now, "login.failed")
             return _login_page(request, FAILED_JA, 401)
@@ -299,7 +307,7 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
             )
         if challenge.invitation_id is not None and not await invitations.consume(session, challenge.invitation_id, now):
             raise error_page(request, 400, "この招待コードは既に使用されたか、取り消されています。")
-        account.password_hash = hash_password(password)
+        account.password_hash = await hash_password_async(password)
         account.must_change_password = False
         audit.record(
             session,

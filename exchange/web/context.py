@@ -14,8 +14,10 @@ import aiohttp_jinja2
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.base import Connector
 from exchange import audit, inbound, sealing
 from exchange.access import Decision, Principal, load_principal, network_allows
+from exchange.preparation import VirusScanner
 from exchange.web import sessions
 
 
@@ -24,7 +26,8 @@ class PortalDeps:
     """What the portal needs beyond the database; ``exchange.hub`` builds it from the settings.
 
     Without a keyring, second factors cannot be set up or checked and passwords cannot be picked up; without a
-    data directory, uploads are refused.
+    data directory, uploads are refused. ``connectors`` (the hub's, by name) let designation changes reach the
+    endpoints (C-05); ``scanner`` checks uploads for viruses as intake does (C-12).
     """
 
     keyring: sealing.Keyring | None = None
@@ -32,6 +35,8 @@ class PortalDeps:
     data_dir: Path | None = None
     staff_totp_required: bool = False
     upload_limit: int = inbound.MAX_BYTES
+    connectors: Mapping[str, Connector] = field(default_factory=dict)
+    scanner: VirusScanner | None = None
 
 
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")

@@ -1,27 +1,42 @@
-"""Contractor pages: my packages, download (Range/resume, counted), receipt, password pick-up, uploads."""
+"""Contractor pages: my packages, download (Range/resume, counted), receipt, password pick-up, uploads (virus
+checked like intake), and the deletion certificate (消去証明書, C-04)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 from aiohttp import BodyPartReader, web
+from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from exchange import downloads, inbound
+from exchange import contractor_certs, downloads, inbound
 from exchange.access import Action, ContractScope, Decision, contract_scope, decide
 from exchange.password_release import PasswordChannel, PasswordRefused, release
 from exchange.web.context import Page, error_page, page
 from ledger.models.base import new_public_id, utcnow
 from ledger.models.contracts import Contract, Designation
+from ledger.models.duties import CertificateRequest, ErasureMethod
 from ledger.models.packages import Package
 from ledger.models.parties import Person
 from ledger.models.portal import InboundFile
 from ledger.register import Category, RegisterEntry, record
+
+# The register line that revokes a package (written by the staff pages); its presence stops the recipients.
+REVOKED_KIND = "package.revoked"
+# Revocation stops what hands data or its password over; the package page stays visible.
+STOPPED_BY_REVOCATION = frozenset({Action.PACKAGE_DOWNLOAD, Action.PASSWORD_PICKUP})
+METHODS_JA = {
+    ErasureMethod.CLEAR: "消去（Clear）",
+    ErasureMethod.PURGE: "除去（Purge）",
+    ErasureMethod.DESTROY: "破壊（Destroy）",
+}
 
 
 def see_other(location: str) -> web.Response:
@@ -53,6 +68,10 @@ async def authorised_package(ctx: Page, action: Action, public_id: str) -> tuple
     assert contract is not None
     scope = await contract_scope(ctx.session, contract, utcnow())
     decision = decide(ctx.principal, action, scope, package)
+    if decision.allowed and action in STOPPED_BY_REVOCATION and package.revoked_at is not None:
+        decision = Decision(
+            False, "package.revoked", "区がこのデータの提供を取り消しました。区の担当者に連絡してください。"
+        )
     if not decision.allowed:
         await ctx.deny(action, decision, object_type="package", object_id=public_id)
     return package, contract, scope
@@ -297,23 +316,16 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
                         object_id=public_id,
                         detail={"reason": refused.reason_ja},
                     )
-                    return ctx.render(
-                        "inbound.html",
-                        {
-                            "contract": contract,
-                            "kinds": inbound.KINDS,
-                            "uploads": [],
-                            "error": refused.reason_ja,
-                            "limit_mb": ctx.deps.upload_limit // (1024 * 1024),
-                        },
-                        status=400,
-                    )
+                    return _inbound_error(ctx, contract, refused.reason_ja, 400)
             else:
                 fields[part.name or ""] = (await part.text())[:200]
         if stored is None:
             raise error_page(request, 400, "ファイルが選択されていません。")
         kind = fields["kind"]
         person = await signed_in_person(ctx)
+        refusal = await _scan_upload(ctx, contract, person, kind, upload_id, stored)
+        if refusal is not None:
+            return refusal
         ctx.session.add(
             InboundFile(
                 public_id=upload_id,
@@ -344,6 +356,150 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
         return see_other(f"/contracts/{contract.public_id}/inbound")
 
 
+def _inbound_error(ctx: Page, contract: Contract, message: str, status: int) -> web.Response:
+    context = {
+        "contract": contract,
+        "kinds": inbound.KINDS,
+        "uploads": [],
+        "error": message,
+        "limit_mb": ctx.deps.upload_limit // (1024 * 1024),
+    }
+    return ctx.render("inbound.html", context, status=status)
+
+
+async def _scan_upload(
+    ctx: Page, contract: Contract, person: Person, kind: str, upload_id: str, stored: inbound.Stored
+) -> web.Response | None:
+    """The intake checks' virus scan (C-12); the refusal page when the file is infected or cannot be checked.
+
+    Fail closed: when the scanner is configured but down, the upload is refused, never accepted unchecked.
+    """
+    scanner = ctx.deps.scanner
+    if scanner is None:
+        return None
+    try:
+        found = await scanner.scan(stored.path)
+    except OSError as exc:
+        await asyncio.to_thread(stored.path.unlink, True)
+        ctx.audit(
+            "inbound.upload",
+            "failed",
+            object_type="inbound_file",
+            object_id=upload_id,
+            detail={"reason": "scanner.unavailable", "error": str(exc)},
+        )
+        message = "ウイルス検査ができないため、現在は提出を受け付けられません。時間をおいて再度提出してください。"
+        return _inbound_error(ctx, contract, message, 503)
+    if found is None:
+        return None
+    await asyncio.to_thread(stored.path.unlink, True)
+    ctx.audit(
+        "inbound.infected",
+        "denied",
+        object_type="inbound_file",
+        object_id=upload_id,
+        detail={"signature": found, "sha256": stored.sha256, "kind": kind},
+    )
+    await record(
+        ctx.session,
+        RegisterEntry(
+            kind="inbound.refused",
+            category=Category.REFUSED,
+            content=f"{inbound.KINDS[kind]}の提出を拒否（{stored.name}、ウイルス検出: {found}）",
+            contract_id=contract.public_id,
+            handler_from=person.name,
+            handler_to="system",
+            quantity={"files": 1, "bytes": stored.size},
+            channel="portal",
+            details={"upload": upload_id, "sha256": stored.sha256, "signature": found},
+        ),
+    )
+    message = (
+        f"ウイルスが検出されたため、提出を受け付けませんでした（{found}）。"
+        "ファイルは削除しました。情報システム担当に連絡してください。"
+    )
+    return _inbound_error(ctx, contract, message, 422)
+
+
+async def _certificate_context(ctx: Page, contract: Contract) -> dict[str, Any]:
+    request = await ctx.session.scalar(select(CertificateRequest).where(CertificateRequest.contract_id == contract.id))
+    return {
+        "contract": contract,
+        "request": request,
+        "packages": await contractor_certs.received(ctx.session, contract.id) if request is not None else [],
+        "methods": METHODS_JA,
+        "error": None,
+        "coverage": None,
+        "form": {},
+    }
+
+
+async def certificate_page(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "contract_id")
+    async with page(request) as ctx:
+        contract, _scope = await authorised_contract(ctx, Action.CERTIFICATE_SUBMIT, public_id)
+        return ctx.render("certificate.html", await _certificate_context(ctx, contract))
+
+
+def _submission(form: MultiDictProxy[Any], submitted_by: str) -> contractor_certs.Submission:
+    """The posted form as a submission; SubmissionRefused names what is missing."""
+    try:
+        method = ErasureMethod(str(form.get("method", "")))
+    except ValueError:
+        raise contractor_certs.SubmissionRefused("消去方法を選んでください。") from None
+    try:
+        erased_on = date.fromisoformat(str(form.get("erased_on", "")))
+    except ValueError:
+        raise contractor_certs.SubmissionRefused("消去日を入力してください。") from None
+    text = {key: str(form.get(key, "")).strip()[:200] for key in ("media", "operator", "verifier")}
+    missing = [
+        label for key, label in (("media", "媒体"), ("operator", "作業者"), ("verifier", "確認者")) if not text[key]
+    ]
+    if missing:
+        raise contractor_certs.SubmissionRefused(f"{'・'.join(missing)}を入力してください。")
+    return contractor_certs.Submission(
+        package_ids=[str(value) for value in form.getall("package", [])],
+        method=method,
+        erased_on=erased_on,
+        media=text["media"],
+        operator=text["operator"],
+        verifier=text["verifier"],
+        submitted_by=submitted_by,
+    )
+
+
+async def certificate_post(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "contract_id")
+    async with page(request, view=False) as ctx:
+        await ctx.form()
+        form = await request.post()  # parsed once and cached: the CSRF check above read the same form
+        contract, _scope = await authorised_contract(ctx, Action.CERTIFICATE_SUBMIT, public_id)
+        context = await _certificate_context(ctx, contract)
+        if context["request"] is None:
+            raise error_page(request, 404, "消去証明書の提出依頼はありません。")
+        person = await signed_in_person(ctx)
+        try:
+            coverage = await contractor_certs.submit(
+                ctx.session, context["request"].public_id, _submission(form, person.name), utcnow()
+            )
+        except contractor_certs.SubmissionRefused as refused:
+            ctx.audit(
+                "certificate.submit",
+                "failed",
+                object_type="contract",
+                object_id=public_id,
+                detail={"reason": str(refused)},
+            )
+            return ctx.render("certificate.html", {**context, "error": str(refused), "form": form}, status=400)
+        ctx.audit(
+            "certificate.submit",
+            object_type="contract",
+            object_id=public_id,
+            detail={"packages": len(form.getall("package", [])), "complete": coverage.complete},
+        )
+        return ctx.render("certificate.html", {**context, "coverage": coverage})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/packages/{package_id}", package_page)
     app.router.add_get("/packages/{package_id}/download", download)
@@ -352,3 +508,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/packages/{package_id}/password", password_post)
     app.router.add_get("/contracts/{contract_id}/inbound", inbound_page)
     app.router.add_post("/contracts/{contract_id}/inbound", inbound_post)
+    app.router.add_get("/contracts/{contract_id}/certificate", certificate_page)
+    app.router.add_post("/contracts/{contract_id}/certificate", certificate_post)

@@ -1,7 +1,9 @@
-"""Ward staff pages: deliveries and their state, quarantined files, designations, sub-contract approvals.
+"""Ward staff pages: deliveries and their state, quarantined files, revoke and re-send, designations,
+sub-contract approvals, and the duties' escalations (ward notices).
 
 Staff see and change only their own section's contracts (the admin sees all); every change is an audit event
-and a register line (区分「管理」).
+and a register line (区分「管理」). A designation change is pushed to the endpoints at once when the portal has
+the hub's connectors (C-05).
 """
 
 from __future__ import annotations
@@ -12,12 +14,21 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from connectors.base import ConnectorError
 from exchange.access import Action, decide
-from exchange.web.context import error_page, page
-from exchange.web.contractor import authorised_contract, public_id_param, see_other
+from exchange.access_sync import sync_access
+from exchange.web.context import Page, error_page, page
+from exchange.web.contractor import (
+    REVOKED_KIND,
+    authorised_contract,
+    authorised_package,
+    public_id_param,
+    see_other,
+)
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route
-from ledger.models.packages import IntakeFile, IntakeStatus, Package
+from ledger.models.duties import DutyNotice, NoticeAudience
+from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person, PersonRole
 from ledger.register import Category, RegisterEntry, record
 
@@ -49,14 +60,110 @@ async def staff_home(request: web.Request) -> web.StreamResponse:
             .options(selectinload(Contract.party), selectinload(Contract.program))
             .order_by(Contract.code)
         )
+        notices_q = (
+            select(DutyNotice, Contract)
+            .outerjoin(Contract, DutyNotice.contract_id == Contract.id)
+            .outerjoin(Program, Contract.program_id == Program.id)
+            .where(DutyNotice.audience == NoticeAudience.WARD)
+            .order_by(DutyNotice.created_at.desc(), DutyNotice.id.desc())
+            .limit(100)
+        )
         if section is not None:
             packages_q = packages_q.where(Program.section == section)
             quarantine_q = quarantine_q.where(Program.section == section)
             contracts_q = contracts_q.where(Program.section == section)
+            notices_q = notices_q.where(Program.section == section)
         packages = (await ctx.session.execute(packages_q)).all()
         quarantined = (await ctx.session.execute(quarantine_q)).all()
         contracts = (await ctx.session.execute(contracts_q)).scalars().all()
-        return ctx.render("staff.html", {"packages": packages, "quarantined": quarantined, "contracts": contracts})
+        notices = (await ctx.session.execute(notices_q)).all()
+        revoked = {p.public_id for p, _c in packages if p.revoked_at is not None}
+        context = {
+            "packages": packages,
+            "quarantined": quarantined,
+            "contracts": contracts,
+            "notices": notices,
+            "revoked": revoked,
+            "resendable": {p.public_id for p, _c in packages if _resendable(p)},
+        }
+        return ctx.render("staff.html", context)
+
+
+def _resendable(package: Package) -> bool:
+    """Delivery failed for good, or is still waiting after a failed attempt."""
+    return package.status == PackageStatus.FAILED or (
+        package.status == PackageStatus.SEALED and package.last_error is not None
+    )
+
+
+def _staff_name(ctx: Page) -> str:
+    return ctx.principal.person_name or ctx.principal.login
+
+
+async def revoke_post(request: web.Request) -> web.StreamResponse:
+    """Stop further downloads and password pick-ups of a package: its limit becomes what was already used."""
+    public_id = public_id_param(request, "package_id")
+    async with page(request, view=False) as ctx:
+        form = await ctx.form()
+        package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_REVOKE, public_id)
+        reason = str(form.get("reason", "")).strip()[:500]
+        if not reason:
+            raise error_page(request, 400, "取消しの理由を入力してください。")
+        if package.status == PackageStatus.DELETED or package.deleted_at is not None:
+            raise error_page(request, 400, "このデータは削除済みです。")
+        if package.revoked_at is not None:
+            # Asked twice (another tab, a colleague): the package is revoked, which is what was asked for.
+            ctx.audit("package.revoke", object_type="package", object_id=public_id, detail={"already": True})
+            return see_other("/staff")
+        package.revoked_at = utcnow()
+        await record(
+            ctx.session,
+            RegisterEntry(
+                kind=REVOKED_KIND,
+                category=Category.ADMIN,
+                content=f"提供の取消し（{package.zip_name}）：{reason}",
+                contract_id=contract.public_id,
+                package_id=package.public_id,
+                handler_from=_staff_name(ctx),
+                handler_to=contract.name,
+                details={"reason": reason, "downloads": package.download_count},
+            ),
+        )
+        ctx.audit("package.revoke", object_type="package", object_id=public_id, detail={"reason": reason})
+        return see_other("/staff")
+
+
+async def resend_post(request: web.Request) -> web.StreamResponse:
+    """Queue a failed delivery again: the delivery worker retries it from the primary connector at once."""
+    public_id = public_id_param(request, "package_id")
+    async with page(request, view=False) as ctx:
+        await ctx.form()
+        package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_RESEND, public_id)
+        if not _resendable(package):
+            raise error_page(request, 400, "このデータは配送に失敗していないため、再送できません。")
+        intake = await ctx.session.get(IntakeFile, package.intake_id) if package.intake_id is not None else None
+        if intake is None or intake.status != IntakeStatus.PACKED:
+            raise error_page(request, 400, "このデータは配送待ちの受付に属していないため、再送できません。")
+        now = utcnow()
+        previous = {"attempts": package.attempts, "last_error": package.last_error}
+        package.status = PackageStatus.SEALED
+        package.attempts, package.next_attempt_at = 0, now
+        intake.attempts, intake.next_attempt_at = 0, now
+        await record(
+            ctx.session,
+            RegisterEntry(
+                kind="package.resend",
+                category=Category.ADMIN,
+                content=f"再送の指示（{package.zip_name}）",
+                contract_id=contract.public_id,
+                package_id=package.public_id,
+                handler_from=_staff_name(ctx),
+                handler_to=contract.name,
+                details=previous,
+            ),
+        )
+        ctx.audit("package.resend", object_type="package", object_id=public_id, detail=previous)
+        return see_other("/staff")
 
 
 async def contract_page(request: web.Request) -> web.StreamResponse:
@@ -139,6 +246,23 @@ async def designation_post(request: web.Request) -> web.StreamResponse:
             object_id=public_id,
             detail={"person": person.public_id, "role": role.value},
         )
+        if ctx.deps.connectors:
+            try:
+                await sync_access(ctx.session, ctx.deps.connectors, contract)
+            except ConnectorError as exc:
+                # The designation stands (and commits); staff must see that an endpoint still lags behind.
+                ctx.audit(
+                    "designation.sync",
+                    "failed",
+                    object_type="contract",
+                    object_id=public_id,
+                    detail={"error": exc.reason_ja},
+                )
+                message = (
+                    f"指定は記録しましたが、接続先の権限を更新できませんでした（{exc.reason_ja}）。"
+                    "しばらくしてから同じ内容を再度記録してください。"
+                )
+                return ctx.render("error.html", {"message": message, "status": 502}, status=502)
         return see_other(f"/staff/contracts/{public_id}")
 
 
@@ -184,3 +308,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/staff/contracts/{contract_id}", contract_page)
     app.router.add_post("/staff/contracts/{contract_id}/designations", designation_post)
     app.router.add_post("/staff/contracts/{contract_id}/approval", approval_post)
+    app.router.add_post("/staff/packages/{package_id}/revoke", revoke_post)
+    app.router.add_post("/staff/packages/{package_id}/resend", resend_post)

@@ -100,6 +100,8 @@ class Package(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     frozen_at: Mapped[datetime | None]
+    # Ward staff withdrew the package: no further download or password release on any channel.
+    revoked_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
 
     intake: Mapped[IntakeFile | None] = relationship(back_populates="packages")

@@ -62,7 +62,11 @@ def test_manager_may_receive_it_too() -> None:
 
 @pytest.mark.parametrize(
     ("state", "code"),
-    [(PackageState.DELETED, RefusalCode.PACKAGE_DELETED), (PackageState.FROZEN, RefusalCode.PACKAGE_FROZEN)],
+    [
+        (PackageState.DELETED, RefusalCode.PACKAGE_DELETED),
+        (PackageState.FROZEN, RefusalCode.PACKAGE_FROZEN),
+        (PackageState.WITHDRAWN, RefusalCode.PACKAGE_WITHDRAWN),
+    ],
 )
 def test_frozen_or_deleted_package(state: PackageState, code: RefusalCode) -> None:
     _refused(replace(REQUEST, package_state=state), code)

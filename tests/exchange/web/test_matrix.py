@@ -48,6 +48,11 @@ def cases(p: Portal) -> list[tuple[str, str, str, set[str]]]:
         ("GET", f"/staff/contracts/{ct['main']}", "staff contract page", WARD_CHANGERS),
         ("POST", f"/staff/contracts/{ct['main']}/designations", "designate", WARD_CHANGERS),
         ("POST", f"/staff/contracts/{ct['sub']}/approval", "approve sub-contract", WARD_CHANGERS),
+        ("POST", f"/staff/packages/{pk['expired']}/revoke", "revoke package", WARD_CHANGERS),
+        ("POST", f"/staff/packages/{guess}/resend", "re-send guessed package", set()),
+        ("GET", f"/contracts/{ct['main']}/certificate", "certificate page", MAIN_RECIPIENTS),
+        ("GET", f"/contracts/{ct['sub']}/certificate", "sub-contract certificate page", {"b-handler"}),
+        ("GET", f"/contracts/{ct['expired']}/certificate", "ended contract's certificate page", {"e-handler"}),
         ("GET", "/compliance", "compliance packages", {"admin", "compliance"}),
         ("GET", "/compliance/releases", "compliance releases", {"admin", "compliance"}),
         ("GET", "/compliance/audit", "access log", {"admin", "compliance"}),
@@ -69,6 +74,8 @@ def form_for(p: Portal, path: str, csrf: str) -> dict[str, str]:
             "approval_ref": "見福第2号",
             "approved_at": "2026-02-20T10:00",
         }
+    if path.endswith("/revoke"):
+        return {"csrf_token": csrf, "reason": "誤送付のため"}
     return {"csrf_token": csrf}
 
 

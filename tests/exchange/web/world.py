@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange import sealing, totp
-from exchange.accounts import hash_password
+from exchange.accounts import hash_password_async
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
@@ -158,7 +158,7 @@ async def add_account(session: AsyncSession, world: World, login: str, role: Per
         login=login,
         role=role,
         person_id=person.id if person else None,
-        password_hash=hash_password(PASSWORD),
+        password_hash=await hash_password_async(PASSWORD),
         must_change_password=False,
     )
     session.add(account)
