@@ -17,20 +17,12 @@ import asyncssh
 import pytest
 import pyzipper
 
-from connectors.base import Connector, Jurisdiction
+from connectors.base import Jurisdiction
 from connectors.local import LocalConnector
 from connectors.media import MediaConnector
 from connectors.sftp import SftpConnector
+from tests.connectors.box_fixture import box_connector, box_emulator  # noqa: F401 - shared fixtures
 from tests.services import skip_or_fail
-
-if Path(__file__).with_name("box_fixture.py").exists():
-    from tests.connectors.box_fixture import box_connector, box_emulator  # noqa: F401
-else:
-
-    @pytest.fixture
-    def box_connector() -> Connector:
-        pytest.skip("tests/connectors/box_fixture.py is not written yet; the Box connector is not covered")
-
 
 SSHD = Path("/usr/sbin/sshd")
 TOKYO = Jurisdiction(country="jp", region="tokyo")
