@@ -1,7 +1,7 @@
 """Benchmark: minimise a 350,000-row CP932 S1 extract for the printing sub-contractor, then pack it.
 
 Prints the time of each step and the peak RSS. Target: minimise + pack within 10 s with flat memory.
-Packing uses ``exchange.packing.pack`` (AES-256 ZIP) when it is importable, else pyzipper AES as a stand-in.
+Packing uses ``exchange.packing.packer.pack`` (AES-256 ZIP) when it is importable, else pyzipper AES as a stand-in.
 
     python bench/minimise.py [--rows N] [--keep DIR]
 """
@@ -28,7 +28,7 @@ def _rss_mib() -> float:
 def _pack(source: Path, records: int, dest: Path) -> str:
     password = secrets.token_urlsafe(16)
     try:
-        from exchange.packing import Manifest, PackSource, pack
+        from exchange.packing.packer import Manifest, PackSource, pack
     except ImportError:
         import pyzipper
 
@@ -38,7 +38,7 @@ def _pack(source: Path, records: int, dest: Path) -> str:
         return "pyzipper AES-256 (stand-in)"
     manifest = Manifest("bench-1", "K-2026-001-S1", "印刷業務（再委託）", "見本印刷株式会社", datetime.now(UTC))
     pack([PackSource(source.name, source, records)], manifest, password, dest)
-    return "exchange.packing.pack (AES-256 ZIP)"
+    return "exchange.packing.packer.pack (AES-256 ZIP)"
 
 
 def main() -> None:

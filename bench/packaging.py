@@ -38,7 +38,7 @@ HUB_SCRIPT = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from exchange.packing import Manifest, PackSource, pack
+from exchange.packing.packer import Manifest, PackSource, pack
 
 src, dest, level, password = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.stdin.readline().strip()
 manifest = Manifest("BENCH", "C-BENCH", "ベンチマーク", "委託先", datetime.now(UTC))

@@ -49,8 +49,8 @@ def _make_file(path: Path, size_mb: int) -> str:
 
 
 async def _seed(url: str, path: Path, size: int, sha: str) -> tuple[str, str]:
-    from exchange import api_tokens
-    from exchange.accounts import hash_password
+    from exchange.identity import api_tokens
+    from exchange.identity.accounts import hash_password
     from ledger.db import create_engine, session_factory
     from ledger.migrate import upgrade
     from ledger.models.contracts import Contract, Designation, DesignationRole, Program

@@ -15,7 +15,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
 # Pure helpers shared with the hub's other PDFs; connectors still never touch the database.
-from ledger.fonts import GOTHIC, register_fonts
+from ledger.documents.fonts import GOTHIC, register_fonts
 from ledger.wareki import to_wareki
 
 if TYPE_CHECKING:

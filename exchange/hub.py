@@ -15,16 +15,16 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
-from exchange import bootstrap
-from exchange.admin_import import import_files
-from exchange.antivirus import ClamdScanner
-from exchange.connector_setup import connectors_from_settings
-from exchange.pipeline import Pipeline, PipelineConfig
-from exchange.preparation import Preparer
-from exchange.scheduler import build_context, start_scheduler
-from exchange.sealing import Keyring
+from exchange.admin import bootstrap
+from exchange.admin.data_import import import_files
+from exchange.delivery.connector_setup import connectors_from_settings
+from exchange.duties.scheduler import build_context, start_scheduler
+from exchange.intake.antivirus import ClamdScanner
+from exchange.intake.pipeline import Pipeline, PipelineConfig
+from exchange.intake.preparation import Preparer
+from exchange.intake.service import IntakeService
+from exchange.keys.sealing import Keyring
 from exchange.settings import Settings
-from exchange.watcher import IntakeService
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from policies.pluginmanager import PluginConfig, ProgramConfig, build_plugin_manager

@@ -6,19 +6,8 @@ from pathlib import Path
 
 import click
 
-from exchange.cli import (
-    admin,
-    database,
-    duties,
-    ledger_commands,
-    media,
-    packages,
-    portal_admin,
-    report,
-    serve,
-    setup,
-    tools,
-)
+from exchange.cli import admin, database, duties, media, packages, portal_admin, report, serve, setup, tools
+from exchange.cli import ledger as ledger_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

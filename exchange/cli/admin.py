@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from exchange import bootstrap, routes_view
-from exchange.admin_import import ImportError_, import_files
+from exchange.admin import bootstrap, routes_view
+from exchange.admin.data_import import ImportError_, import_files
 from exchange.cli.setup import CliState, fail, run
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from exchange import bootstrap
+from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, run
 from ledger import migrate
 

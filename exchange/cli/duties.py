@@ -12,14 +12,20 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from exchange import access_analysis, bootstrap, certificate_files, contractor_certs, duty_reports, incidents
+from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
-from exchange.connector_setup import connectors_from_settings
-from exchange.scheduler import DUTIES_BY_NAME, DutyRunner, build_context
+from exchange.delivery.connector_setup import connectors_from_settings
+from exchange.duties.scheduler import DUTIES_BY_NAME, DutyRunner, build_context
+from exchange.oversight import access_log_analysis as access_analysis
+from exchange.oversight import incidents
+from exchange.retention import contractor_certificates as contractor_certs
+from exchange.retention import duty_reports
+from exchange.retention import hub_certificate_files as certificate_files
 from ledger import reports
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
-from ledger.models.duties import ErasureMethod, Incident
+from ledger.models.oversight import Incident
+from ledger.models.retention import ErasureMethod
 from ledger.reports.model import Report, ReportError
 from ledger.wareki import JST
 

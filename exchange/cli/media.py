@@ -10,9 +10,9 @@ from sqlalchemy import select
 from connectors.media import MediaConnector
 from exchange import hub
 from exchange.cli.setup import CliState, fail, run
-from ledger import media_register
 from ledger.models import Contract
 from ledger.models.base import utcnow
+from ledger.registers import media as media_register
 from ledger.wareki import JST, to_wareki
 
 

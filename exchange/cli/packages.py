@@ -11,15 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange import hub, password_email, returns
+from exchange import hub
 from exchange.cli.setup import CliState, fail, run
-from exchange.mail import SmtpMailer
-from exchange.password_notice import PasswordNotice, render_password_notice
-from exchange.password_release import PasswordChannel, PasswordRefused, release
+from exchange.duties.mail import SmtpMailer
+from exchange.passwords import email_channel as password_email
+from exchange.passwords.printed_notice import PasswordNotice, render_password_notice
+from exchange.passwords.release import PasswordChannel, PasswordRefused, release
+from exchange.retention import returns
 from ledger.models import Contract, IntakeStatus, Package, Party, PartyKind, Person, Route
 from ledger.models.base import utcnow
-from ledger.models.duties import ExpectedReturn, ReturnKind
-from ledger.register import Category, RegisterEntry, record
+from ledger.models.retention import ExpectedReturn, ReturnKind
+from ledger.registers.handover import Category, RegisterEntry, record
 
 
 async def _package(session: AsyncSession, public_id: str) -> Package:

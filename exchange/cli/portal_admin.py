@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from exchange import api_tokens, bootstrap, invitations
+from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
+from exchange.identity import api_tokens, invitations
 from ledger.models.base import utcnow
 from ledger.models.parties import Account
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from exchange import bootstrap
+from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
 from ledger import reports
 from ledger.reports.csvfile import ENCODINGS

@@ -11,7 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from exchange import bootstrap
+from exchange.admin import bootstrap
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
 

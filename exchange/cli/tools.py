@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from connectors.checks import CheckResult, check_all
-from exchange.antivirus import ClamdScanner
 from exchange.cli.setup import CliState, fail, run
-from exchange.connector_setup import connectors_from_settings
+from exchange.delivery.connector_setup import connectors_from_settings
+from exchange.intake.antivirus import ClamdScanner
 from policies.dummy import UnknownProgramError, write_dummy_csv
 
 

@@ -12,8 +12,10 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from exchange import api_tokens, audit, downloads, lockout
-from exchange.access import Action, decide, load_principal, network_allows
+from exchange.delivery import portal_downloads as downloads
+from exchange.identity import api_tokens, lockout
+from exchange.identity import audit_log as audit
+from exchange.identity.authorisation import Action, decide, load_principal, network_allows
 from exchange.web.context import SESSIONS, Page, error_page, source_ip, transaction
 from exchange.web.contractor import authorised_package, my_contracts, public_id_param, serve_download, signed_in_person
 from ledger.models.base import utcnow

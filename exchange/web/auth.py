@@ -2,7 +2,7 @@
 
 A correct password alone never opens a session for anyone who needs a second factor: it opens a short-lived
 ``LoginChallenge`` (its own cookie, bound to the source address) that only the TOTP or setup page accepts.
-Every attempt is audited; failures feed ``exchange.lockout``.
+Every attempt is audited; failures feed ``exchange.identity.lockout``.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from aiohttp import web
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exchange import audit, invitations, lockout, totp
-from exchange.access import load_principal, network_allows
-from exchange.accounts import hash_password, hash_password_async, verify_password_async
+from exchange.identity import audit_log as audit
+from exchange.identity import invitations, lockout, totp
+from exchange.identity.accounts import hash_password, hash_password_async, verify_password_async
+from exchange.identity.authorisation import load_principal, network_allows
 from exchange.web import sessions
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, error_page, page, source_ip
 from ledger.models.base import utcnow
+from ledger.models.identity import LoginChallenge, TotpFactor
 from ledger.models.parties import Account, PersonRole
-from ledger.models.portal import LoginChallenge, TotpFactor
 
 CHALLENGE_COOKIE: Final = "handover_challenge"
 CHALLENGE_TTL: Final = {"verify": timedelta(minutes=5), "setup": timedelta(minutes=30)}

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from exchange.access import Action, decide
+from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, page
+from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package, PasswordRelease
 from ledger.models.parties import Person
-from ledger.models.portal import AuditEvent
 
 LIMIT = 500
 

@@ -18,13 +18,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange import certificate_files, contractor_certs, duty_reports
+from exchange.retention import contractor_certificates as contractor_certs
+from exchange.retention import duty_reports
+from exchange.retention import hub_certificate_files as certificate_files
 from exchange.web.compliance import _allowed
 from exchange.web.context import Page, error_page, page
 from ledger import reports
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
-from ledger.models.duties import CertificateRequest, HubCertificateStatus, HubDeletionCertificate
+from ledger.models.retention import CertificateRequest, HubCertificateStatus, HubDeletionCertificate
 from ledger.wareki import JST, fiscal_year
 
 # Kinds offered on the page: the report engine's own, then the duties' reports.

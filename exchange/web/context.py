@@ -15,9 +15,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
-from exchange import audit, inbound, sealing
-from exchange.access import Decision, Principal, load_principal, network_allows
-from exchange.preparation import VirusScanner
+from exchange.identity import audit_log as audit
+from exchange.identity.authorisation import Decision, Principal, load_principal, network_allows
+from exchange.inbound import uploads as inbound
+from exchange.intake.preparation import VirusScanner
+from exchange.keys import sealing
 from exchange.web import sessions
 
 

@@ -16,17 +16,19 @@ from multidict import MultiDictProxy
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from exchange import contractor_certs, downloads, inbound
-from exchange.access import Action, ContractScope, Decision, contract_scope, decide
-from exchange.password_release import PasswordChannel, PasswordRefused, release
+from exchange.delivery import portal_downloads as downloads
+from exchange.identity.authorisation import Action, ContractScope, Decision, contract_scope, decide
+from exchange.inbound import uploads as inbound
+from exchange.passwords.release import PasswordChannel, PasswordRefused, release
+from exchange.retention import contractor_certificates as contractor_certs
 from exchange.web.context import Page, error_page, page
 from ledger.models.base import new_public_id, utcnow
 from ledger.models.contracts import Contract, Designation
-from ledger.models.duties import CertificateRequest, ErasureMethod
+from ledger.models.inbound import InboundFile
 from ledger.models.packages import Package
 from ledger.models.parties import Person
-from ledger.models.portal import InboundFile
-from ledger.register import Category, RegisterEntry, record
+from ledger.models.retention import CertificateRequest, ErasureMethod
+from ledger.registers.handover import Category, RegisterEntry, record
 
 # The register line that revokes a package (written by the staff pages); its presence stops the recipients.
 REVOKED_KIND = "package.revoked"

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from connectors.base import ConnectorError
-from exchange.access import Action, decide
-from exchange.access_sync import sync_access
+from exchange.delivery.endpoint_access import sync_access
+from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, error_page, page
 from exchange.web.contractor import (
     REVOKED_KIND,
@@ -30,7 +30,7 @@ from ledger.models.contracts import Contract, Designation, DesignationRole, Prog
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person, PersonRole
-from ledger.register import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, record
 
 
 async def staff_home(request: web.Request) -> web.StreamResponse:

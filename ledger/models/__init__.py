@@ -1,7 +1,7 @@
 """Every table of the hub; importing this package registers them all on ``Base.metadata``."""
 
 # Feature tables; they import core models from their submodules, never from this package.
-from ledger.models import duties, portal, registers  # noqa: F401
+from ledger.models import audit, duties, identity, inbound, oversight, registers, retention  # noqa: F401
 from ledger.models.base import Base
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route, RouteTarget
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry

@@ -1,7 +1,7 @@
 """DVD media and print logs (C-17, C-21): what the media and print registers are built from.
 
 These rows hold the current state (a medium is out, a reason is still missing); every change to them is also a
-line in the tamper-evident register (``ledger.register``), which is the record that auditors rely on.
+line in the tamper-evident register (``ledger.registers.handover``), which is the record that auditors rely on.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rows of the handover register (管理簿・確認記録票, C-03), read back from the ledger.
 
-A register line is a ledger entry whose ``data`` was written by ``ledger.register.record`` (it has a
+A register line is a ledger entry whose ``data`` was written by ``ledger.registers.handover.record`` (it has a
 ``category``); other ledger events are not part of the register. 確認 shows who acknowledged receipt of a
 package and when: the first ``package.acknowledged`` entry of that package names the person in ``handler_to``
 (the receiving side of a 受領 line; ``handler_from`` is taken when it is empty), and a package without such an
@@ -22,7 +22,7 @@ from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package
 from ledger.models.parties import Person
-from ledger.register import Category
+from ledger.registers.handover import Category
 from ledger.reports.model import (
     Cell,
     Column,

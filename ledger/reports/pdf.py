@@ -24,7 +24,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from ledger.fonts import GOTHIC, MINCHO, register_fonts
+from ledger.documents.fonts import GOTHIC, MINCHO, register_fonts
 from ledger.reports.model import Cell, Report, jst_datetime
 
 MARGIN: Final = 12 * mm

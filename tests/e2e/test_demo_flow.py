@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exchange.passwords import ALPHABET
+from exchange.passwords.generate import ALPHABET
 from policies.dummy import write_dummy_csv
 from tests.e2e.demo_hub import DemoHub
 from tests.services import require_binary

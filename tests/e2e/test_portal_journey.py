@@ -16,8 +16,10 @@ import pytest
 from aiohttp import web
 from playwright.sync_api import Page, sync_playwright
 
-from exchange import invitations, packing, sealing
-from exchange.passwords import new_package_password
+from exchange.identity import invitations
+from exchange.keys import sealing
+from exchange.packing import packer as packing
+from exchange.passwords.generate import new_package_password
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import create_engine, session_factory

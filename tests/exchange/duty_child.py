@@ -15,8 +15,8 @@ from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
-from exchange.retention import Sweeper
-from exchange.scheduler import DutyConfig, DutyContext, start_scheduler
+from exchange.duties.scheduler import DutyConfig, DutyContext, start_scheduler
+from exchange.retention.sweep import Sweeper
 from ledger.checkpoint import load_key_file
 from ledger.db import create_engine, session_factory
 

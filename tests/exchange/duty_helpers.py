@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
-from exchange.admin_import import import_files
-from exchange.scheduler import DutyConfig, DutyContext
+from exchange.admin.data_import import import_files
+from exchange.duties.scheduler import DutyConfig, DutyContext
 from ledger.checkpoint import generate_key_file
 from ledger.db import session_factory
 from ledger.models.contracts import Contract

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from exchange import bootstrap
-from exchange.admin_import import import_files
+from exchange.admin import bootstrap
+from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
+from exchange.intake.service import IntakeService
 from exchange.settings import (
     ConnectorSettings,
     DatabaseSettings,
@@ -19,7 +20,6 @@ from exchange.settings import (
     JurisdictionSettings,
     Settings,
 )
-from exchange.watcher import IntakeService
 from ledger.models import LedgerEntry, Package, Route
 from tests.services import require_binary
 

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange.accounts import create_admin
-from exchange.admin_import import import_files
+from exchange.admin.data_import import import_files
+from exchange.identity.accounts import create_admin
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory

@@ -12,8 +12,8 @@ import openpyxl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exchange.outcome import delivered_entry
-from ledger.register import Category, RegisterEntry, record
+from exchange.intake.results import delivered_entry
+from ledger.registers.handover import Category, RegisterEntry, record
 from ledger.reports import Report, ReportError, ReportFilter, build, render
 from ledger.reports.csvfile import UnencodableError
 from ledger.reports.model import Column, Section, neutralise

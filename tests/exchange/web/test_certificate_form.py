@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from exchange import contractor_certs
+from exchange.retention import contractor_certificates as contractor_certs
 from ledger.models.contracts import Contract
-from ledger.models.duties import CertificateRequest, ContractorCertificate
+from ledger.models.retention import CertificateRequest, ContractorCertificate
 from ledger.wareki import JST
 from tests.exchange.web.conftest import Portal
 

@@ -8,11 +8,12 @@ from datetime import UTC, datetime
 from aiohttp import FormData
 from sqlalchemy import select
 
-from exchange import api_tokens, sealing
+from exchange.identity import api_tokens
+from exchange.keys import sealing
 from ledger.models.contracts import Contract
+from ledger.models.inbound import InboundFile
 from ledger.models.packages import Package
 from ledger.models.parties import Account
-from ledger.models.portal import InboundFile
 from tests.exchange.web.conftest import Portal
 from tests.exchange.web.world import add_package
 

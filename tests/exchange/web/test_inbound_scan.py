@@ -9,11 +9,12 @@ from aiohttp import FormData
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
-from exchange.antivirus import ClamdScanner
+from exchange.intake.antivirus import ClamdScanner
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
+from ledger.models.audit import AuditEvent
+from ledger.models.inbound import InboundFile
 from ledger.models.ledger import LedgerEntry
-from ledger.models.portal import AuditEvent, InboundFile
 from tests.clamd import EICAR, Clamd, clamd
 from tests.exchange.web.conftest import Portal
 

@@ -11,8 +11,9 @@ import pyotp
 import time_machine
 from sqlalchemy import func, select
 
-from exchange import invitations
-from ledger.models.portal import AuditEvent, LoginAttempt
+from exchange.identity import invitations
+from ledger.models.audit import AuditEvent
+from ledger.models.identity import LoginAttempt
 from tests.exchange.web.conftest import Portal
 from tests.exchange.web.world import CSRF, PASSWORD
 from tests.services import require_binary

@@ -6,7 +6,7 @@ import uuid
 
 from sqlalchemy import func, select
 
-from ledger.models.portal import AuditEvent
+from ledger.models.audit import AuditEvent
 from tests.exchange.web.conftest import Portal
 
 ROLES = [

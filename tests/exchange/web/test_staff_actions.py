@@ -13,12 +13,12 @@ from connectors.base import AccessRole, ConnectorError, Grantee, Jurisdiction
 from connectors.local import LocalConnector
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
+from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract, Route, RouteTarget
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person
-from ledger.models.portal import AuditEvent
 from tests.exchange.web.conftest import Portal
 from tests.exchange.web.world import add_package
 

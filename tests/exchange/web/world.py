@@ -11,12 +11,13 @@ import pyotp
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from exchange import sealing, totp
-from exchange.accounts import hash_password_async
+from exchange.identity import totp
+from exchange.identity.accounts import hash_password_async
+from exchange.keys import sealing
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program
+from ledger.models.identity import TotpFactor
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
-from ledger.models.portal import TotpFactor
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,0 +1,144 @@
+"""``handover ledger``: verify the whole log, prove inclusion and consistency, sign checkpoints, export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import select
+
+from exchange.admin import bootstrap
+from exchange.cli.setup import CliState, fail, run
+from ledger import checkpoint, log
+from ledger.models.ledger import LedgerCheckpoint
+
+T = TypeVar("T")
+
+
+def _signing_key(state: CliState) -> checkpoint.SigningKey:
+    path = state.settings.signing_key_path
+    try:
+        return checkpoint.load_key_file(path)
+    except FileNotFoundError:
+        fail(f"the ledger signing key {path} does not exist; run `handover init` first")
+    except ValueError as exc:
+        fail(f"the ledger signing key {path} cannot be read: {exc}")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """``run``, with the ledger's refusals (bad arguments, a log that does not verify) as readable errors."""
+    try:
+        return run(coro)
+    except log.LedgerIntegrityError as exc:
+        fail("the ledger does not verify; run `handover ledger verify`:", [str(exc)])
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+
+
+def _print_json(document: dict[str, object]) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def register(main: click.Group) -> None:
+    @main.group("ledger")
+    def ledger() -> None:
+        """The tamper-evident ledger (Merkle log with signed checkpoints)."""
+
+    @ledger.command("verify")
+    @click.pass_obj
+    def verify(state: CliState) -> None:
+        """Recompute every leaf and every checkpoint; name the first bad index and exit 1 if any."""
+        verifier = _signing_key(state).verifier if state.settings.signing_key_path.exists() else None
+
+        async def go() -> log.VerifyResult:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                return await log.verify(session, verifier)
+
+        result = run(go())
+        if verifier is None:
+            click.echo("note: no signing key found, so checkpoint signatures were not checked", err=True)
+        click.echo(result.summary())
+        if not result.ok:
+            sys.exit(1)
+
+    @ledger.command("prove")
+    @click.argument("entry", type=click.IntRange(min=0))
+    @click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size (default: the whole log).")
+    @click.pass_obj
+    def prove(state: CliState, entry: int, size: int | None) -> None:
+        """Inclusion proof (RFC 9162 §2.1.3) of ENTRY, as JSON."""
+
+        async def go() -> log.InclusionProof:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                current = await log.tree_size(session)
+                tree = current if size is None else size
+                if not entry < tree <= current:
+                    raise ValueError(f"entry {entry} is not in a tree of {tree} entries (the log has {current})")
+                return await log.prove_inclusion(session, entry, tree)
+
+        proof = _run(go())
+        _print_json({**proof.as_dict(), "verified": proof.verify()})
+        if not proof.verify():
+            sys.exit(1)
+
+    @ledger.command("consistency")
+    @click.argument("old", type=click.IntRange(min=0))
+    @click.argument("new", type=click.IntRange(min=0))
+    @click.pass_obj
+    def consistency(state: CliState, old: int, new: int) -> None:
+        """Consistency proof (RFC 9162 §2.1.4) between tree sizes OLD and NEW, checked against checkpoints."""
+
+        async def go() -> tuple[log.ConsistencyProof, list[str]]:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                current = await log.tree_size(session)
+                if not old <= new <= current:
+                    raise ValueError(f"need OLD <= NEW <= {current} (the log's size); got {old} and {new}")
+                proof = await log.prove_consistency(session, old, new)
+                stored = await session.execute(
+                    select(LedgerCheckpoint.id, LedgerCheckpoint.tree_size, LedgerCheckpoint.root_hash).where(
+                        LedgerCheckpoint.tree_size.in_((old, new))
+                    )
+                )
+            roots = {old: proof.old_root, new: proof.new_root}
+            mismatches = [
+                f"checkpoint #{cid} at size {n} has root {root.hex()}, the log gives {roots[n].hex()}"
+                for cid, n, root in stored
+                if root != roots[n]
+            ]
+            return proof, mismatches
+
+        proof, mismatches = _run(go())
+        _print_json({**proof.as_dict(), "verified": proof.verify(), "checkpoint_mismatches": mismatches})
+        if not proof.verify() or mismatches:
+            sys.exit(1)
+
+    @ledger.command("checkpoint")
+    @click.pass_obj
+    def sign(state: CliState) -> None:
+        """Verify the log, then sign and store a checkpoint of its current size; print the signed note."""
+        key = _signing_key(state)
+
+        async def go() -> str:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
+                stored = await log.sign_checkpoint(session, key, state.settings.ledger_origin)
+                return stored.note
+
+        click.echo(_run(go()), nl=False)
+
+    @ledger.command("export")
+    @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+    @click.pass_obj
+    def export(state: CliState, directory: Path) -> None:
+        """Write entries (JSON Lines), checkpoints, the verifier key and a README into a new DIRECTORY."""
+        verifier = _signing_key(state).verifier
+
+        async def go() -> log.ExportSummary:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                return await log.export(session, directory, verifier)
+
+        summary = _run(go())
+        click.echo(f"exported {summary.entries} entries and {len(summary.checkpoints)} checkpoints to {directory}")

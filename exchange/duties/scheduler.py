@@ -1,0 +1,295 @@
+"""Every periodic duty of the hub, and how several hub processes share them (ARCHITECTURE "Durable flow").
+
+Each duty has a named interval (``Duty.every``); its due times are the multiples of that interval (UTC, from
+2000-01-01), and its state lives in ``duty_states``. APScheduler only *ticks*: every ``tick`` seconds each job
+asks the database whether its duty is due. A process runs a duty only after winning its lease with one
+portable statement, ``UPDATE duty_states SET lease_owner = me … WHERE name = ? AND next_due_at <= now AND
+(lease_until IS NULL OR lease_until < now)``: on PostgreSQL a concurrent UPDATE of the same row waits and then
+re-checks the condition, on SQLite writers are serialised, so exactly one process wins per due time. After the
+run, ``next_due_at`` moves to the next due time after *now* (a hub that was down runs a missed duty once, not
+once per missed interval). A process that dies mid-run loses its lease when ``lease_until`` passes (a
+heartbeat extends it while the duty runs) and another process runs the duty again: every duty is idempotent.
+
+Time comes from an injected clock (``DutyContext.clock``), so tests move time instead of waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from connectors.base import Connector
+from exchange.duties.mail import Mailer, SmtpMailer
+from exchange.oversight import access_log_analysis as access_analysis
+from exchange.oversight import incidents, inspections
+from exchange.retention import contractor_certificates as contractor_certs
+from exchange.retention import returns
+from exchange.retention.sweep import Sweeper
+from exchange.settings import Settings
+from ledger import log as ledger_log
+from ledger.checkpoint import SigningKey, load_key_file
+from ledger.models.base import utcnow
+from ledger.models.duties import DutyRun, DutyState
+from ledger.models.ledger import LedgerCheckpoint
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DutyConfig:
+    certificates_dir: Path
+    signing_key_path: Path
+    ledger_origin: str
+    certificate_due_days: int = 30
+    business_hours: access_analysis.BusinessHours = field(default_factory=access_analysis.BusinessHours)
+    lease: timedelta = timedelta(minutes=10)
+    retry_after: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DutyConfig:
+        return cls(
+            certificates_dir=settings.data_dir / "certificates",
+            signing_key_path=settings.signing_key_path,
+            ledger_origin=settings.ledger_origin,
+        )
+
+
+@dataclass(frozen=True)
+class DutyContext:
+    sessions: async_sessionmaker[AsyncSession]
+    connectors: Mapping[str, Connector]
+    config: DutyConfig
+    clock: Clock = utcnow
+    mailer: Mailer | None = None
+
+    async def signing_key(self) -> SigningKey:
+        return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
+
+
+def build_context(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    connectors: Mapping[str, Connector],
+    *,
+    clock: Clock = utcnow,
+) -> DutyContext:
+    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
+    mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
+    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer)
+
+
+DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Duty:
+    name: str
+    every: timedelta
+    run: DutyFunction
+
+    def due_time(self, moment: datetime) -> datetime:
+        """The latest due time at or before ``moment``."""
+        return _EPOCH + ((moment - _EPOCH) // self.every) * self.every
+
+
+async def _retention_sweep(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    sweeper = Sweeper(
+        ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
+    )
+    return (await sweeper.sweep(now)).summary()
+
+
+async def _certificate_reminders(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await contractor_certs.remind(ctx.sessions, now, due_days=ctx.config.certificate_due_days, mailer=ctx.mailer)
+
+
+async def _returns_overdue(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await returns.flag_overdue(ctx.sessions, now, mailer=ctx.mailer)
+
+
+async def _inspection_reminders(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await inspections.remind(ctx.sessions, now, mailer=ctx.mailer)
+
+
+async def _incident_deadlines(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await incidents.remind(ctx.sessions, now, mailer=ctx.mailer)
+
+
+async def _access_analysis(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await access_analysis.analyse(ctx.sessions, now, hours=ctx.config.business_hours)
+
+
+async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    key = await ctx.signing_key()
+    async with ctx.sessions() as session, session.begin():
+        size = await ledger_log.tree_size(session)
+        signed = await session.scalar(select(LedgerCheckpoint.id).where(LedgerCheckpoint.tree_size == size).limit(1))
+        if signed is not None:  # nothing new since the last checkpoint
+            return {"tree_size": size, "signed": False}
+        checkpoint = await ledger_log.sign_checkpoint(session, key, ctx.config.ledger_origin)
+        return {"tree_size": checkpoint.tree_size, "signed": True}
+
+
+DUTIES: tuple[Duty, ...] = (
+    Duty("retention.sweep", timedelta(hours=1), _retention_sweep),
+    Duty("certificates.reminders", timedelta(days=1), _certificate_reminders),
+    Duty("returns.overdue", timedelta(days=1), _returns_overdue),
+    Duty("inspections.reminders", timedelta(days=1), _inspection_reminders),
+    Duty("incidents.deadlines", timedelta(hours=1), _incident_deadlines),
+    Duty("access.analysis", timedelta(days=1), _access_analysis),
+    Duty("ledger.checkpoint", timedelta(hours=1), _checkpoint),
+)
+DUTIES_BY_NAME: Mapping[str, Duty] = {duty.name: duty for duty in DUTIES}
+
+
+class DutyRunner:
+    """Claims and runs duties for one process (``owner``)."""
+
+    def __init__(self, ctx: DutyContext, duties: tuple[Duty, ...] = DUTIES, owner: str | None = None) -> None:
+        self.ctx = ctx
+        self.duties = {duty.name: duty for duty in duties}
+        self.owner = owner or f"duties-{uuid.uuid4().hex[:10]}"
+
+    async def _claimable(self, duty: Duty, now: datetime, *, when_due: bool) -> bool:
+        """A read-only look first: ticks that find nothing to do then take no write lock (SQLite would let
+        the processes that tick starve one that waits for its lock)."""
+        async with self.ctx.sessions() as session:
+            state = (
+                await session.execute(
+                    select(DutyState.next_due_at, DutyState.lease_until).where(DutyState.name == duty.name)
+                )
+            ).first()
+        if state is None:
+            try:
+                async with self.ctx.sessions() as session, session.begin():
+                    session.add(DutyState(name=duty.name, next_due_at=duty.due_time(now)))
+            except IntegrityError:
+                pass  # another process created it first
+            return True
+        next_due_at, lease_until = state
+        return (lease_until is None or lease_until < now) and (not when_due or next_due_at <= now)
+
+    async def _claim(self, duty: Duty, now: datetime, *, when_due: bool) -> datetime | None:
+        """The due time won, or None when the duty is not due or another process holds it."""
+        if not await self._claimable(duty, now, when_due=when_due):
+            return None
+        conditions = [DutyState.name == duty.name, or_(DutyState.lease_until.is_(None), DutyState.lease_until < now)]
+        if when_due:
+            conditions.append(DutyState.next_due_at <= now)
+        async with self.ctx.sessions() as session, session.begin():
+            claimed = await session.execute(
+                update(DutyState)
+                .where(*conditions)
+                .values(lease_owner=self.owner, lease_until=now + self.ctx.config.lease, last_started_at=now)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        # Missed due times are coalesced: the run serves the latest one.
+        return duty.due_time(now) if when_due else now
+
+    async def _heartbeat(self, duty: Duty) -> None:
+        while True:
+            await asyncio.sleep(self.ctx.config.lease.total_seconds() / 3)
+            async with self.ctx.sessions() as session, session.begin():
+                await session.execute(
+                    update(DutyState)
+                    .where(DutyState.name == duty.name, DutyState.lease_owner == self.owner)
+                    .values(lease_until=self.ctx.clock() + self.ctx.config.lease)
+                )
+
+    async def _run_claimed(self, duty: Duty, due: datetime, now: datetime, *, reschedule: bool) -> DutyRun:
+        async with self.ctx.sessions() as session, session.begin():
+            run = DutyRun(name=duty.name, due_at=due, owner=self.owner, started_at=now)
+            session.add(run)
+        heartbeat = asyncio.create_task(self._heartbeat(duty))
+        values: dict[str, Any]
+        try:
+            result = await duty.run(self.ctx, now)
+        except Exception as exc:  # a failed duty must not stop the others; it is retried after a pause
+            log.exception("duty %s failed", duty.name)
+            finished = self.ctx.clock()
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+            run.ok, run.result = False, result
+            values = {"lease_until": finished + self.ctx.config.retry_after, "last_error": result["error"]}
+        else:
+            finished = self.ctx.clock()
+            run.ok, run.result = True, result
+            values = {"lease_until": None, "last_error": None}
+            if reschedule:
+                values["next_due_at"] = duty.due_time(finished) + duty.every
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        run.finished_at = finished
+        async with self.ctx.sessions() as session, session.begin():
+            session.add(run)
+            await session.execute(
+                update(DutyState)
+                .where(DutyState.name == duty.name, DutyState.lease_owner == self.owner)
+                .values(lease_owner=None, last_finished_at=finished, last_result=result, **values)
+            )
+        return run
+
+    async def run_if_due(self, name: str) -> DutyRun | None:
+        """One scheduler tick for one duty: run it if it is due and this process wins it."""
+        duty = self.duties[name]
+        now = self.ctx.clock()
+        due = await self._claim(duty, now, when_due=True)
+        if due is None:
+            return None
+        return await self._run_claimed(duty, due, now, reschedule=True)
+
+    async def run_now(self, name: str) -> DutyRun | None:
+        """Run a duty at once (from the CLI), unless another process is running it; the timetable stays."""
+        duty = self.duties[name]
+        now = self.ctx.clock()
+        if await self._claim(duty, now, when_due=False) is None:
+            return None
+        return await self._run_claimed(duty, now, now, reschedule=False)
+
+    async def run_due(self) -> list[DutyRun]:
+        """Every due duty once, in order (for tests and ``handover duties run``)."""
+        runs = []
+        for name in self.duties:
+            if (run := await self.run_if_due(name)) is not None:
+                runs.append(run)
+        return runs
+
+
+def start_scheduler(
+    ctx: DutyContext, *, tick_seconds: float = 60.0, runner: DutyRunner | None = None
+) -> AsyncIOScheduler:
+    """Start the duties in the running event loop; call ``.shutdown(wait=False)`` on the result to stop."""
+    runner = runner or DutyRunner(ctx)
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
+    first = datetime.now(UTC)
+    for name in runner.duties:
+        scheduler.add_job(
+            runner.run_if_due,
+            IntervalTrigger(seconds=tick_seconds, timezone=UTC),
+            args=[name],
+            id=name,
+            name=name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=first,
+        )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,215 @@
+"""Account invitations (C-22): a one-time code printed on a letter delivered by hand or registered mail.
+
+Issuing an invitation (re)creates the person's account in a state where only the code opens it: the old
+password is replaced by a random unusable one, any second factor is dropped and earlier unused codes are
+revoked. The person enters the code on the portal's invitation page (never in a URL), then must set a password
+and a TOTP second factor before the first session starts. Only a hash of the code is stored; the letter is
+returned as bytes for the caller to print, not kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_RIGHT
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from exchange.identity.accounts import hash_password_async, one_time_password
+from ledger.documents.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
+from ledger.models.identity import Invitation, TotpFactor
+from ledger.models.parties import Account, Party, Person
+from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.wareki import to_wareki
+
+JST = ZoneInfo("Asia/Tokyo")
+VALID_FOR: Final = timedelta(days=14)
+# Unambiguous letters and digits (no 0/O, 1/l/I): the code is typed from paper.
+CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_GROUPS: Final = 5  # 5 groups of 4 from 32 symbols: 100 bits
+
+
+class InvitationError(Exception):
+    """The person cannot be invited (unknown code, no such person); the message is for the operator."""
+
+
+def normalise_code(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+def code_digest(code: str) -> bytes:
+    return hashlib.sha256(normalise_code(code).encode()).digest()
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(4 * CODE_GROUPS))
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+@dataclass(frozen=True)
+class InvitationLetter:
+    issued_at: datetime
+    expires_at: datetime
+    issuer: str
+    party_name: str
+    person_name: str
+    login: str
+    portal_url: str
+    code: str = field(repr=False)
+
+
+async def invite(
+    session: AsyncSession, person_code: str, *, issuer: str, portal_url: str, now: datetime
+) -> InvitationLetter:
+    """Create or reset the person's account and return the letter's content (with the only copy of the code)."""
+    person = (await session.execute(select(Person).where(Person.code == person_code))).scalar_one_or_none()
+    if person is None:
+        raise InvitationError(f"no person with code {person_code!r}")
+    party = await session.get(Party, person.party_id)
+    assert party is not None
+    account = (await session.execute(select(Account).where(Account.person_id == person.id))).scalar_one_or_none()
+    unusable = await hash_password_async(one_time_password(32))
+    if account is None:
+        account = Account(login=person.code, role=person.role, person_id=person.id, password_hash=unusable)
+        session.add(account)
+        await session.flush()
+    account.password_hash = unusable
+    account.must_change_password = True
+    account.role = person.role
+    await session.execute(delete(TotpFactor).where(TotpFactor.account_id == account.id))
+    await session.execute(
+        update(Invitation)
+        .where(Invitation.account_id == account.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    code = _new_code()
+    invitation = Invitation(
+        account_id=account.id,
+        code_hash=code_digest(code),
+        issued_by=issuer,
+        created_at=now,
+        expires_at=now + VALID_FOR,
+    )
+    session.add(invitation)
+    await session.flush()
+    await record(
+        session,
+        RegisterEntry(
+            kind="account.invited",
+            category=Category.ADMIN,
+            content=f"ポータルのログイン情報（招待コード）の通知（{party.name}）",
+            handler_from=issuer,
+            handler_to=person.name,
+            channel="letter",
+            details={"invitation": invitation.public_id, "account": account.public_id, "login": account.login},
+        ),
+    )
+    return InvitationLetter(
+        issued_at=now,
+        expires_at=invitation.expires_at,
+        issuer=issuer,
+        party_name=party.name,
+        person_name=person.name,
+        login=account.login,
+        portal_url=portal_url,
+        code=code,
+    )
+
+
+async def find_valid(session: AsyncSession, code: str, now: datetime) -> Invitation | None:
+    row = (
+        await session.execute(select(Invitation).where(Invitation.code_hash == code_digest(code)))
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+async def consume(session: AsyncSession, invitation_id: int, now: datetime) -> bool:
+    """Mark the code used; False if another request used or revoked it first."""
+    result = await session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(used_at=now)
+        .returning(Invitation.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+STEPS: Final = (
+    "パソコンのブラウザで上記のアドレスを開き、「招待コードで初回設定」を選んでください。",
+    "上記の招待コードを入力してください（ハイフンは省略できます）。",
+    "新しいパスワード（12文字以上）を設定し、認証アプリ（Google Authenticator 等）に表示される"
+    "設定キーを登録して、表示された6桁の確認コードを入力してください。",
+    "設定が終わると招待コードは使えなくなります。有効期限を過ぎた場合や紛失した場合は、"
+    "区の担当者に再発行を依頼してください。",
+    "本書は他人に見せず、初回設定の後は裁断等により復元できない方法で廃棄してください。",
+)
+
+
+def _story(letter: InvitationLetter) -> list[Flowable]:
+    body = ParagraphStyle("body", fontName=MINCHO, fontSize=10.5, leading=17, wordWrap="CJK")
+    label = ParagraphStyle("label", body, fontName=GOTHIC)
+    code = ParagraphStyle("code", body, fontName="Courier-Bold", fontSize=15, leading=22)
+    details = Table(
+        [
+            [Paragraph("アドレス", label), Paragraph(escape(letter.portal_url), code)],
+            [Paragraph("ログインID", label), Paragraph(escape(letter.login), code)],
+            [Paragraph("招待コード", label), Paragraph(escape(letter.code), code)],
+            [
+                Paragraph("有効期限", label),
+                Paragraph(escape(to_wareki(letter.expires_at.astimezone(JST).date())), body),
+            ],
+        ],
+        colWidths=[35 * mm, 125 * mm],
+    )
+    details.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.7, colors.black),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eeeeee")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 6),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
+            ]
+        )
+    )
+    story: list[Flowable] = [
+        Paragraph(to_wareki(letter.issued_at.astimezone(JST).date()), ParagraphStyle("r", body, alignment=TA_RIGHT)),
+        Spacer(1, 6 * mm),
+        Paragraph(f"{escape(letter.party_name)}　御中", ParagraphStyle("a", label, fontSize=12, leading=20)),
+        Paragraph(f"{escape(letter.person_name)}　様", ParagraphStyle("a2", label, fontSize=12, leading=20)),
+        Spacer(1, 4 * mm),
+        Paragraph(escape(letter.issuer), ParagraphStyle("r2", body, alignment=TA_RIGHT)),
+        Spacer(1, 10 * mm),
+        Paragraph(
+            "受渡しポータル ログイン情報のお知らせ",
+            ParagraphStyle("t", label, fontSize=18, leading=26, alignment=TA_CENTER),
+        ),
+        Spacer(1, 8 * mm),
+        Paragraph("個人情報受渡しポータルの初回設定に必要な情報をお知らせします。", body),
+        Spacer(1, 5 * mm),
+        details,
+        Spacer(1, 8 * mm),
+        Paragraph("初回設定の手順", label),
+        Spacer(1, 2 * mm),
+    ]
+    item = ParagraphStyle("item", body, leftIndent=5 * mm, firstLineIndent=-5 * mm)
+    story += [Paragraph(f"{n}．{escape(text)}", item) for n, text in enumerate(STEPS, 1)]
+    return story
+
+
+def render_letter(letter: InvitationLetter) -> bytes:
+    """The invitation letter as a one-page A4 PDF with embedded Japanese fonts."""
+    register_fonts()  # the story's paragraph styles name the fonts
+    return letter_pdf(_story(letter), title="ログイン情報のお知らせ", author=letter.issuer)

@@ -1,0 +1,108 @@
+"""Files contractors upload through the portal: print logs, entered application data, deletion certificates.
+
+Each lands in ``DATA_DIR/inbound/<contract public id>/`` under a generated name (the person's file name is kept
+only as a checked label), mode 0600, written to a temporary file and renamed only when complete and within the
+size limit. Nothing here opens or runs the content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from exchange.packing import packer as packing
+
+KINDS: Final = {
+    "print_log": "印刷ログ",
+    "entered_data": "入力済み申請データ",
+    "deletion_certificate": "消去証明書",
+}
+ALLOWED_SUFFIXES: Final = frozenset({".csv", ".tsv", ".txt", ".pdf", ".zip", ".xlsx", ".json", ".xml"})
+MAX_BYTES: Final = 200 * 1024 * 1024
+
+
+class UploadRefused(Exception):
+    def __init__(self, reason_ja: str) -> None:
+        super().__init__(reason_ja)
+        self.reason_ja = reason_ja
+
+
+@dataclass(frozen=True)
+class Stored:
+    path: Path
+    name: str
+    size: int
+    sha256: str
+
+
+def checked_name(name: str) -> str:
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        safe = packing.safe_member_name(base)
+    except packing.UnsafeNameError as exc:
+        raise UploadRefused(str(exc)) from None
+    if Path(safe).suffix.lower() not in ALLOWED_SUFFIXES:
+        shown = "、".join(sorted(ALLOWED_SUFFIXES))
+        raise UploadRefused(f"この種類のファイルは受け付けられません（受け付ける形式: {shown}）。")
+    return safe
+
+
+def _open_temp(folder: Path, stem: str) -> tuple[int, Path]:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = folder / f".{stem}.part"
+    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), tmp
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _finish(fd: int, tmp: Path, dest: Path) -> None:
+    os.fsync(fd)
+    os.close(fd)
+    tmp.replace(dest)
+
+
+def _discard(fd: int, tmp: Path) -> None:
+    os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+
+
+async def store(
+    data_dir: Path,
+    contract_public_id: str,
+    upload_id: str,
+    name: str,
+    chunks: AsyncIterator[bytes],
+    *,
+    limit: int = MAX_BYTES,
+) -> Stored:
+    safe = checked_name(name)
+    folder = data_dir / "inbound" / contract_public_id
+    fd, tmp = await asyncio.to_thread(_open_temp, folder, upload_id)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise UploadRefused(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。")
+            digest.update(chunk)
+            await asyncio.to_thread(_write_all, fd, chunk)
+        if size == 0:
+            raise UploadRefused("ファイルが空です。")
+    except BaseException:
+        await asyncio.to_thread(_discard, fd, tmp)
+        raise
+    dest = folder / f"{upload_id}{Path(safe).suffix.lower()}"
+    await asyncio.to_thread(_finish, fd, tmp, dest)
+    return Stored(dest, safe, size, digest.hexdigest())

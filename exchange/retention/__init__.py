@@ -1,0 +1,1 @@
+"""exchange.retention.sweep."""

@@ -1,0 +1,373 @@
+"""Contractors' deletion certificates (消去証明書, C-04): requests, submissions, coverage, reminders, escalation.
+
+When a contract ends (or on demand) the hub requests a certificate from the party of that contract and of each of
+its sub-contracts that received data through the hub. A submission names the packages it covers; a party can only
+certify packages it received. Coverage is checked over the whole contract family: every package any party in it
+received must be covered by that party's own certificate, so a missing package and a sub-contractor that never
+answered both show. Overdue requests are escalated to ward staff (a ward notice and the duty's result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from exchange.duties.mail import Mailer
+from exchange.duties.notices import NewNotice, notify, send_emails
+from ledger.canonical import format_timestamp
+from ledger.models.contracts import Contract
+from ledger.models.duties import NoticeAudience
+from ledger.models.packages import Package
+from ledger.models.parties import Party
+from ledger.models.retention import (
+    CertificateRequest,
+    ContractorCertificate,
+    ContractorCertificatePackage,
+    ErasureMethod,
+)
+from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.wareki import JST, to_wareki
+
+REMIND_BEFORE = timedelta(days=7)
+OVERDUE_REMINDER_EVERY = timedelta(days=7)
+
+
+class SubmissionRefused(ValueError):
+    """A submission that cannot be accepted; the message is for the person who submitted it."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    package_ids: Sequence[str]  # public ids
+    method: ErasureMethod
+    erased_on: date
+    media: str
+    operator: str
+    verifier: str
+    submitted_by: str | None = None
+    scan_path: str | None = None
+
+
+@dataclass(frozen=True)
+class CoverageLine:
+    contract_code: str
+    party_name: str
+    package_id: str
+    zip_name: str
+    delivered_at: datetime | None
+    hub_erased_at: datetime | None
+    certificate_id: str | None
+    method: str | None
+    erased_on: date | None
+
+
+@dataclass
+class Coverage:
+    lines: list[CoverageLine] = field(default_factory=list)
+
+    @property
+    def missing(self) -> list[CoverageLine]:
+        return [line for line in self.lines if line.certificate_id is None]
+
+    @property
+    def missing_parties(self) -> list[str]:
+        return sorted({line.party_name for line in self.missing})
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.lines) and not self.missing
+
+
+async def family(session: AsyncSession, contract: Contract) -> list[Contract]:
+    """The contract and every sub-contract below it, parents first."""
+    found, frontier = [contract], [contract.id]
+    while frontier:
+        children = (
+            await session.scalars(
+                select(Contract).where(Contract.parent_id.in_(frontier)).options(selectinload(Contract.party))
+            )
+        ).all()
+        found += children
+        frontier = [child.id for child in children]
+    return found
+
+
+async def received(session: AsyncSession, contract_id: int) -> list[Package]:
+    """Packages the contract's party received: every package delivered under the contract."""
+    return list(
+        (
+            await session.scalars(
+                select(Package)
+                .where(Package.contract_id == contract_id, Package.delivered_at.is_not(None))
+                .order_by(Package.id)
+            )
+        ).all()
+    )
+
+
+async def request_certificates(
+    session: AsyncSession, contract: Contract, now: datetime, *, reason: str, due_days: int
+) -> tuple[list[CertificateRequest], list[NewNotice]]:
+    """Request a certificate from every party of the family that received data and has no request yet."""
+    created, notices = [], []
+    for member in await family(session, contract):
+        packages = await received(session, member.id)
+        if not packages:
+            continue
+        if await session.scalar(select(CertificateRequest.id).where(CertificateRequest.contract_id == member.id)):
+            continue
+        request = CertificateRequest(
+            contract_id=member.id,
+            party_id=member.party_id,
+            reason=reason,
+            requested_at=now,
+            due_at=now + timedelta(days=due_days),
+        )
+        session.add(request)
+        await session.flush()
+        created.append(request)
+        await record(
+            session,
+            RegisterEntry(
+                kind="certificate.requested",
+                category=Category.ERASED,
+                content=f"消去証明書の提出を依頼（{len(packages)}件、期限 {to_wareki(request.due_at)}）",
+                contract_id=member.public_id,
+                handler_from="system",
+                quantity={"packages": len(packages)},
+                details={"request_id": request.public_id, "reason": reason},
+            ),
+        )
+        notice = await notify(
+            session,
+            kind="certificate.requested",
+            subject_id=request.public_id,
+            occasion="requested",
+            audience=NoticeAudience.CONTRACTOR,
+            contract=member,
+            subject="消去証明書の提出のお願い",
+            message_ja=(
+                f"契約「{member.name}」で受け取ったデータ{len(packages)}件を消去し、"
+                f"{to_wareki(request.due_at)}までに消去証明書を提出してください。"
+            ),
+        )
+        notices += [notice] if notice else []
+    return created, notices
+
+
+async def submit(session: AsyncSession, request_id: str, form: Submission, now: datetime) -> Coverage:
+    """Record a submitted certificate and return the family's coverage afterwards."""
+    request = await session.scalar(
+        select(CertificateRequest)
+        .where(CertificateRequest.public_id == request_id)
+        .options(selectinload(CertificateRequest.contract))
+    )
+    if request is None:
+        raise SubmissionRefused("消去証明書の依頼が見つかりません。")
+    own = {package.public_id: package for package in await received(session, request.contract_id)}
+    foreign = sorted(set(form.package_ids) - set(own))
+    if foreign:
+        raise SubmissionRefused(f"この契約で受け取っていないデータは証明できません：{', '.join(foreign)}")
+    if not form.package_ids:
+        raise SubmissionRefused("消去したデータを1件以上選んでください。")
+    if form.erased_on > now.astimezone(JST).date():
+        raise SubmissionRefused("消去日に未来の日付は指定できません。")
+    certificate = ContractorCertificate(
+        request_id=request.id,
+        party_id=request.party_id,
+        submitted_at=now,
+        method=form.method,
+        erased_on=form.erased_on,
+        media=form.media,
+        operator=form.operator,
+        verifier=form.verifier,
+        scan_path=form.scan_path,
+        submitted_by=form.submitted_by,
+    )
+    session.add(certificate)
+    await session.flush()
+    for package_id in sorted(set(form.package_ids)):
+        session.add(ContractorCertificatePackage(certificate_id=certificate.id, package_id=own[package_id].id))
+    await session.flush()
+    await record(
+        session,
+        RegisterEntry(
+            kind="certificate.submitted",
+            category=Category.ERASED,
+            content=f"消去証明書を受領（{form.method.value}、{to_wareki(form.erased_on)}消去、{len(form.package_ids)}件）",
+            contract_id=request.contract.public_id,
+            handler_from=form.operator,
+            handler_to="ward",
+            quantity={"packages": len(set(form.package_ids))},
+            details={"certificate_id": certificate.public_id, "verifier": form.verifier, "media": form.media},
+        ),
+    )
+    await _complete_if_covered(session, request, now)
+    return await coverage(session, request.contract)
+
+
+async def _complete_if_covered(session: AsyncSession, request: CertificateRequest, now: datetime) -> bool:
+    if request.completed_at is not None:
+        return True
+    lines = await coverage_lines(session, request.contract)
+    if any(line.certificate_id is None for line in lines):
+        return False
+    request.completed_at = now
+    await record(
+        session,
+        RegisterEntry(
+            kind="certificate.completed",
+            category=Category.ERASED,
+            content="受け取った全データの消去証明書がそろいました。",
+            contract_id=request.contract.public_id,
+            handler_from="system",
+            quantity={"packages": len(lines)},
+            details={"request_id": request.public_id},
+        ),
+    )
+    return True
+
+
+async def coverage_lines(session: AsyncSession, contract: Contract) -> list[CoverageLine]:
+    rows = (
+        await session.execute(
+            select(Package, ContractorCertificate)
+            .outerjoin(ContractorCertificatePackage, ContractorCertificatePackage.package_id == Package.id)
+            .outerjoin(
+                ContractorCertificate,
+                (ContractorCertificate.id == ContractorCertificatePackage.certificate_id)
+                & (ContractorCertificate.party_id == contract.party_id),
+            )
+            .where(Package.contract_id == contract.id, Package.delivered_at.is_not(None))
+            .order_by(Package.id, ContractorCertificate.id)
+        )
+    ).all()
+    best: dict[int, tuple[Package, ContractorCertificate | None]] = {}
+    for package, certificate in rows:
+        if best.get(package.id, (package, None))[1] is None:
+            best[package.id] = (package, certificate)
+    party = (await session.execute(select(Party.name).where(Party.id == contract.party_id))).scalar_one()
+    return [
+        CoverageLine(
+            contract.code,
+            party,
+            package.public_id,
+            package.zip_name,
+            package.delivered_at,
+            package.deleted_at,
+            certificate.public_id if certificate else None,
+            certificate.method.value if certificate else None,
+            certificate.erased_on if certificate else None,
+        )
+        for package, certificate in best.values()
+    ]
+
+
+async def coverage(session: AsyncSession, contract: Contract) -> Coverage:
+    """Every package every party of the family received, with the certificate that covers it (or none)."""
+    result = Coverage()
+    for member in await family(session, contract):
+        result.lines += await coverage_lines(session, member)
+    return result
+
+
+async def remind(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, *, due_days: int, mailer: Mailer | None
+) -> dict[str, Any]:
+    """The daily duty: request at contract end, remind before the due date, escalate and remind when overdue."""
+    today = now.astimezone(JST).date()
+    notices: list[NewNotice] = []
+    escalated: list[str] = []
+    async with sessions() as session, session.begin():
+        ended = (
+            await session.scalars(
+                select(Contract).where(Contract.ends_on < today).options(selectinload(Contract.party))
+            )
+        ).all()
+        requested = 0
+        for contract in ended:
+            created, new = await request_certificates(session, contract, now, reason="contract_end", due_days=due_days)
+            requested += len(created)
+            notices += new
+        open_requests = (
+            await session.scalars(
+                select(CertificateRequest)
+                .where(CertificateRequest.completed_at.is_(None))
+                .options(selectinload(CertificateRequest.contract).selectinload(Contract.party))
+            )
+        ).all()
+        for request in open_requests:
+            if await _complete_if_covered(session, request, now):
+                continue
+            notices += await _remind_one(session, request, now, escalated)
+    sent = await send_emails(sessions, notices, mailer)
+    return {"requested": requested, "notices": len(notices), "escalated": escalated, "emailed": sent}
+
+
+async def _remind_one(
+    session: AsyncSession, request: CertificateRequest, now: datetime, escalated: list[str]
+) -> list[NewNotice]:
+    contract = request.contract
+    due = to_wareki(request.due_at)
+    found: list[NewNotice | None] = []
+    if request.due_at - REMIND_BEFORE <= now < request.due_at:
+        found.append(
+            await notify(
+                session,
+                kind="certificate.reminder",
+                subject_id=request.public_id,
+                occasion="before-due",
+                audience=NoticeAudience.CONTRACTOR,
+                contract=contract,
+                subject="消去証明書の提出期限が近づいています",
+                message_ja=f"契約「{contract.name}」の消去証明書の提出期限は{due}です。",
+            )
+        )
+    if now >= request.due_at:
+        escalated.append(request.public_id)
+        week = (now - request.due_at) // OVERDUE_REMINDER_EVERY
+        found.append(
+            await notify(
+                session,
+                kind="certificate.reminder",
+                subject_id=request.public_id,
+                occasion=f"overdue-{week}",
+                audience=NoticeAudience.CONTRACTOR,
+                contract=contract,
+                subject="消去証明書が提出されていません",
+                message_ja=f"契約「{contract.name}」の消去証明書の提出期限（{due}）を過ぎています。至急提出してください。",
+            )
+        )
+        escalation = await notify(
+            session,
+            kind="certificate.overdue",
+            subject_id=request.public_id,
+            occasion="overdue",
+            audience=NoticeAudience.WARD,
+            contract=contract,
+            subject="【要対応】消去証明書の提出期限超過",
+            message_ja=(
+                f"{contract.party.name}（契約「{contract.name}」）の消去証明書が期限（{due}）を過ぎても"
+                "提出されていません。委託先へ督促し、対応を記録してください。"
+            ),
+        )
+        if escalation is not None:
+            found.append(escalation)
+            await record(
+                session,
+                RegisterEntry(
+                    kind="certificate.overdue",
+                    category=Category.ERASED,
+                    content=f"消去証明書の提出期限超過を職員へ通知（期限 {due}）",
+                    contract_id=contract.public_id,
+                    handler_from="system",
+                    details={"request_id": request.public_id, "due_at": format_timestamp(request.due_at)},
+                ),
+            )
+    return [notice for notice in found if notice is not None]

@@ -1,0 +1,195 @@
+"""The media register (C-21): a DVD is registered when sealed, handed over, and returned by its due date.
+
+Each step updates the ``Medium`` row and writes a register line in the same transaction. The description comes
+from the DVD connector (``connectors.media.MediumDescription``); it is accepted through a protocol because the
+ledger must not depend on connectors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ledger.models.base import utcnow
+from ledger.models.contracts import Contract
+from ledger.models.registers import Medium
+from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.wareki import JST, to_wareki
+
+CHANNEL = "media"
+
+
+class MediaRegisterError(ValueError):
+    """A step that does not fit the medium's state; the message is Japanese, for the person at the desk."""
+
+
+class MediumFileFacts(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+
+
+class MediumFacts(Protocol):
+    """What a sealed medium is; ``connectors.media.MediumDescription`` has these attributes."""
+
+    @property
+    def media_id(self) -> str: ...
+    @property
+    def files(self) -> Sequence[MediumFileFacts]: ...
+    @property
+    def image_size(self) -> int: ...
+    @property
+    def image_sha256(self) -> str: ...
+
+
+def _aware(moment: datetime | None) -> datetime:
+    if moment is None:
+        return utcnow()
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime cannot be placed on the register")
+    return moment
+
+
+def _quantity(medium: Medium) -> dict[str, int]:
+    return {"media": 1, "files": len(medium.contents), "bytes": medium.image_size}
+
+
+def _content(medium: Medium) -> str:
+    names = "、".join(str(item["name"]) for item in medium.contents)
+    return f"DVD {medium.media_id}（{names}）"
+
+
+async def register_medium(
+    session: AsyncSession, contract: Contract, facts: MediumFacts, *, prepared_by: str, at: datetime | None = None
+) -> Medium:
+    """Record a sealed medium, before it leaves the building."""
+    medium = Medium(
+        media_id=facts.media_id,
+        contract_id=contract.id,
+        contents=[{"name": f.name, "size": f.size, "sha256": f.sha256} for f in facts.files],
+        image_size=facts.image_size,
+        image_sha256=facts.image_sha256,
+        prepared_by=prepared_by,
+        prepared_at=_aware(at),
+    )
+    medium.contract = contract
+    session.add(medium)
+    await session.flush()
+    await record(
+        session,
+        RegisterEntry(
+            kind="medium.prepared",
+            category=Category.ADMIN,
+            content=f"媒体作成: {_content(medium)}",
+            contract_id=contract.public_id,
+            handler_from=prepared_by,
+            quantity=_quantity(medium),
+            channel=CHANNEL,
+            details={"media_id": medium.media_id, "image_sha256": medium.image_sha256, "files": medium.contents},
+        ),
+    )
+    return medium
+
+
+async def hand_over(
+    session: AsyncSession,
+    medium: Medium,
+    *,
+    handed_by: str,
+    handed_to: str,
+    due_back_on: date,
+    at: datetime | None = None,
+) -> Medium:
+    """The disc leaves the ward: to whom, by whom, and when it must come back."""
+    if medium.handed_at is not None:
+        raise MediaRegisterError(f"媒体 {medium.media_id} は引渡し済みです（{to_wareki(medium.handed_at)}）。")
+    moment = _aware(at)
+    if due_back_on < moment.astimezone(JST).date():
+        raise MediaRegisterError(f"返却期限 {to_wareki(due_back_on)} が引渡日より前です。")
+    medium.handed_by, medium.handed_to, medium.handed_at, medium.due_back_on = handed_by, handed_to, moment, due_back_on
+    await session.flush()
+    await record(
+        session,
+        RegisterEntry(
+            kind="medium.handed_over",
+            category=Category.PROVIDED,
+            content=_content(medium),
+            contract_id=(await _contract(session, medium)).public_id,
+            handler_from=handed_by,
+            handler_to=handed_to,
+            quantity=_quantity(medium),
+            channel=CHANNEL,
+            details={"media_id": medium.media_id, "handed_at": moment, "due_back_on": due_back_on},
+        ),
+    )
+    return medium
+
+
+async def record_return(
+    session: AsyncSession, medium: Medium, *, returned_by: str, received_by: str, at: datetime | None = None
+) -> Medium:
+    """The disc is back at the ward."""
+    if medium.handed_at is None:
+        raise MediaRegisterError(f"媒体 {medium.media_id} は引き渡されていないため、返却を記録できません。")
+    if medium.returned_at is not None:
+        raise MediaRegisterError(f"媒体 {medium.media_id} は返却済みです（{to_wareki(medium.returned_at)}）。")
+    moment = _aware(at)
+    if moment < medium.handed_at:
+        raise MediaRegisterError("返却日時が引渡日時より前です。")
+    medium.returned_by, medium.received_by, medium.returned_at = returned_by, received_by, moment
+    await session.flush()
+    assert medium.due_back_on is not None  # set by hand_over, which must have happened
+    await record(
+        session,
+        RegisterEntry(
+            kind="medium.returned",
+            category=Category.RETURNED,
+            content=_content(medium),
+            contract_id=(await _contract(session, medium)).public_id,
+            handler_from=returned_by,
+            handler_to=received_by,
+            quantity=_quantity(medium),
+            channel=CHANNEL,
+            details={
+                "media_id": medium.media_id,
+                "returned_at": moment,
+                "late": moment.astimezone(JST).date() > medium.due_back_on,
+            },
+        ),
+    )
+    return medium
+
+
+async def _contract(session: AsyncSession, medium: Medium) -> Contract:
+    # An async session cannot lazy-load; fetch the contract explicitly when the relationship is not loaded.
+    contract = await session.get(Contract, medium.contract_id)
+    assert contract is not None  # enforced by the foreign key
+    return contract
+
+
+async def get_medium(session: AsyncSession, media_id: str) -> Medium:
+    medium = await session.scalar(select(Medium).where(Medium.media_id == media_id))
+    if medium is None:
+        raise MediaRegisterError(f"媒体 {media_id} は登録されていません。")
+    return medium
+
+
+async def overdue_returns(session: AsyncSession, today: date, *, contract_ids: Sequence[int] = ()) -> list[Medium]:
+    """Media handed over and not returned although their due date has passed, oldest due first."""
+    query = (
+        select(Medium)
+        .options(selectinload(Medium.contract))
+        .where(Medium.handed_at.is_not(None), Medium.returned_at.is_(None), Medium.due_back_on < today)
+        .order_by(Medium.due_back_on, Medium.media_id)
+    )
+    if contract_ids:
+        query = query.where(Medium.contract_id.in_(contract_ids))
+    return list((await session.scalars(query)).all())

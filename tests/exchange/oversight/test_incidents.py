@@ -1,0 +1,105 @@
+"""Incidents freeze packages at once and track the PPC deadlines; access-log findings and their review."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from exchange.duties.scheduler import DutyRunner
+from exchange.oversight import access_log_analysis as access_analysis
+from exchange.oversight import incidents
+from ledger.models.audit import AuditEvent
+from ledger.models.duties import DutyNotice
+from ledger.models.oversight import AccessFinding
+from ledger.models.packages import Package
+from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
+
+
+async def test_incident_freezes_packages_and_reminds_of_report_deadlines(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    clock = Clock(jst(2026, 9, 1))
+    ctx = duty_context(db_engine, tmp_path, clock)
+    await load_demo(ctx.sessions, tmp_path)
+    async with ctx.sessions() as session, session.begin():
+        package = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
+        other = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
+    form = incidents.IncidentForm(
+        "USBメモリの紛失",
+        "委託先でデータを保存したUSBメモリを紛失",
+        "区役 三郎",
+        clock(),
+        [package.public_id],
+        "s4-main",
+        wrongful_purpose=True,
+    )
+    incident = await incidents.open_incident(ctx.sessions, {}, form, clock())
+    assert incident.final_due_at - incident.discovered_at == timedelta(days=60)
+    async with ctx.sessions() as session:
+        assert (await session.get(Package, package.id)).frozen_at == clock()  # type: ignore[union-attr]
+        assert (await session.get(Package, other.id)).frozen_at is None  # type: ignore[union-attr]
+        pdf = await incidents.incident_pdf(session, incident)
+    assert pdf.startswith(b"%PDF")
+
+    runner = DutyRunner(ctx)
+    clock.now = incident.preliminary_due_at + timedelta(minutes=1)
+    await runner.run_due()
+    async with ctx.sessions() as session, session.begin():
+        kinds = (await session.scalars(select(DutyNotice.kind + ":" + DutyNotice.occasion))).all()
+        assert kinds == ["incident.preliminary:overdue"]
+        await incidents.record_report(session, await session.merge(incident), "preliminary", clock())
+    clock.now = incident.final_due_at + timedelta(hours=2)
+    result = {r.name: r.result for r in await runner.run_due()}["incidents.deadlines"]
+    assert result["overdue"] == [f"{incident.public_id}:final"]
+
+
+async def test_access_analysis_finds_off_hours_and_failed_login_bursts_and_records_the_review(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    clock = Clock(jst(2026, 9, 2))
+    ctx = duty_context(db_engine, tmp_path, clock)
+    await load_demo(ctx.sessions, tmp_path)
+    async with ctx.sessions() as session, session.begin():
+        package = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
+        session.add_all(
+            [
+                AuditEvent(
+                    at=jst(2026, 9, 1, 10),
+                    action="package.download",
+                    outcome="allowed",
+                    object_type="package",
+                    object_id=package.public_id,
+                    detail={},
+                ),
+                AuditEvent(
+                    at=jst(2026, 9, 1, 23),
+                    action="package.download",
+                    outcome="allowed",
+                    object_type="package",
+                    object_id=package.public_id,
+                    detail={},
+                ),
+                *[
+                    AuditEvent(
+                        at=jst(2026, 9, 1, 12) + timedelta(seconds=i),
+                        action="login.failed",
+                        outcome="failed",
+                        source_ip="192.0.2.9",
+                        detail={},
+                    )
+                    for i in range(5)
+                ],
+            ]
+        )
+    hours = ctx.config.business_hours
+    first = await access_analysis.analyse(ctx.sessions, clock(), hours=hours)
+    assert first["new_findings"] == {"off_hours": 1, "not_designated": 2, "failed_login_burst": 1}
+    assert (await access_analysis.analyse(ctx.sessions, clock(), hours=hours))["new_findings"] == {}
+    async with ctx.sessions() as session, session.begin():
+        review = await access_analysis.review(session, 2026, reviewed_by="監査 正子", comment="確認済み", now=clock())
+        assert review.findings_reviewed == 4
+        assert await access_analysis.unreviewed_count(session, 2026) == 0
+        assert len((await session.scalars(select(AccessFinding))).all()) == 4
