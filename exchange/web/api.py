@@ -17,7 +17,8 @@ from exchange.identity import api_tokens, lockout
 from exchange.identity import audit_log as audit
 from exchange.identity.authorisation import Action, decide, load_principal, network_allows
 from exchange.web.context import SESSIONS, Page, error_page, source_ip, transaction
-from exchange.web.contractor import authorised_package, my_contracts, public_id_param, serve_download, signed_in_person
+from exchange.web.contractor_packages import serve_download
+from exchange.web.guards import authorised_package, my_contracts, public_id_param, signed_in_person
 from ledger.models.base import utcnow
 from ledger.models.packages import Package
 

@@ -17,7 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange.logs import correlated
-from exchange.web import api, auth, compliance, compliance_reports, contractor, sessions, staff
+from exchange.web import (
+    api,
+    auth,
+    compliance,
+    compliance_reports,
+    contractor_certificates,
+    contractor_packages,
+    contractor_uploads,
+    sessions,
+    staff,
+)
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, PortalDeps, page
 from ledger.models import Contract
 from ledger.wareki import to_wareki
@@ -75,7 +85,7 @@ async def landing(request: web.Request) -> web.StreamResponse:
         return aiohttp_jinja2.render_template("login.html", request, {"error": None})
     async with page(request) as ctx:
         if ctx.principal.is_contractor:
-            return await contractor.contractor_home(ctx)
+            return await contractor_packages.contractor_home(ctx)
         contracts = (
             await ctx.session.execute(
                 select(Contract)
@@ -107,7 +117,16 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", landing)
     app.router.add_static("/static", HERE / "static", append_version=True)
-    for module in (auth, contractor, staff, compliance, compliance_reports, api):
+    for module in (
+        auth,
+        contractor_packages,
+        contractor_uploads,
+        contractor_certificates,
+        staff,
+        compliance,
+        compliance_reports,
+        api,
+    ):
         module.add_routes(app)
     return app
 

@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
 
 from aiohttp import web
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from exchange.retention import duty_reports
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.web.compliance import _allowed
 from exchange.web.context import Page, error_page, page
+from exchange.web.responses import content_disposition
 from ledger import reports
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
@@ -51,11 +51,6 @@ LIMIT = 500
 
 class BadQuery(ValueError):
     """A download asked with a malformed or missing field; the message is Japanese."""
-
-
-def content_disposition(name: str, fallback: str) -> str:
-    """An attachment named ``name`` (RFC 5987), with an ASCII ``fallback`` for old clients."""
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
 def _choice(query: Mapping[str, str], key: str, allowed: Mapping[str, str], label: str, default: str = "") -> str:

@@ -18,7 +18,7 @@ from connectors.base import ConnectorError
 from exchange.delivery.endpoint_access import sync_access
 from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, error_page, page
-from exchange.web.contractor import (
+from exchange.web.guards import (
     REVOKED_KIND,
     authorised_contract,
     authorised_package,

@@ -1,0 +1,162 @@
+"""Contractor pages for packages: my packages, download (Range/resume, counted), receipt, password pick-up."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from exchange.delivery import portal_downloads as downloads
+from exchange.identity.authorisation import Action, Decision, decide
+from exchange.passwords.release import PasswordChannel, PasswordRefused, release
+from exchange.web.context import Page, error_page, page
+from exchange.web.guards import (
+    authorised_package,
+    my_contracts,
+    public_id_param,
+    see_other,
+    signed_in_person,
+)
+from exchange.web.responses import content_disposition
+from ledger.models.base import utcnow
+from ledger.models.packages import Package
+
+
+async def contractor_home(ctx: Page) -> web.StreamResponse:
+    rows = []
+    contracts = await my_contracts(ctx)
+    for contract, scope in contracts:
+        packages = (
+            await ctx.session.execute(
+                select(Package)
+                .where(Package.contract_id == contract.id, Package.delivered_at.is_not(None))
+                .order_by(Package.delivered_at.desc())
+            )
+        ).scalars()
+        rows += [(contract, p) for p in packages if decide(ctx.principal, Action.PACKAGE_VIEW, scope, p).allowed]
+    return ctx.render("packages.html", {"rows": rows, "contracts": [c for c, _ in contracts]})
+
+
+async def package_page(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "package_id")
+    async with page(request) as ctx:
+        package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_VIEW, public_id)
+        return ctx.render("package.html", {"package": package, "contract": contract})
+
+
+async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
+    """Shared by the page and the API: authorise, count (or check the resume), audit, then stream from disk."""
+    request = ctx.request
+    package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_DOWNLOAD, public_id)
+    try:
+        start = request.http_range.start
+    except ValueError:
+        raise web.HTTPRequestRangeNotSatisfiable() from None
+    resume = start is not None and start != 0
+    path = Path(package.store_path)
+    if not await asyncio.to_thread(path.is_file):
+        ctx.audit(
+            "package.download", "failed", object_type="package", object_id=public_id, detail={"code": "store.missing"}
+        )
+        raise error_page(request, 503, "データファイルを読み出せません。区の担当者に連絡してください。")
+    try:
+        started = await downloads.start(
+            ctx.session,
+            package,
+            await signed_in_person(ctx),
+            contract.public_id,
+            account_id=ctx.principal.account_id,
+            resume=resume,
+            now=utcnow(),
+        )
+    except downloads.DownloadRefused as refused:
+        await ctx.deny("package.download", _refusal(refused), object_type="package", object_id=public_id)
+    ctx.audit(
+        downloads.DOWNLOAD_ACTION if started.counted else "package.download.resume",
+        object_type="package",
+        object_id=public_id,
+        detail={"download": started.number, "limit": package.download_limit, "range": request.headers.get("Range")},
+    )
+    # Commit before streaming: the count and the audit stand even if the client disconnects mid-transfer.
+    await ctx.session.commit()
+    return web.FileResponse(
+        path,
+        chunk_size=256 * 1024,
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": content_disposition(package.zip_name, "package.zip"),
+        },
+    )
+
+
+def _refusal(refused: downloads.DownloadRefused) -> Decision:
+    return Decision(False, refused.code, refused.reason_ja)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "package_id")
+    async with page(request, view=False) as ctx:
+        return await serve_download(ctx, public_id)
+
+
+async def acknowledge(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "package_id")
+    async with page(request, view=False) as ctx:
+        await ctx.form()
+        package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_ACKNOWLEDGE, public_id)
+        first = await downloads.acknowledge(
+            ctx.session, package, await signed_in_person(ctx), contract.public_id, now=utcnow()
+        )
+        ctx.audit("package.acknowledge", object_type="package", object_id=public_id, detail={"first": first})
+        return see_other(f"/packages/{public_id}")
+
+
+async def password_page(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "package_id")
+    async with page(request) as ctx:
+        package, contract, _scope = await authorised_package(ctx, Action.PASSWORD_PICKUP, public_id)
+        return ctx.render(
+            "password.html", {"package": package, "contract": contract, "password": None, "refusal": None}
+        )
+
+
+async def password_post(request: web.Request) -> web.StreamResponse:
+    public_id = public_id_param(request, "package_id")
+    async with page(request, view=False) as ctx:
+        await ctx.form()
+        package, contract, _scope = await authorised_package(ctx, Action.PASSWORD_PICKUP, public_id)
+        keyring = ctx.deps.keyring
+        if keyring is None:
+            raise error_page(request, 503, "パスワードの受取りは現在利用できません。区の担当者に連絡してください。")
+        try:
+            released = await release(
+                ctx.session,
+                package,
+                await signed_in_person(ctx),
+                PasswordChannel.PORTAL,
+                keyring=keyring,
+                connector_kinds=dict(ctx.deps.connector_kinds),
+            )
+        except PasswordRefused as refused:
+            ctx.audit(
+                "password.pickup",
+                "denied",
+                object_type="package",
+                object_id=public_id,
+                detail={"code": str(refused.decision.code)},
+            )
+            shown: dict[str, object] = {"package": package, "contract": contract, "refusal": refused.decision}
+            return ctx.render("password.html", {**shown, "password": None}, status=403)
+        ctx.audit("password.pickup", object_type="package", object_id=public_id)
+        context = {"package": package, "contract": contract, "password": released.password, "refusal": None}
+        return ctx.render("password.html", context)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/packages/{package_id}", package_page)
+    app.router.add_get("/packages/{package_id}/download", download)
+    app.router.add_post("/packages/{package_id}/acknowledge", acknowledge)
+    app.router.add_get("/packages/{package_id}/password", password_page)
+    app.router.add_post("/packages/{package_id}/password", password_post)
