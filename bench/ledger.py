@@ -23,11 +23,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger import log
-from ledger.checkpoint import SigningKey
 from ledger.db import create_engine
 from ledger.migrate import upgrade
 from ledger.models.ledger import LedgerEntry
+from ledger.tlog.appending import Appender, Event, append, append_many
+from ledger.tlog.checkpoint import SigningKey
+from ledger.tlog.proofs import prove_consistency, prove_inclusion
+from ledger.tlog.store import tree_size
+from ledger.tlog.verification import sign_checkpoint, verify
 
 PAYLOAD = {"package": "P-2026-000123", "recipient": "委託先A", "files": 3, "bytes": 123_456_789, "sha256": "ab" * 32}
 CONTRACT = "6f1c8a52-3d0b-4c1e-9a57-0c1d2e3f4a5b"
@@ -43,7 +46,7 @@ async def timed(work: Awaitable[object]) -> float:
     return time.perf_counter() - start
 
 
-async def grouped(appender: log.Appender, callers: int, per_caller: int) -> None:
+async def grouped(appender: Appender, callers: int, per_caller: int) -> None:
     async def caller() -> None:
         for _ in range(per_caller):
             await appender.append("bench.grouped", PAYLOAD, contract_id=CONTRACT)
@@ -57,7 +60,7 @@ async def append_rates(engine: AsyncEngine, events: int) -> None:
     async def writer(count: int) -> None:
         for _ in range(count):
             async with sessions() as session, session.begin():
-                await log.append(session, "bench.direct", PAYLOAD, contract_id=CONTRACT)
+                await append(session, "bench.direct", PAYLOAD, contract_id=CONTRACT)
 
     rate("1 writer, one transaction per event", events, await timed(writer(events)))
     each = events // 4
@@ -67,31 +70,31 @@ async def append_rates(engine: AsyncEngine, events: int) -> None:
     async def batches(count: int, size: int) -> None:
         for _ in range(count // size):
             async with sessions() as session, session.begin():
-                await log.append_many(session, [log.Event("bench.batch", PAYLOAD, CONTRACT)] * size)
+                await append_many(session, [Event("bench.batch", PAYLOAD, CONTRACT)] * size)
 
     rate("1 writer, append_many of 100 per transaction", events, await timed(batches(events, 100)))
 
     for callers in (1, 4, 16, 64):
-        appender = log.Appender(engine)
+        appender = Appender(engine)
         per = events // callers
         seconds = await timed(grouped(appender, callers, per))
         await appender.aclose()
         rate(f"Appender, {callers} concurrent callers (group commit)", per * callers, seconds)
 
     async with sessions() as session:
-        assert (await log.verify(session)).ok
+        assert (await verify(session)).ok
 
 
 async def bulk_fill(engine: AsyncEngine, entries: int) -> None:
     """Setup, not measured: rows built exactly as append builds them, inserted in large batches."""
     sessions = async_sessionmaker(engine)
     async with sessions() as session:
-        start = await log.tree_size(session)
+        start = await tree_size(session)
     at = datetime(2026, 8, 1, tzinfo=UTC)
     batch = 10_000
     for first in range(start, entries, batch):
         rows = [
-            {"idx": i, **log.Event("bench.bulk", {**PAYLOAD, "n": i}, CONTRACT, None, at).row()}
+            {"idx": i, **Event("bench.bulk", {**PAYLOAD, "n": i}, CONTRACT, None, at).row()}
             for i in range(first, min(first + batch, entries))
         ]
         async with sessions() as session, session.begin():
@@ -106,18 +109,18 @@ async def big_log(engine: AsyncEngine, entries: int) -> None:
     key = SigningKey.generate("bench.handover")
     async with sessions() as session, session.begin():
         t0 = time.perf_counter()
-        checkpoint = await log.sign_checkpoint(session, key, "bench.handover/ledger")
+        checkpoint = await sign_checkpoint(session, key, "bench.handover/ledger")
         print(f"  sign checkpoint (verifies first)            {time.perf_counter() - t0:>8.2f} s")
     async with sessions() as session:
         t0 = time.perf_counter()
-        result = await log.verify(session, key.verifier)
+        result = await verify(session, key.verifier)
         seconds = time.perf_counter() - t0
         assert result.ok and result.tree_size == checkpoint.tree_size, result.summary()
         print(f"  full verify of {result.tree_size:,} entries            {seconds:>8.2f} s")
         for label, job in (
-            ("inclusion proof, a leaf a third in", lambda: log.prove_inclusion(session, result.tree_size // 3)),
-            ("inclusion proof, last leaf", lambda: log.prove_inclusion(session, result.tree_size - 1)),
-            ("consistency proof, half -> whole", lambda: log.prove_consistency(session, result.tree_size // 2)),
+            ("inclusion proof, a leaf a third in", lambda: prove_inclusion(session, result.tree_size // 3)),
+            ("inclusion proof, last leaf", lambda: prove_inclusion(session, result.tree_size - 1)),
+            ("consistency proof, half -> whole", lambda: prove_consistency(session, result.tree_size // 2)),
         ):
             t0 = time.perf_counter()
             proof = await job()

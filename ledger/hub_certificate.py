@@ -21,10 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from ledger.canonical import canonical_json
-from ledger.checkpoint import NoteError, SigningKey, VerifierKey
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.retention import HubDeletionCertificate, HubDeletionItem
+from ledger.tlog.checkpoint import NoteError, SigningKey, VerifierKey
 from ledger.wareki import fiscal_year
 
 FORMAT = "handover/hub-deletion-certificate/v1"

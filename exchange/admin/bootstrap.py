@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from exchange.identity.accounts import create_admin
 from exchange.keys import sealing
 from exchange.settings import Settings
-from ledger import checkpoint, migrate
+from ledger import migrate
 from ledger.db import create_engine, session_factory
+from ledger.tlog import checkpoint
 
 
 class HubUnavailable(Exception):

@@ -13,8 +13,12 @@ from sqlalchemy import select
 
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
-from ledger import checkpoint, log
 from ledger.models.ledger import LedgerCheckpoint
+from ledger.tlog import checkpoint
+from ledger.tlog.export import ExportSummary, export
+from ledger.tlog.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from ledger.tlog.store import LedgerIntegrityError, tree_size
+from ledger.tlog.verification import VerifyResult, sign_checkpoint, verify
 
 T = TypeVar("T")
 
@@ -33,7 +37,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     """``run``, with the ledger's refusals (bad arguments, a log that does not verify) as readable errors."""
     try:
         return run(coro)
-    except log.LedgerIntegrityError as exc:
+    except LedgerIntegrityError as exc:
         fail("the ledger does not verify; run `handover ledger verify`:", [str(exc)])
     except (ValueError, FileExistsError) as exc:
         fail(str(exc))
@@ -50,13 +54,13 @@ def register(main: click.Group) -> None:
 
     @ledger.command("verify")
     @click.pass_obj
-    def verify(state: CliState) -> None:
+    def verify_log(state: CliState) -> None:
         """Recompute every leaf and every checkpoint; name the first bad index and exit 1 if any."""
         verifier = _signing_key(state).verifier if state.settings.signing_key_path.exists() else None
 
-        async def go() -> log.VerifyResult:
+        async def go() -> VerifyResult:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                return await log.verify(session, verifier)
+                return await verify(session, verifier)
 
         result = run(go())
         if verifier is None:
@@ -72,13 +76,13 @@ def register(main: click.Group) -> None:
     def prove(state: CliState, entry: int, size: int | None) -> None:
         """Inclusion proof (RFC 9162 §2.1.3) of ENTRY, as JSON."""
 
-        async def go() -> log.InclusionProof:
+        async def go() -> InclusionProof:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                current = await log.tree_size(session)
+                current = await tree_size(session)
                 tree = current if size is None else size
                 if not entry < tree <= current:
                     raise ValueError(f"entry {entry} is not in a tree of {tree} entries (the log has {current})")
-                return await log.prove_inclusion(session, entry, tree)
+                return await prove_inclusion(session, entry, tree)
 
         proof = _run(go())
         _print_json({**proof.as_dict(), "verified": proof.verify()})
@@ -92,12 +96,12 @@ def register(main: click.Group) -> None:
     def consistency(state: CliState, old: int, new: int) -> None:
         """Consistency proof (RFC 9162 §2.1.4) between tree sizes OLD and NEW, checked against checkpoints."""
 
-        async def go() -> tuple[log.ConsistencyProof, list[str]]:
+        async def go() -> tuple[ConsistencyProof, list[str]]:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                current = await log.tree_size(session)
+                current = await tree_size(session)
                 if not old <= new <= current:
                     raise ValueError(f"need OLD <= NEW <= {current} (the log's size); got {old} and {new}")
-                proof = await log.prove_consistency(session, old, new)
+                proof = await prove_consistency(session, old, new)
                 stored = await session.execute(
                     select(LedgerCheckpoint.id, LedgerCheckpoint.tree_size, LedgerCheckpoint.root_hash).where(
                         LedgerCheckpoint.tree_size.in_((old, new))
@@ -124,7 +128,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> str:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
-                stored = await log.sign_checkpoint(session, key, state.settings.ledger_origin)
+                stored = await sign_checkpoint(session, key, state.settings.ledger_origin)
                 return stored.note
 
         click.echo(_run(go()), nl=False)
@@ -132,13 +136,13 @@ def register(main: click.Group) -> None:
     @ledger.command("export")
     @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
     @click.pass_obj
-    def export(state: CliState, directory: Path) -> None:
+    def export_log(state: CliState, directory: Path) -> None:
         """Write entries (JSON Lines), checkpoints, the verifier key and a README into a new DIRECTORY."""
         verifier = _signing_key(state).verifier
 
-        async def go() -> log.ExportSummary:
+        async def go() -> ExportSummary:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                return await log.export(session, directory, verifier)
+                return await export(session, directory, verifier)
 
         summary = _run(go())
         click.echo(f"exported {summary.entries} entries and {len(summary.checkpoints)} checkpoints to {directory}")

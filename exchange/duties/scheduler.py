@@ -39,11 +39,12 @@ from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import returns
 from exchange.retention.sweep import Sweeper
 from exchange.settings import Settings
-from ledger import log as ledger_log
-from ledger.checkpoint import SigningKey, load_key_file
 from ledger.models.base import utcnow
 from ledger.models.duties import DutyRun, DutyState
 from ledger.models.ledger import LedgerCheckpoint
+from ledger.tlog.checkpoint import SigningKey, load_key_file
+from ledger.tlog.store import tree_size
+from ledger.tlog.verification import sign_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,11 @@ async def _access_analysis(ctx: DutyContext, now: datetime) -> dict[str, Any]:
 async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     key = await ctx.signing_key()
     async with ctx.sessions() as session, session.begin():
-        size = await ledger_log.tree_size(session)
+        size = await tree_size(session)
         signed = await session.scalar(select(LedgerCheckpoint.id).where(LedgerCheckpoint.tree_size == size).limit(1))
         if signed is not None:  # nothing new since the last checkpoint
             return {"tree_size": size, "signed": False}
-        checkpoint = await ledger_log.sign_checkpoint(session, key, ctx.config.ledger_origin)
+        checkpoint = await sign_checkpoint(session, key, ctx.config.ledger_origin)
         return {"tree_size": checkpoint.tree_size, "signed": True}
 
 

@@ -29,12 +29,12 @@ from sqlalchemy.orm import selectinload
 from connectors.base import Connector, ConnectorError, StoredObject
 from exchange.retention import hub_certificate_files as certificate_files
 from ledger.canonical import format_timestamp
-from ledger.checkpoint import SigningKey
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
 from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.tlog.checkpoint import SigningKey
 from ledger.wareki import JST
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The append-only ledger: one row per Merkle leaf, and the signed checkpoints over it.
 
-Rows are never updated or deleted (the migration installs triggers that refuse it); ``ledger.log`` is the only
+Rows are never updated or deleted (the migration installs triggers that refuse it); ``ledger.tlog`` is the only
 writer. ``contract_id`` and ``package_id`` are public ids copied into the row for lookups, deliberately without
 foreign keys: the ledger must outlive, and never block, the deletion of what it records.
 """
@@ -18,7 +18,7 @@ from ledger.models.base import Base, utcnow
 class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
 
-    # The 0-based leaf index: assigned by ledger.log under its lock, never by the database.
+    # The 0-based leaf index: assigned by ledger.tlog.appending under its lock, never by the database.
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))

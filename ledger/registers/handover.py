@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger import log
+from ledger.tlog.appending import append
 
 
 class Category(enum.StrEnum):
@@ -58,6 +58,6 @@ class RegisterEntry:
 
 async def record(session: AsyncSession, entry: RegisterEntry) -> int:
     """Write one register line; returns its ledger index."""
-    return await log.append(
+    return await append(
         session, entry.kind, entry.payload(), contract_id=entry.contract_id, package_id=entry.package_id
     )

@@ -17,8 +17,8 @@ from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
 from exchange.duties.scheduler import DutyConfig, DutyContext, start_scheduler
 from exchange.retention.sweep import Sweeper
-from ledger.checkpoint import load_key_file
 from ledger.db import create_engine, session_factory
+from ledger.tlog.checkpoint import load_key_file
 
 
 class HangingConnector(LocalConnector):

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from connectors.base import Connector
 from exchange.admin.data_import import import_files
 from exchange.duties.scheduler import DutyConfig, DutyContext
-from ledger.checkpoint import generate_key_file
 from ledger.db import session_factory
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package, PackageStatus
+from ledger.tlog.checkpoint import generate_key_file
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo"
 

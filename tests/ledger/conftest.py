@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ledger.checkpoint import SigningKey
+from ledger.tlog.checkpoint import SigningKey
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from exchange.cli import ledger as ledger_commands
 from exchange.cli import report
 from exchange.cli.setup import CliState
 from exchange.intake.results import delivered_entry
-from ledger import checkpoint
 from ledger.db import create_engine, session_factory
 from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.tlog import checkpoint
 from ledger.wareki import JST
 from tests.ledger.conftest import allow_tampering
 from tests.ledger.world import clock, delivered_package, make_world

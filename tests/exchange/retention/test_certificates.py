@@ -16,11 +16,11 @@ from exchange.duties.scheduler import DutyRunner
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import duty_reports
 from exchange.retention.contractor_certificates import Submission, SubmissionRefused
-from ledger.checkpoint import load_key_file
 from ledger.hub_certificate import verify_document
 from ledger.models.contracts import Contract
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.retention import CertificateRequest, ErasureMethod
+from ledger.tlog.checkpoint import load_key_file
 from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
 
 

@@ -14,12 +14,12 @@ from connectors.base import Jurisdiction
 from connectors.box import BoxConnector
 from connectors.local import LocalConnector
 from exchange.retention.sweep import Sweeper, retention_deadline
-from ledger.checkpoint import load_key_file
 from ledger.hub_certificate import verify_document
 from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate
+from ledger.tlog.checkpoint import load_key_file
 from tests.boxemu import BoxEmulator
 from tests.connectors.box_fixture import box_connector, box_emulator  # noqa: F401 - fixtures
 from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo

@@ -16,7 +16,6 @@ from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import duty_reports
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.contractor_certificates import Submission
-from ledger.checkpoint import SigningKey
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document, verify_document
 from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
@@ -24,6 +23,7 @@ from ledger.models.packages import Package
 from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
 from ledger.registers.handover import Category, RegisterEntry, record
 from ledger.reports import handover, media, printlog
+from ledger.tlog.checkpoint import SigningKey
 from ledger.wareki import JST, fiscal_year
 from tests.exchange.web.conftest import Portal
 

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.intake.results import delivered_entry
-from ledger import log
 from ledger.registers.handover import Category, RegisterEntry, record
 from ledger.reports import ReportError, ReportFilter, build
 from ledger.reports.handover import quantity_text
+from ledger.tlog.appending import append
 from ledger.wareki import JST
 from tests.ledger.world import World, clock, delivered_package, make_world
 
@@ -29,7 +29,7 @@ async def _history(session: AsyncSession, world: World) -> None:
     with clock(FIRST_OF_FY2026):
         await record(session, delivered_entry(april, "sftp"))
         # A ledger event that is not a register line (no category) stays out of the register.
-        await log.append(session, "access.login", {"who": "x"}, contract_id=world.print_contract.public_id)
+        await append(session, "access.login", {"who": "x"}, contract_id=world.print_contract.public_id)
     with clock(datetime(2026, 4, 1, 9, 30, tzinfo=JST)):
         await record(
             session,

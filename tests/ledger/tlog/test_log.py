@@ -13,13 +13,17 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ledger import log
 from ledger.canonical import CanonicalError
-from ledger.checkpoint import SigningKey, VerifierKey, open_note
-from ledger.merkle import leaf_hash, root_hash
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
+from ledger.tlog.appending import Appender, Event, append, append_many
+from ledger.tlog.checkpoint import SigningKey, VerifierKey, open_note
+from ledger.tlog.export import export
+from ledger.tlog.merkle import leaf_hash, root_hash
+from ledger.tlog.proofs import prove_consistency, prove_inclusion
+from ledger.tlog.store import LedgerIntegrityError, tree_size
+from ledger.tlog.verification import sign_checkpoint, verify
 from tests.ledger.conftest import allow_tampering
-from tests.ledger.test_merkle import ref_mth
+from tests.ledger.tlog.test_merkle import ref_mth
 
 AT = datetime(2026, 8, 1, tzinfo=UTC)
 ORIGIN = "handover.test/ledger"
@@ -28,17 +32,17 @@ ORIGIN = "handover.test/ledger"
 async def fill(session: AsyncSession, n: int, key: SigningKey | None = None) -> None:
     """``n`` entries; with ``key``, a checkpoint after every one, so a root mismatch pins one index."""
     for i in range(n):
-        await log.append(session, "test.event", {"n": i, "名前": "新宿"}, contract_id=f"c-{i % 3}", at=AT)
+        await append(session, "test.event", {"n": i, "名前": "新宿"}, contract_id=f"c-{i % 3}", at=AT)
         if key is not None:
-            await log.sign_checkpoint(session, key, ORIGIN)
+            await sign_checkpoint(session, key, ORIGIN)
 
 
 async def test_append_assigns_contiguous_indices_and_stores_canonical_entries(db_session: AsyncSession) -> None:
-    assert await log.tree_size(db_session) == 0
-    first = await log.append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
-    batch = await log.append_many(db_session, [log.Event("a", {}), log.Event("b", {"x": [1]}, "c-1")])
+    assert await tree_size(db_session) == 0
+    first = await append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
+    batch = await append_many(db_session, [Event("a", {}), Event("b", {"x": [1]}, "c-1")])
     assert (first, batch) == (0, [1, 2])
-    assert await log.tree_size(db_session) == 3
+    assert await tree_size(db_session) == 3
     row = await db_session.get(LedgerEntry, 0)
     assert row is not None
     assert row.entry == (
@@ -46,37 +50,37 @@ async def test_append_assigns_contiguous_indices_and_stores_canonical_entries(db
         b'"kind":"package.delivered","package_id":"p-1"}'
     )
     assert (row.leaf_hash, row.kind, row.package_id) == (leaf_hash(row.entry), "package.delivered", "p-1")
-    assert (await log.verify(db_session)).ok
+    assert (await verify(db_session)).ok
 
 
 async def test_refused_payload_adds_nothing(db_session: AsyncSession) -> None:
     with pytest.raises(CanonicalError, match="floats"):
-        await log.append(db_session, "bad", {"amount": 1.5})
+        await append(db_session, "bad", {"amount": 1.5})
     with pytest.raises(ValueError, match="limited"):
-        await log.append(db_session, "k" * 65, {})
+        await append(db_session, "k" * 65, {})
     with pytest.raises(ValueError, match="limited"):
-        await log.append_many(db_session, [log.Event("ok", {}), log.Event("ok", {}, package_id="p" * 37)])
-    assert await log.tree_size(db_session) == 0
+        await append_many(db_session, [Event("ok", {}), Event("ok", {}, package_id="p" * 37)])
+    assert await tree_size(db_session) == 0
 
 
 async def test_entry_commits_and_rolls_back_with_the_business_change(db_engine: AsyncEngine) -> None:
     sessions = async_sessionmaker(db_engine, expire_on_commit=False)
     with pytest.raises(RuntimeError, match="business failure"):
         async with sessions() as session, session.begin():
-            await log.append(session, "doomed", {})
+            await append(session, "doomed", {})
             raise RuntimeError("business failure")
     async with sessions() as session, session.begin():
-        assert await log.tree_size(session) == 0
-        assert await log.append(session, "kept", {}) == 0
+        assert await tree_size(session) == 0
+        assert await append(session, "kept", {}) == 0
     async with sessions() as session:
-        assert await log.tree_size(session) == 1
+        assert await tree_size(session) == 1
 
 
 async def test_triggers_refuse_update_and_delete(db_engine: AsyncEngine, key: SigningKey) -> None:
     sessions = async_sessionmaker(db_engine)
     async with sessions() as session, session.begin():
-        await log.append(session, "x", {})
-        await log.sign_checkpoint(session, key, ORIGIN)
+        await append(session, "x", {})
+        await sign_checkpoint(session, key, ORIGIN)
     for statement in (
         "UPDATE ledger_entries SET kind = 'y'",
         "DELETE FROM ledger_entries",
@@ -87,23 +91,23 @@ async def test_triggers_refuse_update_and_delete(db_engine: AsyncEngine, key: Si
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(text(statement))
     async with sessions() as session:
-        assert await log.tree_size(session) == 1
+        assert await tree_size(session) == 1
 
 
 async def test_verify_and_checkpoints(db_session: AsyncSession, key: SigningKey) -> None:
-    empty = await log.verify(db_session)
+    empty = await verify(db_session)
     assert (empty.ok, empty.tree_size, empty.root_hash) == (True, 0, hashlib.sha256(b"").digest())
     await fill(db_session, 5)
-    checkpoint = await log.sign_checkpoint(db_session, key, ORIGIN)
+    checkpoint = await sign_checkpoint(db_session, key, ORIGIN)
     await fill(db_session, 3)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
-    result = await log.verify(db_session, key.verifier)
+    await sign_checkpoint(db_session, key, ORIGIN)
+    result = await verify(db_session, key.verifier)
     assert result.ok, result.summary()
     assert (result.tree_size, result.checkpoints_checked) == (8, 2)
     signed = open_note(checkpoint.note, key.verifier)
     assert (signed.origin, signed.tree_size, signed.root_hash) == (ORIGIN, 5, checkpoint.root_hash)
     other = SigningKey.generate(key.name)
-    refused = await log.verify(db_session, other.verifier)
+    refused = await verify(db_session, other.verifier)
     assert not refused.ok
     assert f"checkpoint #{checkpoint.id}: note carries no signature" in (refused.problem or "")
 
@@ -113,19 +117,19 @@ async def test_proofs(db_session: AsyncSession) -> None:
     entries = (await db_session.scalars(select(LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
     leaves = [leaf_hash(e) for e in entries]
     for idx, size in ((0, 13), (12, 13), (5, 8), (7, 8)):
-        proof = await log.prove_inclusion(db_session, idx, size)
+        proof = await prove_inclusion(db_session, idx, size)
         assert proof.verify()
         assert (proof.entry, proof.root_hash) == (entries[idx], root_hash(leaves[:size]))
-    assert (await log.prove_inclusion(db_session, 3)).tree_size == 13
+    assert (await prove_inclusion(db_session, 3)).tree_size == 13
     for old, new in ((1, 13), (8, 13), (5, 7), (13, 13)):
-        consistency = await log.prove_consistency(db_session, old, new)
+        consistency = await prove_consistency(db_session, old, new)
         assert consistency.verify()
         assert consistency.old_root == root_hash(leaves[:old])
         assert json.loads(json.dumps(consistency.as_dict()))["new_size"] == new
     with pytest.raises(ValueError, match="outside"):
-        await log.prove_inclusion(db_session, 13)
+        await prove_inclusion(db_session, 13)
     with pytest.raises(ValueError, match="outside the log"):
-        await log.prove_consistency(db_session, 1, 14)
+        await prove_consistency(db_session, 1, 14)
 
 
 async def _update(session: AsyncSession, sql: str, **params: object) -> None:
@@ -142,13 +146,13 @@ async def _forged_copy(session: AsyncSession, idx: int) -> bytes:
 
 async def test_tamper_edited_entry_is_named(db_session: AsyncSession, key: SigningKey) -> None:
     await fill(db_session, 6)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
+    await sign_checkpoint(db_session, key, ORIGIN)
     await _update(db_session, "UPDATE ledger_entries SET entry = :e WHERE idx = 3", e=b'{"forged":1}')
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 3)
     assert "leaf hash does not match" in (result.problem or "")
-    with pytest.raises(log.LedgerIntegrityError, match="index 3"):
-        await log.sign_checkpoint(db_session, key, ORIGIN)
+    with pytest.raises(LedgerIntegrityError, match="index 3"):
+        await sign_checkpoint(db_session, key, ORIGIN)
 
 
 async def test_tamper_rewritten_entry_and_hash_is_named_by_the_checkpoints(
@@ -158,7 +162,7 @@ async def test_tamper_rewritten_entry_and_hash_is_named_by_the_checkpoints(
     forged = await _forged_copy(db_session, 4)
     sql = "UPDATE ledger_entries SET entry = :e, leaf_hash = :h WHERE idx = 4"
     await _update(db_session, sql, e=forged, h=leaf_hash(forged))
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 4)
     assert "root at size 5 differs" in (result.problem or "")
 
@@ -166,7 +170,7 @@ async def test_tamper_rewritten_entry_and_hash_is_named_by_the_checkpoints(
 async def test_tamper_copied_column_is_named(db_session: AsyncSession) -> None:
     await fill(db_session, 4)
     await _update(db_session, "UPDATE ledger_entries SET contract_id = 'c-9' WHERE idx = 2")
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 2)
     assert "column contract_id" in (result.problem or "")
 
@@ -178,7 +182,7 @@ async def test_tamper_non_canonical_rewrite_is_named(db_session: AsyncSession) -
     spaced = json.dumps(json.loads(entry), ensure_ascii=False, sort_keys=True).encode()
     sql = "UPDATE ledger_entries SET entry = :e, leaf_hash = :h WHERE idx = 1"
     await _update(db_session, sql, e=spaced, h=leaf_hash(spaced))
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 1)
     assert "not in canonical form" in (result.problem or "")
 
@@ -186,9 +190,9 @@ async def test_tamper_non_canonical_rewrite_is_named(db_session: AsyncSession) -
 @pytest.mark.parametrize(("deleted", "bad"), [(2, 2), (5, 5)])
 async def test_tamper_deleted_row_is_named(db_session: AsyncSession, key: SigningKey, deleted: int, bad: int) -> None:
     await fill(db_session, 6)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
+    await sign_checkpoint(db_session, key, ORIGIN)
     await _update(db_session, "DELETE FROM ledger_entries WHERE idx = :i", i=deleted)
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, bad)
 
 
@@ -199,7 +203,7 @@ async def test_tamper_reordered_rows_are_named(db_session: AsyncSession, key: Si
         entry = rows[source].entry
         sql = "UPDATE ledger_entries SET entry = :e, leaf_hash = :h, contract_id = :c WHERE idx = :i"
         await _update(db_session, sql, e=entry, h=leaf_hash(entry), c=json.loads(entry)["contract_id"], i=idx)
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 1)
 
 
@@ -207,22 +211,22 @@ async def test_tamper_inserted_row_is_named(db_session: AsyncSession, key: Signi
     await fill(db_session, 6, key)
     await _update(db_session, "UPDATE ledger_entries SET idx = idx + 1000 WHERE idx >= 3")
     await db_session.execute(text("UPDATE ledger_entries SET idx = idx - 999 WHERE idx >= 1000"))
-    await log.append(db_session, "forged", {}, at=AT)  # lands at the end: idx 7
+    await append(db_session, "forged", {}, at=AT)  # lands at the end: idx 7
     await db_session.execute(text("UPDATE ledger_entries SET idx = 3 WHERE idx = 7"))
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 3)
     assert "root at size 4 differs" in (result.problem or "")
 
 
 async def test_sparse_checkpoints_bound_the_fault(db_session: AsyncSession, key: SigningKey) -> None:
     await fill(db_session, 4)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
+    await sign_checkpoint(db_session, key, ORIGIN)
     await fill(db_session, 4)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
+    await sign_checkpoint(db_session, key, ORIGIN)
     forged = await _forged_copy(db_session, 6)
     sql = "UPDATE ledger_entries SET entry = :e, leaf_hash = :h WHERE idx = 6"
     await _update(db_session, sql, e=forged, h=leaf_hash(forged))
-    result = await log.verify(db_session)
+    result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 4)
     assert "[4, 8)" in (result.problem or "")
 
@@ -234,7 +238,7 @@ async def test_concurrent_writers_get_contiguous_indices(db_engine: AsyncEngine)
         got = []
         for i in range(15):
             async with sessions() as session, session.begin():
-                got.append(await log.append(session, "w", {"writer": w, "i": i}))
+                got.append(await append(session, "w", {"writer": w, "i": i}))
         return got
 
     results = await asyncio.gather(*(writer(w) for w in range(4)))
@@ -242,12 +246,12 @@ async def test_concurrent_writers_get_contiguous_indices(db_engine: AsyncEngine)
     assert indices == list(range(60))
     assert all(r == sorted(r) for r in results)
     async with sessions() as session:
-        assert (await log.verify(session)).ok
+        assert (await verify(session)).ok
 
 
 async def test_appender_batches_concurrent_callers(db_engine: AsyncEngine) -> None:
     sessions = async_sessionmaker(db_engine, expire_on_commit=False)
-    appender = log.Appender(db_engine, max_batch=16)
+    appender = Appender(db_engine, max_batch=16)
     indices = await asyncio.gather(*(appender.append("a", {"i": i}, package_id="p") for i in range(100)))
     with pytest.raises(CanonicalError):
         await appender.append("a", {"bad": 0.5})
@@ -259,15 +263,15 @@ async def test_appender_batches_concurrent_callers(db_engine: AsyncEngine) -> No
     async with sessions() as session:
         entries = (await session.scalars(select(LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
         assert [json.loads(e)["data"]["i"] for e in entries[:100]] == list(range(100))
-        assert (await log.verify(session)).ok
+        assert (await verify(session)).ok
 
 
 async def test_export_verifies_without_our_code(db_session: AsyncSession, key: SigningKey, tmp_path: Path) -> None:
     await fill(db_session, 7)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
+    await sign_checkpoint(db_session, key, ORIGIN)
     await fill(db_session, 2)
-    await log.sign_checkpoint(db_session, key, ORIGIN)
-    summary = await log.export(db_session, tmp_path / "out", key.verifier)
+    await sign_checkpoint(db_session, key, ORIGIN)
+    summary = await export(db_session, tmp_path / "out", key.verifier)
     out = tmp_path / "out"
     assert summary.entries == 9 and len(summary.checkpoints) == 2
     lines = (out / "entries.jsonl").read_bytes().split(b"\n")
@@ -279,7 +283,7 @@ async def test_export_verifies_without_our_code(db_session: AsyncSession, key: S
         assert checkpoint.root_hash == ref_mth(leaves[: checkpoint.tree_size])
     assert "SHA-256(0x00 || entry bytes)" in (out / "README.md").read_text()
     with pytest.raises(FileExistsError):
-        await log.export(db_session, out, key.verifier)
+        await export(db_session, out, key.verifier)
     stored = await db_session.scalar(select(LedgerCheckpoint.note).order_by(LedgerCheckpoint.id))
     assert summary.checkpoints[0].read_text() == stored
 
@@ -297,7 +301,7 @@ async def test_appender_failure_reaches_every_caller_and_recovers(db_engine: Asy
     else:
         block = "CREATE TRIGGER block BEFORE INSERT ON ledger_entries BEGIN SELECT RAISE(ABORT, 'append-only'); END"
         unblock = "DROP TRIGGER block"
-    appender = log.Appender(db_engine)
+    appender = Appender(db_engine)
     assert await appender.append("before", {}) == 0
     await run_ddl(block)
     failures = await asyncio.gather(*(appender.append("blocked", {"i": i}) for i in range(5)), return_exceptions=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.checkpoint import (
+from ledger.tlog.checkpoint import (
     Checkpoint,
     NoteError,
     SigningKey,

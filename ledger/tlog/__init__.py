@@ -1,0 +1,11 @@
+"""The tamper-evident log: every register line is one leaf of an RFC 9162 Merkle tree, with signed checkpoints.
+
+* ``appending`` — add entries in the caller's transaction (``append``, ``append_many``) or by group commit
+  (``Appender``)
+* ``store`` — the log's tables, its size, its rows read in index order; ``LedgerIntegrityError``
+* ``verification`` — recompute every leaf and root against the checkpoints; sign a checkpoint of a verified log
+* ``proofs`` — inclusion and consistency proofs streamed from the stored leaves
+* ``export`` — the log, its checkpoints and the verifier key as files an outside verifier reads alone
+* ``merkle`` — RFC 9162 tree hashing and proof verification, independent of the database
+* ``checkpoint`` — C2SP signed notes, Ed25519 signing and verifier keys, key files
+"""
