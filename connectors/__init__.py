@@ -1,1 +1,11 @@
-"""connectors."""
+"""Delivery endpoints: one module per kind behind one interface; no database, no hub.
+
+* ``base`` — the interface every endpoint implements, stored objects, jurisdiction, connector errors
+* ``registry`` — connectors built from plain configuration, endpoints outside Japan refused (C-14)
+* ``checks`` — reachability, authentication and jurisdiction of each endpoint
+* ``local`` — a local or mounted outbox folder
+* ``box`` — Box (over LGWAN), through Box's own SDK
+* ``sftp`` — LGWAN-ASP file services and other SSH endpoints
+* ``media`` — the DVD fallback: staged per medium, sealed into an ISO image (C-21)
+* ``media_label`` — the printable DVD label
+"""

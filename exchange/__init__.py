@@ -1,1 +1,20 @@
-"""exchange."""
+"""The hub itself: what happens to a file from the watched folder to the contractor, and everything around it.
+
+* ``intake`` — watched folders, stability, the durable pipeline, preparation (checks, minimisation), results
+* ``packing`` — AES-256 ZIPs (WinZip AE-2) with a manifest
+* ``delivery`` — connectors built from settings, endpoint access kept equal to designations, portal downloads
+* ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
+* ``keys`` — envelope sealing of secrets at rest
+* ``identity`` — accounts, authorisation, lockout, TOTP, API tokens, invitations, the audit log
+* ``inbound`` — files contractors upload through the portal
+* ``retention`` — the retention sweep, hub and contractor deletion certificates, things to be returned
+* ``oversight`` — incidents, inspections, access-log analysis, print logs
+* ``duties`` — the scheduler of periodic duties, notices and mail
+* ``admin`` — bootstrap (database, first start), data import, the routes view
+* ``web`` — the portal (contractors, staff, compliance officer) and its JSON API
+* ``cli`` — the ``handover`` command line, one module per command group
+* ``hub`` — composition root: builds the running hub from settings
+* ``settings`` — the typed, validated configuration
+* ``contract_facts`` — database contracts as the plain facts the policies take
+* ``logs`` — structured logging without secrets or personal data
+"""

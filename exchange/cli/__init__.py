@@ -1,4 +1,21 @@
-"""The ``handover`` command line: one group, with each family of commands in its own module."""
+"""The ``handover`` command line: one group; each module registers the commands it is named after.
+
+* ``setup`` — ``init``, ``config check``; the state and helpers every command module shares
+* ``database`` — ``db upgrade``, ``db current``
+* ``admin`` — ``admin import``, ``admin invite``, ``admin token create``
+* ``routes`` — ``routes list``
+* ``packages`` — ``package`` (one file by hand), ``packages list|show|acknowledge``
+* ``password`` — ``password notice|email|notice-returned``
+* ``media`` — ``media finalize|handover|return|overdue`` (DVDs)
+* ``connectors`` — ``connectors check``
+* ``dummy`` — ``dummy`` (dummy records for trials)
+* ``ledger`` — ``ledger verify|prove|consistency|checkpoint|export``
+* ``report`` — ``report handover|media|print``
+* ``retention`` — ``retention sweep``, ``certificates request|submit|approve``, ``deletion-report``
+* ``oversight`` — ``incidents record|pdf``, ``access-report``, ``access-review``
+* ``duties`` — ``duties run``
+* ``serve`` — ``serve``
+"""
 
 from __future__ import annotations
 
@@ -6,7 +23,22 @@ from pathlib import Path
 
 import click
 
-from exchange.cli import admin, database, duties, media, packages, portal_admin, report, serve, setup, tools
+from exchange.cli import (
+    admin,
+    database,
+    dummy,
+    duties,
+    media,
+    oversight,
+    packages,
+    password,
+    report,
+    retention,
+    routes,
+    serve,
+    setup,
+)
+from exchange.cli import connectors as connectors_commands
 from exchange.cli import ledger as ledger_commands
 
 
@@ -24,5 +56,21 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj = setup.CliState(config_path)
 
 
-for module in (setup, database, admin, portal_admin, packages, media, tools, ledger_commands, report, duties, serve):
+for module in (
+    setup,
+    database,
+    admin,
+    routes,
+    packages,
+    password,
+    media,
+    connectors_commands,
+    dummy,
+    ledger_commands,
+    report,
+    retention,
+    oversight,
+    duties,
+    serve,
+):
     module.register(main)

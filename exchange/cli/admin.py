@@ -1,15 +1,26 @@
-"""``handover admin import`` and ``handover routes list``."""
+"""``handover admin …``: import parties, contracts and routes; invite a person (C-22); create an API token."""
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
-from exchange.admin import bootstrap, routes_view
+from exchange.admin import bootstrap
 from exchange.admin.data_import import ImportError_, import_files
 from exchange.cli.setup import CliState, fail, run
+from exchange.identity import api_tokens, invitations
+from ledger.models.base import utcnow
+from ledger.models.parties import Account
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    # The letter carries a live secret: readable by the operator only, and never overwriting another file.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 def register(main: click.Group) -> None:
@@ -35,27 +46,58 @@ def register(main: click.Group) -> None:
         except ImportError_ as exc:
             fail("nothing was imported, because:", exc.problems)
 
-    @main.group("routes")
-    def routes() -> None:
-        """Watched folders and where their files go."""
-
-    @routes.command("list")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @admin.command("invite")
+    @click.argument("person_code")
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Where to write the PDF letter (created with mode 0600; must not exist).",
+    )
+    @click.option(
+        "--issuer", default="個人情報受渡しハブ管理者", show_default=True, help="Sender printed on the letter."
+    )
     @click.pass_obj
-    def list_(state: CliState, as_json: bool) -> None:
-        """Each route with its watched folder, contracts and recipients."""
+    def invite(state: CliState, person_code: str, out: Path, issuer: str) -> None:
+        """Issue a one-time invitation code for a person and write the letter to print and send."""
+        if out.exists():
+            fail(f"{out} already exists; choose another file")
 
-        async def go() -> list[routes_view.RouteView]:
-            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                return await routes_view.list_routes(session)
+        async def go() -> invitations.InvitationLetter:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
+                return await invitations.invite(
+                    session, person_code, issuer=issuer, portal_url=state.settings.web.public_url, now=utcnow()
+                )
 
-        views = run(go())
-        if as_json:
-            click.echo(json.dumps([view.as_dict() for view in views], ensure_ascii=False, indent=2))
-            return
-        for view in views:
-            click.echo(f"{view.code}  {view.name}")
-            click.echo(f"  watched folder: {view.watch_dir}")
-            for target in view.targets:
-                people = ", ".join(f"{p.name}（{p.role}）" for p in target.recipients) or "（指定なし）"
-                click.echo(f"  → {target.contract_name} [{target.party_name}] via {target.connector}: {people}")
+        try:
+            letter = run(go())
+        except invitations.InvitationError as exc:
+            fail(str(exc))
+        _write_private(out, invitations.render_letter(letter))
+        click.echo(f"invitation for {letter.login} written to {out} (valid until {letter.expires_at:%Y-%m-%d})")
+        click.echo("Deliver it by hand or registered mail; the code is not shown anywhere else.")
+
+    @admin.group("token")
+    def token() -> None:
+        """API tokens for automation."""
+
+    @token.command("create")
+    @click.argument("login")
+    @click.option("--name", required=True, help="What the token is for, e.g. 'LoGo form intake'.")
+    @click.option("--days", default=90, show_default=True, type=click.IntRange(1, 366))
+    @click.pass_obj
+    def create(state: CliState, login: str, name: str, days: int) -> None:
+        """Create a bearer token for an account; it is printed once and stored only as a hash."""
+
+        async def go() -> str | None:
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
+                account = (await session.execute(select(Account).where(Account.login == login))).scalar_one_or_none()
+                if account is None:
+                    return None
+                return api_tokens.create(session, account, name, now=utcnow(), days=days)
+
+        value = run(go())
+        if value is None:
+            fail(f"no account with login {login!r}")
+        click.echo(value)

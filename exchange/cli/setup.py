@@ -1,19 +1,35 @@
-"""``handover init`` and ``handover config check``; the shared CLI state and error reporting."""
+"""``handover init`` and ``handover config check``; what every command module shares.
+
+Shared: the CLI state (settings loaded once), error reporting (``fail``, ``run``), a database for one command
+(``with_sessions``), running a duty now (``run_duty``), writing a report file (``write_report``) and looking up
+the package or person a command names.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from exchange.admin import bootstrap
+from exchange.delivery.connector_setup import connectors_from_settings
+from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
+from exchange.retention import hub_certificate_files as certificate_files
 from exchange.settings import ConfigError, Settings, load_settings
+from ledger import reports
+from ledger.models.contracts import Contract
+from ledger.models.packages import Package
+from ledger.models.parties import Person
+from ledger.reports.model import Report
 
 T = TypeVar("T")
 
@@ -47,6 +63,68 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except bootstrap.HubUnavailable as exc:
         fail(str(exc))
+
+
+def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    """Open the configured database for one piece of work; a refusal (``ValueError``) becomes its message."""
+
+    async def go() -> T:
+        async with bootstrap.open_engine(state.settings) as engine:
+            return await work(bootstrap.sessions(engine))
+
+    try:
+        return run(go())
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def run_duty(state: CliState, name: str) -> dict[str, Any]:
+    """Run one scheduled duty now, through the same runner and lease as ``handover serve``."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
+        ctx = build_context(state.settings, sessions, connectors_from_settings(state.settings))
+        result = await DutyRunner(ctx).run_now(name)
+        if result is None:
+            raise ValueError(f"{name} is running in another hub process; try again later")
+        return result.result or {}
+
+    return with_sessions(state, work)
+
+
+def write_report(state: CliState, build: Callable[[AsyncSession], Awaitable[Report]], fmt: str, out: Path) -> None:
+    """Build a report in one read-only session, render it off the event loop and write it to ``out``."""
+
+    async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
+        async with sessions() as session:
+            built = await build(session)
+        data = await asyncio.to_thread(reports.render, built, fmt)
+        await asyncio.to_thread(certificate_files.write_atomic, out, data)
+        return sum(len(section.rows) for section in built.sections)
+
+    rows = with_sessions(state, work)
+    click.echo(f"wrote {out} ({fmt}, {rows} rows)")
+
+
+async def find_package(session: AsyncSession, public_id: str) -> Package:
+    """The package a command names, with its contract and party; an unknown id ends the command."""
+    package = (
+        await session.execute(
+            select(Package)
+            .where(Package.public_id == public_id)
+            .options(selectinload(Package.contract).selectinload(Contract.party))
+        )
+    ).scalar_one_or_none()
+    if package is None:
+        fail(f"no package {public_id}")
+    return package
+
+
+async def find_person(session: AsyncSession, code: str) -> Person:
+    """The person a command names by code; an unknown code ends the command."""
+    person = (await session.execute(select(Person).where(Person.code == code))).scalar_one_or_none()
+    if person is None:
+        fail(f"no person with code {code}")
+    return person
 
 
 def register(main: click.Group) -> None:

@@ -1,1 +1,9 @@
-"""exchange.intake.stability."""
+"""Intake: from a file dropped in a watched folder to delivered packages, durably.
+
+* ``service`` — runs intake: watchers, queueing, workers
+* ``stability`` — when a dropped file is complete
+* ``pipeline`` — the durable steps (take in, check, pack, deliver, finish or quarantine) with leases
+* ``preparation`` — every check, minimisation and packing of one file for each recipient
+* ``results`` — result files, the quarantine folder and the register lines staff see
+* ``antivirus`` — the clamd client (C-12)
+"""

@@ -1,1 +1,4 @@
-"""exchange.keys."""
+"""Keys: the master key and what it protects.
+
+* ``sealing`` — envelope encryption of secrets at rest (package passwords, TOTP secrets)
+"""

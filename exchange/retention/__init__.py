@@ -1,1 +1,7 @@
-"""exchange.retention.sweep."""
+"""Retention (C-04): data that must go, and proof that it went.
+
+* ``sweep`` — retention deadlines, and the sweep that erases every copy the hub controls
+* ``hub_certificate_files`` — the files of the hub's signed deletion certificates, and their approval
+* ``contractor_certificates`` — contractors' deletion certificates: requests, submissions, reminders
+* ``returns`` — printed notices and DVDs that must come back
+"""

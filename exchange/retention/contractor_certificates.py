@@ -4,13 +4,14 @@ When a contract ends (or on demand) the hub requests a certificate from the part
 its sub-contracts that received data through the hub. A submission names the packages it covers; a party can only
 certify packages it received. Coverage is checked over the whole contract family: every package any party in it
 received must be covered by that party's own certificate, so a missing package and a sub-contractor that never
-answered both show. Overdue requests are escalated to ward staff (a ward notice and the duty's result).
+answered both show. Overdue requests are escalated to ward staff (a ward notice and the duty's result). Coverage
+is read by ``ledger.reports.deletion``, the deletion report's own rows, so the report and this duty agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,6 @@ from ledger.canonical import format_timestamp
 from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.packages import Package
-from ledger.models.parties import Party
 from ledger.models.retention import (
     CertificateRequest,
     ContractorCertificate,
@@ -32,6 +32,7 @@ from ledger.models.retention import (
     ErasureMethod,
 )
 from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.reports.deletion import Coverage, coverage, coverage_lines, family
 from ledger.wareki import JST, to_wareki
 
 REMIND_BEFORE = timedelta(days=7)
@@ -52,50 +53,6 @@ class Submission:
     verifier: str
     submitted_by: str | None = None
     scan_path: str | None = None
-
-
-@dataclass(frozen=True)
-class CoverageLine:
-    contract_code: str
-    party_name: str
-    package_id: str
-    zip_name: str
-    delivered_at: datetime | None
-    hub_erased_at: datetime | None
-    certificate_id: str | None
-    method: str | None
-    erased_on: date | None
-
-
-@dataclass
-class Coverage:
-    lines: list[CoverageLine] = field(default_factory=list)
-
-    @property
-    def missing(self) -> list[CoverageLine]:
-        return [line for line in self.lines if line.certificate_id is None]
-
-    @property
-    def missing_parties(self) -> list[str]:
-        return sorted({line.party_name for line in self.missing})
-
-    @property
-    def complete(self) -> bool:
-        return bool(self.lines) and not self.missing
-
-
-async def family(session: AsyncSession, contract: Contract) -> list[Contract]:
-    """The contract and every sub-contract below it, parents first."""
-    found, frontier = [contract], [contract.id]
-    while frontier:
-        children = (
-            await session.scalars(
-                select(Contract).where(Contract.parent_id.in_(frontier)).options(selectinload(Contract.party))
-            )
-        ).all()
-        found += children
-        frontier = [child.id for child in children]
-    return found
 
 
 async def received(session: AsyncSession, contract_id: int) -> list[Package]:
@@ -232,49 +189,6 @@ async def _complete_if_covered(session: AsyncSession, request: CertificateReques
         ),
     )
     return True
-
-
-async def coverage_lines(session: AsyncSession, contract: Contract) -> list[CoverageLine]:
-    rows = (
-        await session.execute(
-            select(Package, ContractorCertificate)
-            .outerjoin(ContractorCertificatePackage, ContractorCertificatePackage.package_id == Package.id)
-            .outerjoin(
-                ContractorCertificate,
-                (ContractorCertificate.id == ContractorCertificatePackage.certificate_id)
-                & (ContractorCertificate.party_id == contract.party_id),
-            )
-            .where(Package.contract_id == contract.id, Package.delivered_at.is_not(None))
-            .order_by(Package.id, ContractorCertificate.id)
-        )
-    ).all()
-    best: dict[int, tuple[Package, ContractorCertificate | None]] = {}
-    for package, certificate in rows:
-        if best.get(package.id, (package, None))[1] is None:
-            best[package.id] = (package, certificate)
-    party = (await session.execute(select(Party.name).where(Party.id == contract.party_id))).scalar_one()
-    return [
-        CoverageLine(
-            contract.code,
-            party,
-            package.public_id,
-            package.zip_name,
-            package.delivered_at,
-            package.deleted_at,
-            certificate.public_id if certificate else None,
-            certificate.method.value if certificate else None,
-            certificate.erased_on if certificate else None,
-        )
-        for package, certificate in best.values()
-    ]
-
-
-async def coverage(session: AsyncSession, contract: Contract) -> Coverage:
-    """Every package every party of the family received, with the certificate that covers it (or none)."""
-    result = Coverage()
-    for member in await family(session, contract):
-        result.lines += await coverage_lines(session, member)
-    return result
 
 
 async def remind(

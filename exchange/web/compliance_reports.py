@@ -17,8 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange.retention import contractor_certificates as contractor_certs
-from exchange.retention import duty_reports
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.web.compliance import _allowed
 from exchange.web.context import Page, error_page, page
@@ -27,9 +25,11 @@ from ledger import reports
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.retention import CertificateRequest, HubCertificateStatus, HubDeletionCertificate
+from ledger.reports import access_log, deletion
 from ledger.wareki import JST, fiscal_year
 
-# Kinds offered on the page: the report engine's own, then the duties' reports.
+# Kinds offered on the page: the filtered registers (``ledger.reports.KINDS``), then the deletion report (one
+# contract family) and the access-log findings (one fiscal year).
 KIND_LABELS: Final = {
     "handover": "受渡し台帳",
     "media": "媒体管理台帳",
@@ -86,11 +86,11 @@ def _builder(kind: str, query: Mapping[str, str]) -> tuple[Callable[[AsyncSessio
     if kind == "deletion":
         if contract is None:
             raise BadQuery("データ消去状況一覧は契約を選んでください。")
-        return (lambda session: duty_reports.deletion_report(session, contract)), contract
+        return (lambda session: deletion.build(session, contract)), contract
     if kind == "access":
         if year is None:
             raise BadQuery("アクセスログ分析結果は年度を入力してください。")
-        return (lambda session: duty_reports.access_report(session, year)), f"{year}年度"
+        return (lambda session: access_log.build(session, year)), f"{year}年度"
     flt = reports.ReportFilter(
         contract=contract,
         fiscal_year=year,
@@ -184,9 +184,7 @@ async def certificates_page(request: web.Request) -> web.StreamResponse:
                 .limit(LIMIT)
             )
         ).all()
-        coverage = {
-            request.id: await contractor_certs.coverage_lines(ctx.session, request.contract) for request in requests
-        }
+        coverage = {request.id: await deletion.coverage_lines(ctx.session, request.contract) for request in requests}
         return ctx.render(
             "compliance_certificates.html",
             {"hub": hub, "requests": requests, "coverage": coverage, "issued": HubCertificateStatus.ISSUED},

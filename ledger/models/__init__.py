@@ -1,4 +1,19 @@
-"""Every table of the hub; importing this package registers them all on ``Base.metadata``."""
+"""Every table of the hub, grouped by domain; importing this package registers them all on ``Base.metadata``.
+
+* ``base`` — the declarative base, naming conventions, UTC timestamps, public ids
+* ``parties`` — parties (ward, contractors, sub-contractors), their people, login accounts
+* ``contracts`` — programs, contracts and sub-contract approvals, designations, routes
+* ``packages`` — intake files, packages, password releases
+* ``ledger`` — the append-only log's entries and checkpoints
+* ``registers`` — DVD media and print logs
+* ``retention`` — hub and contractor deletion certificates, expected returns
+* ``oversight`` — inspections, incidents, access-log findings and reviews
+* ``duties`` — the duties' timetable, runs and notices
+* ``identity`` — invitations, second factors, login challenges and throttling, API tokens
+* ``sessions`` — portal login sessions
+* ``inbound`` — files contractors upload
+* ``audit`` — the portal's audit log
+"""
 
 # Feature tables; they import core models from their submodules, never from this package.
 from ledger.models import audit, duties, identity, inbound, oversight, registers, retention  # noqa: F401

@@ -1,7 +1,15 @@
-"""Reports for the privacy council and auditors: handover register, media register, print-log findings.
+"""Reports for the privacy council and auditors, every kind built here and rendered the same way.
 
-``build`` reads a report's rows from the database (async); ``render`` turns it into PDF, XLSX or CSV bytes
-(blocking and CPU-bound: call it through ``asyncio.to_thread`` from async code).
+``build`` reads a filtered register's rows from the database (async); ``render`` turns any report into PDF, XLSX
+or CSV bytes (blocking and CPU-bound: call it through ``asyncio.to_thread`` from async code).
+
+* ``model`` — what every report is made of: filter, columns, sections, rows
+* ``handover`` — the handover register (C-03), read back from the log
+* ``media`` — the media register (C-21)
+* ``printlog`` — print-log findings (C-17)
+* ``deletion`` — deletions and certificates of a contract family (C-04), and the coverage query behind them
+* ``access_log`` — one fiscal year's access-log findings and their review (C-11)
+* ``pdf``, ``xlsx``, ``csvfile`` — the output formats
 """
 
 from __future__ import annotations

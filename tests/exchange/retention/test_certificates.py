@@ -14,12 +14,12 @@ from connectors.base import Jurisdiction
 from connectors.local import LocalConnector
 from exchange.duties.scheduler import DutyRunner
 from exchange.retention import contractor_certificates as contractor_certs
-from exchange.retention import duty_reports
 from exchange.retention.contractor_certificates import Submission, SubmissionRefused
 from ledger.hub_certificate import verify_document
 from ledger.models.contracts import Contract
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.retention import CertificateRequest, ErasureMethod
+from ledger.reports import deletion
 from ledger.tlog.checkpoint import load_key_file
 from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
 
@@ -116,7 +116,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     assert len(await notices("certificate.overdue")) == 1  # escalated once, not on every run
 
     async with ctx.sessions() as session:
-        report = await duty_reports.deletion_report(session, "s1-main", now=clock())
+        report = await deletion.build(session, "s1-main", now=clock())
     rows = {section.code: section.rows for section in report.sections}
     assert [row[-1] for row in rows["s1-main"]] == ["完了"]
     assert [(row[0], row[4], row[5]) for row in rows["s1-print"]] == [(packages[1].zip_name, "未提出", "未了")]

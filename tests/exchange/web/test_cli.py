@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from exchange.cli import admin, database, portal_admin, setup
+from exchange.cli import admin, database, setup
 from tests.services import require_binary
 
 
@@ -19,7 +19,7 @@ def _cli() -> click.Group:
     def main(ctx: click.Context) -> None:
         ctx.obj = setup.CliState(None)
 
-    for module in (setup, database, admin, portal_admin):
+    for module in (setup, database, admin):
         module.register(main)
     return main
 

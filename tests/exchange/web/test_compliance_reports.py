@@ -13,7 +13,6 @@ import openpyxl
 from sqlalchemy import func, select
 
 from exchange.retention import contractor_certificates as contractor_certs
-from exchange.retention import duty_reports
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.contractor_certificates import Submission
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document, verify_document
@@ -22,7 +21,7 @@ from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
 from ledger.registers.handover import Category, RegisterEntry, record
-from ledger.reports import handover, media, printlog
+from ledger.reports import access_log, deletion, handover, media, printlog
 from ledger.tlog.checkpoint import SigningKey
 from ledger.wareki import JST, fiscal_year
 from tests.exchange.web.conftest import Portal
@@ -38,8 +37,8 @@ COLUMNS = {
     "handover": handover.COLUMNS,
     "media": media.COLUMNS,
     "print": printlog.COLUMNS,
-    "deletion": duty_reports.DELETION_COLUMNS,
-    "access": duty_reports.ACCESS_COLUMNS,
+    "deletion": deletion.COLUMNS,
+    "access": access_log.COLUMNS,
 }
 CONTENT_TYPES = {
     "pdf": "application/pdf",

@@ -1,8 +1,6 @@
-"""``handover dummy`` (C-15) and ``handover connectors check``."""
+"""``handover connectors check``: reachability, authentication and jurisdiction of every endpoint, and clamd."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import click
 
@@ -10,24 +8,9 @@ from connectors.checks import CheckResult, check_all
 from exchange.cli.setup import CliState, fail, run
 from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.intake.antivirus import ClamdScanner
-from policies.dummy import UnknownProgramError, write_dummy_csv
 
 
 def register(main: click.Group) -> None:
-    @main.command("dummy")
-    @click.option("--program", required=True, help="Program code, e.g. seikatsu-hogo-tsuika.")
-    @click.option("--rows", type=click.IntRange(min=1), required=True)
-    @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
-    @click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "cp932"]), default="utf-8-sig")
-    @click.option("--seed", type=int, default=0, help="Same seed, same records.")
-    def dummy(program: str, rows: int, out: Path, encoding: str, seed: int) -> None:
-        """Write realistic dummy records (no real people) for tests and contractor trials."""
-        try:
-            written = write_dummy_csv(program, rows, out, encoding=encoding, seed=seed)
-        except UnknownProgramError as exc:
-            fail(str(exc))
-        click.echo(f"{written} dummy records written to {out} ({encoding})")
-
     @main.group("connectors")
     def connectors() -> None:
         """Delivery endpoints."""

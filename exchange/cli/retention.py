@@ -1,0 +1,117 @@
+"""``handover retention sweep``, ``handover certificates …`` and ``handover deletion-report`` (C-04).
+
+The hub's own deletion (the sweep and its certificate) and the contractors' deletion certificates, with the report
+that shows what each party of a contract family has erased and certified.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from exchange.cli.setup import CliState, run_duty, with_sessions, write_report
+from exchange.retention import contractor_certificates as contractor_certs
+from exchange.retention import hub_certificate_files as certificate_files
+from ledger import reports
+from ledger.models.base import utcnow
+from ledger.models.contracts import Contract
+from ledger.models.retention import ErasureMethod
+from ledger.reports import deletion
+
+
+def register(main: click.Group) -> None:
+    @main.group("retention")
+    def retention() -> None:
+        """Retention deadlines and hub-side deletion."""
+
+    @retention.command("sweep")
+    @click.pass_obj
+    def sweep(state: CliState) -> None:
+        """Erase every package whose retention deadline has passed; issue the certificate when all are gone."""
+        click.echo(f"retention.sweep: {run_duty(state, 'retention.sweep')}")
+
+    @main.group("certificates")
+    def certificates() -> None:
+        """Deletion certificates: the hub's own and the contractors' (消去証明書)."""
+
+    @certificates.command("request")
+    @click.option("--contract", "code", required=True, help="Contract code; its sub-contracts are included.")
+    @click.option("--due-days", type=click.IntRange(1, 365), default=30, show_default=True)
+    @click.pass_obj
+    def request(state: CliState, code: str, due_days: int) -> None:
+        """Request certificates now from the contract's party and its sub-contractors."""
+
+        async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
+            async with sessions() as session, session.begin():
+                contract = await session.scalar(select(Contract).where(Contract.code == code))
+                if contract is None:
+                    raise ValueError(f"契約コード「{code}」は登録されていません。")
+                created, _ = await contractor_certs.request_certificates(
+                    session, contract, utcnow(), reason="on_demand", due_days=due_days
+                )
+                return len(created)
+
+        click.echo(f"{with_sessions(state, work)} request(s) created")
+
+    @certificates.command("submit")
+    @click.option("--request", "request_id", required=True)
+    @click.option("--package", "packages", multiple=True, required=True, help="Package id (repeat).")
+    @click.option("--method", type=click.Choice([m.value for m in ErasureMethod]), required=True)
+    @click.option("--erased-on", type=click.DateTime(["%Y-%m-%d"]), required=True)
+    @click.option("--media", required=True)
+    @click.option("--operator", required=True)
+    @click.option("--verifier", required=True)
+    @click.option("--scan", type=click.Path(exists=True, dir_okay=False), default=None)
+    @click.pass_obj
+    def submit(
+        state: CliState,
+        request_id: str,
+        packages: tuple[str, ...],
+        method: str,
+        erased_on: datetime,
+        media: str,
+        operator: str,
+        verifier: str,
+        scan: str | None,
+    ) -> None:
+        """Record a contractor's certificate (as handed in on paper) and show what is still missing."""
+        form = contractor_certs.Submission(
+            packages, ErasureMethod(method), erased_on.date(), media, operator, verifier, scan_path=scan
+        )
+
+        async def work(sessions: async_sessionmaker[AsyncSession]) -> deletion.Coverage:
+            async with sessions() as session, session.begin():
+                return await contractor_certs.submit(session, request_id, form, utcnow())
+
+        coverage = with_sessions(state, work)
+        click.echo(
+            "coverage complete"
+            if coverage.complete
+            else f"still missing: {len(coverage.missing)} package(s) from {', '.join(coverage.missing_parties)}"
+        )
+
+    @certificates.command("approve")
+    @click.argument("number")
+    @click.option("--by", required=True, help="Staff member who validates the hub's certificate.")
+    @click.option("--comment", default="")
+    @click.pass_obj
+    def approve(state: CliState, number: str, by: str, comment: str) -> None:
+        """Validate an issued hub deletion certificate."""
+        directory = state.settings.data_dir / "certificates"
+        with_sessions(
+            state, lambda s: certificate_files.approve(s, directory, number, by=by, comment=comment, at=utcnow())
+        )
+        click.echo(f"{number} validated by {by}")
+
+    @main.command("deletion-report")
+    @click.option("--contract", "code", required=True, help="Contract code; its sub-contracts are included.")
+    @click.option("--format", "fmt", type=click.Choice(reports.FORMATS), required=True)
+    @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+    @click.pass_obj
+    def deletion_report(state: CliState, code: str, fmt: str, out: Path) -> None:
+        """Outstanding and completed deletions and certificates of a contract and its sub-contracts."""
+        write_report(state, lambda session: deletion.build(session, code), fmt, out)
