@@ -75,6 +75,17 @@ def pg_template() -> Iterator[PgTemplate]:
     asyncio.run(_pg_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)']))
 
 
+@pytest.fixture
+def empty_pg_url(pg_template: PgTemplate) -> Iterator[str]:
+    """URL of a new PostgreSQL database with no schema at all, for tests of migrating itself."""
+    if pg_template.name is None:
+        skip_or_fail(pg_template.unreachable)
+    name = f"handover_e_{os.getpid()}_{next(_counter)}"
+    asyncio.run(_pg_admin([f'CREATE DATABASE "{name}"']))
+    yield f"{PG_BASE}/{name}"
+    asyncio.run(_pg_admin([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)']))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of a fresh, migrated, private database of each kind."""

@@ -41,7 +41,6 @@ class Entry(BaseModel):
 class PartyEntry(Entry):
     name: str
     kind: PartyKind
-    certifications: list[str] = []
     ip_allowlist: list[str] = []
     address: str | None = None
 
@@ -58,7 +57,6 @@ class PersonEntry(Entry):
 class ProgramEntry(Entry):
     name: str
     section: str
-    plugin_settings: dict[str, Any] = {}
 
 
 class ApprovalEntry(BaseModel):
@@ -85,7 +83,6 @@ class ContractEntry(Entry):
     ends_on: date
     allowed_items: list[str]
     collected_items: list[str] = []
-    media: list[str] = []
     channels: list[str] = []
     retention_days_after_receipt: int = Field(default=30, ge=0)
     retention_grace_days: int = Field(default=14, ge=0)

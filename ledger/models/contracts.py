@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -28,7 +27,6 @@ class Program(Base):
     code: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     section: Mapped[str] = mapped_column(String(100))
-    plugin_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Contract(Base):
@@ -48,7 +46,6 @@ class Contract(Base):
     ends_on: Mapped[date]
     allowed_items: Mapped[list[str]] = mapped_column(JSON, default=list)
     collected_items: Mapped[list[str]] = mapped_column(JSON, default=list)
-    media: Mapped[list[str]] = mapped_column(JSON, default=list)
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     retention_days_after_receipt: Mapped[int] = mapped_column(default=30)
     retention_grace_days: Mapped[int] = mapped_column(default=14)

@@ -34,7 +34,6 @@ class Party(Base):
     code: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[PartyKind] = mapped_column(enum_column(PartyKind))
-    certifications: Mapped[list[str]] = mapped_column(JSON, default=list)
     ip_allowlist: Mapped[list[str]] = mapped_column(JSON, default=list)
     address: Mapped[str | None] = mapped_column(String(300))
 
