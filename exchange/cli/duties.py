@@ -12,9 +12,9 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
-from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.duties.scheduler import DUTIES_BY_NAME, DutyRunner, build_context
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents
@@ -60,7 +60,7 @@ def _write_report(build: Callable[[AsyncSession], Awaitable[Report]], state: Cli
 
 def _run_duty(state: CliState, name: str) -> dict[str, Any]:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-        ctx = build_context(state.settings, sessions, connectors_from_settings(state.settings))
+        ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors))
         result = await DutyRunner(ctx).run_now(name)
         if result is None:
             raise ValueError(f"{name} is running in another hub process; try again later")
@@ -193,7 +193,7 @@ def register(main: click.Group) -> None:
         )
 
         async def work(sessions: async_sessionmaker[AsyncSession]) -> Incident:
-            return await incidents.open_incident(sessions, connectors_from_settings(state.settings), form, utcnow())
+            return await incidents.open_incident(sessions, build_connectors(state.settings.connectors), form, utcnow())
 
         incident = _with_sessions(state, work)
         click.echo(
