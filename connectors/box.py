@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import requests
 from box_sdk_gen import (
@@ -56,6 +56,7 @@ from connectors.base import (
     StoredObject,
     VerificationError,
 )
+from connectors.options import ConnectorOptions, SecretRef
 
 T = TypeVar("T")
 
@@ -72,6 +73,28 @@ class _RemoteFile:
     size: int
     sha1: str
     active: bool
+
+
+class BoxOptions(ConnectorOptions):
+    """A Box Platform app's Client Credentials Grant; ``base_url`` only for an emulator or a gateway."""
+
+    kind: Literal["box"] = "box"
+    client_id: str
+    client_secret: SecretRef
+    enterprise_id: str
+    root_folder_id: str
+    base_url: str | None = None
+
+    def build(self, name: str, jurisdiction: Jurisdiction) -> BoxConnector:
+        return BoxConnector(
+            name,
+            jurisdiction,
+            client_id=self.client_id,
+            client_secret=self.client_secret.read().get_secret_value(),
+            enterprise_id=self.enterprise_id,
+            root_folder_id=self.root_folder_id,
+            base_url=self.base_url,
+        )
 
 
 class BoxConnector(Connector):

@@ -19,7 +19,7 @@ import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from connectors.base import (
     AccessRole,
@@ -31,6 +31,7 @@ from connectors.base import (
     StoredObject,
     VerificationError,
 )
+from connectors.options import ConnectorOptions
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".handover-"
@@ -144,6 +145,19 @@ def _copy_with_hash(source: BinaryIO, fd: int) -> tuple[int, str]:
         digest.update(chunk)
         size += len(chunk)
     return size, digest.hexdigest()
+
+
+class LocalOptions(ConnectorOptions):
+    """``root``: the outbox folder, created by ``handover init``."""
+
+    kind: Literal["local"] = "local"
+    root: Path
+
+    def build(self, name: str, jurisdiction: Jurisdiction) -> LocalConnector:
+        return LocalConnector(name, jurisdiction, root=self.root)
+
+    def local_folders(self) -> list[Path]:
+        return [self.root]
 
 
 class LocalConnector(Connector):

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pycdlib
@@ -53,6 +54,7 @@ from connectors.local import (
     sha256_stream,
 )
 from connectors.media_label import render_label
+from connectors.options import ConnectorOptions
 
 DVD_CAPACITY = 4_700_372_992
 JST = ZoneInfo("Asia/Tokyo")
@@ -214,6 +216,20 @@ def _read_back(image: Path, media_id: str, expected: Sequence[MediumFile]) -> No
             f"作成した DVD イメージを読み直すと内容が一致しません（{image.name}）。image read-back mismatch",
             retryable=True,
         )
+
+
+class MediaOptions(ConnectorOptions):
+    """``root`` holds ``staging/`` (media in preparation) and ``images/`` (sealed images and labels)."""
+
+    kind: Literal["media"] = "media"
+    root: Path
+
+    def build(self, name: str, jurisdiction: Jurisdiction) -> MediaConnector:
+        staging, images = self.local_folders()
+        return MediaConnector(name, jurisdiction, staging_root=staging, image_root=images)
+
+    def local_folders(self) -> list[Path]:
+        return [self.root / "staging", self.root / "images"]
 
 
 class MediaConnector(Connector):

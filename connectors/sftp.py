@@ -18,10 +18,11 @@ import hashlib
 import posixpath
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
-from pathlib import Path
-from typing import BinaryIO, cast
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Literal, cast
 
 import asyncssh
+from pydantic import Field, model_validator
 
 from connectors.base import (
     AccessRole,
@@ -42,6 +43,7 @@ from connectors.local import (
     folder_parts,
     sha256_file,
 )
+from connectors.options import ConnectorOptions, SecretRef
 
 _READ_CHUNK = 4 * CHUNK_SIZE
 
@@ -75,6 +77,38 @@ def _sftp_error(exc: asyncssh.SFTPError, action_ja: str) -> ConnectorError:
             f"{action_ja}できません：SFTP サーバーに指定のフォルダがありません。{technical}", retryable=False
         )
     return ConnectorError(f"{action_ja}できません：SFTP サーバーがエラーを返しました。{technical}", retryable=False)
+
+
+class SftpOptions(ConnectorOptions):
+    """``host_key`` is the server's public key (``ssh-ed25519 AAAA…``), pinned; ``root`` is a folder on the server."""
+
+    kind: Literal["sftp"] = "sftp"
+    host: str
+    port: int = Field(default=22, ge=1, le=65535)
+    username: str
+    host_key: str
+    root: PurePosixPath = PurePosixPath(".")
+    password: SecretRef | None = None
+    private_key: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SftpOptions:
+        if self.password is None and self.private_key is None:
+            raise ValueError("an sftp connector needs password or private_key")
+        return self
+
+    def build(self, name: str, jurisdiction: Jurisdiction) -> SftpConnector:
+        return SftpConnector(
+            name,
+            jurisdiction,
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            host_key=self.host_key,
+            root=str(self.root),
+            password=None if self.password is None else self.password.read().get_secret_value(),
+            client_key=None if self.private_key is None else self.private_key.read().get_secret_value(),
+        )
 
 
 class SftpConnector(Connector):

@@ -15,9 +15,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
-from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.duties.scheduler import build_context, start_scheduler
 from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
@@ -52,7 +52,7 @@ class HubServices:
 async def services(settings: Settings) -> AsyncIterator[HubServices]:
     async with bootstrap.open_engine(settings) as engine:
         keyring = await asyncio.to_thread(Keyring.load, settings.master_key_path)
-        connectors = connectors_from_settings(settings)
+        connectors = build_connectors(settings.connectors)
         sessions = bootstrap.sessions(engine)
         scanner = None
         if settings.antivirus is not None:

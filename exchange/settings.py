@@ -2,53 +2,28 @@
 
 Sources, lowest to highest precedence: built-in defaults (the embedded mode), the TOML file, ``HANDOVER_*``
 environment variables (nested keys with ``__``, e.g. ``HANDOVER_DATABASE__URL``). Secrets never live in the TOML
-file itself: the file names an environment variable or a file that holds them (``SecretRef``).
+file itself: the file names an environment variable or a file that holds them (``SecretRef``). Each connector's
+options are that connector's own model (``connectors/registry.py`` lists the kinds).
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.options import SecretMissing, SecretRef
+from connectors.registry import AnyConnectorOptions
 
 DEFAULT_CONFIG = Path("config/hub.toml")
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(Strict):
-    """Where a secret comes from: an environment variable or a file (first line, trailing newline dropped)."""
-
-    env: str | None = None
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("name exactly one of 'env' or 'file'")
-        return self
-
-    def read(self) -> SecretStr:
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if value is None:
-                raise SecretMissing(f"environment variable {self.env} is not set")
-            return SecretStr(value)
-        assert self.file is not None
-        try:
-            return SecretStr(self.file.read_text(encoding="utf-8").rstrip("\n"))
-        except OSError as exc:
-            raise SecretMissing(f"secret file {self.file} cannot be read: {exc.strerror}") from None
-
-
-class SecretMissing(Exception):
-    """A secret named in the configuration is not where the configuration says."""
 
 
 class DatabaseSettings(Strict):
@@ -88,45 +63,6 @@ class IntakeSettings(Strict):
     rescan_seconds: float = Field(default=30.0, gt=0)
     workers: int = Field(default=2, ge=1, le=32)
     lease_seconds: float = Field(default=60.0, gt=0)
-
-
-class JurisdictionSettings(Strict):
-    country: str = "jp"
-    region: str
-
-
-class ConnectorSettings(Strict):
-    """One endpoint. ``kind`` picks the implementation; the other keys are that kind's options."""
-
-    kind: Literal["local", "box", "sftp", "media"]
-    jurisdiction: JurisdictionSettings
-    root: Path | None = None
-    host: str | None = None
-    port: int | None = None
-    username: str | None = None
-    host_key: str | None = None
-    base_url: str | None = None
-    root_folder_id: str | None = None
-    client_id: str | None = None
-    enterprise_id: str | None = None
-    client_secret: SecretRef | None = None
-    password: SecretRef | None = None
-    private_key: SecretRef | None = None
-
-    @model_validator(mode="after")
-    def _kind_options(self) -> ConnectorSettings:
-        needed = {
-            "local": ("root",),
-            "media": ("root",),
-            "sftp": ("host", "username", "host_key"),
-            "box": ("client_id", "client_secret", "root_folder_id"),
-        }[self.kind]
-        missing = [key for key in needed if getattr(self, key) is None]
-        if missing:
-            raise ValueError(f"a {self.kind} connector needs {', '.join(missing)}")
-        if self.kind == "sftp" and self.password is None and self.private_key is None:
-            raise ValueError("an sftp connector needs password or private_key")
-        return self
 
 
 class AntivirusSettings(Strict):
@@ -174,7 +110,7 @@ class Settings(BaseSettings):
     smtp: SmtpSettings | None = None
     antivirus: AntivirusSettings | None = None
     plugins: PluginSettings = PluginSettings()
-    connectors: dict[str, ConnectorSettings] = {}
+    connectors: dict[str, AnyConnectorOptions] = {}
     demo_dir: Path = Path("config/demo")
 
     @property
@@ -207,16 +143,29 @@ class ConfigError(Exception):
         super().__init__(f"{source}: " + "; ".join(problems))
 
 
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    # Inside ``connectors.NAME`` pydantic names the union member (the value of ``kind``) as a path step of its
+    # own; the file has no such key, so it is left out of the path the operator reads.
+    if loc[:1] == ("connectors",) and len(loc) > 2:
+        loc = loc[:2] + loc[3:]
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
 def _explain(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        path = _key_path(item["loc"])
         if item["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key (check the spelling; unknown keys are not ignored)")
         elif item["type"] == "value_error":
             lines.append(f"{path}: {item['ctx']['error']}")
         elif item["type"] == "missing":
             lines.append(f"{path}: required but missing")
+        # A missing or unknown ``kind`` (the connectors' union key) is reported at the table; name the key itself.
+        elif item["type"] == "union_tag_not_found":
+            lines.append(f"{path}.kind: required but missing")
+        elif item["type"] == "union_tag_invalid":
+            lines.append(f"{path}.kind: '{item['ctx']['tag']}' is not one of {item['ctx']['expected_tags']}")
         else:
             lines.append(f"{path}: {item['msg']}")
     return lines
@@ -252,16 +201,21 @@ def _cross_check(settings: Settings) -> list[str]:
                 f"connectors.{name}.jurisdiction.country: '{connector.jurisdiction.country}' is outside Japan;"
                 " personal data must stay under Japanese law (C-14)"
             )
-        for key in ("client_secret", "password", "private_key"):
-            ref = getattr(connector, key)
-            if ref is not None:
-                try:
-                    ref.read()
-                except SecretMissing as exc:
-                    problems.append(f"connectors.{name}.{key}: {exc}")
-    if settings.smtp is not None and settings.smtp.password is not None:
+    for path, ref in _secret_refs(settings, ""):
         try:
-            settings.smtp.password.read()
+            ref.read()
         except SecretMissing as exc:
-            problems.append(f"smtp.password: {exc}")
+            problems.append(f"{path}: {exc}")
     return problems
+
+
+def _secret_refs(value: object, path: str) -> Iterator[tuple[str, SecretRef]]:
+    """Every secret reference in the settings with its key path, whichever model (or connector kind) holds it."""
+    if isinstance(value, SecretRef):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for key in type(value).model_fields:
+            yield from _secret_refs(getattr(value, key), f"{path}.{key}" if path else key)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _secret_refs(item, f"{path}.{key}")

@@ -75,11 +75,7 @@ async def initialise(settings: Settings, admin_login: str = "admin") -> InitResu
         checkpoint.generate_key_file(settings.signing_key_path, settings.ledger_origin)
         result.actions.append(f"created ledger signing key {settings.signing_key_path} (mode 0600)")
     for name, connector in settings.connectors.items():
-        if connector.root is None or connector.kind not in ("local", "media"):
-            continue
-        root = connector.root
-        folders = [root] if connector.kind == "local" else [root / "staging", root / "images"]
-        for folder in folders:
+        for folder in connector.local_folders():
             if not folder.exists():
                 folder.mkdir(parents=True)
                 result.actions.append(f"created folder {folder} for connector {name}")

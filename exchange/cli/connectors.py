@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from connectors.checks import CheckResult, check_all
+from connectors.registry import build_connectors
 from exchange.cli.setup import CliState, fail, run
-from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.intake.antivirus import ClamdScanner
 
 
@@ -21,7 +21,7 @@ def register(main: click.Group) -> None:
         """Reachability, authentication and jurisdiction of every configured connector."""
 
         async def go() -> list[CheckResult]:
-            built = connectors_from_settings(state.settings)
+            built = build_connectors(state.settings.connectors)
             try:
                 return await check_all(list(built.values()))
             finally:

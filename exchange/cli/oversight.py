@@ -11,8 +11,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.registry import build_connectors
 from exchange.cli.setup import CliState, with_sessions, write_report
-from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.duties.scheduler import build_context
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents
@@ -54,7 +54,7 @@ def register(main: click.Group) -> None:
         )
 
         async def work(sessions: async_sessionmaker[AsyncSession]) -> Incident:
-            return await incidents.open_incident(sessions, connectors_from_settings(state.settings), form, utcnow())
+            return await incidents.open_incident(sessions, build_connectors(state.settings.connectors), form, utcnow())
 
         incident = with_sessions(state, work)
         click.echo(

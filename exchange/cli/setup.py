@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from connectors.registry import build_connectors
 from exchange.admin import bootstrap
-from exchange.delivery.connector_setup import connectors_from_settings
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
 from exchange.retention import hub_certificate_files as certificate_files
@@ -82,7 +82,7 @@ def run_duty(state: CliState, name: str) -> dict[str, Any]:
     """Run one scheduled duty now, through the same runner and lease as ``handover serve``."""
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-        ctx = build_context(state.settings, sessions, connectors_from_settings(state.settings))
+        ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors))
         result = await DutyRunner(ctx).run_now(name)
         if result is None:
             raise ValueError(f"{name} is running in another hub process; try again later")

@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from connectors.local import LocalOptions
+from connectors.media import MediaOptions
+from connectors.options import JurisdictionOptions
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
 from exchange.intake.service import IntakeService
-from exchange.settings import (
-    ConnectorSettings,
-    DatabaseSettings,
-    IntakeSettings,
-    JurisdictionSettings,
-    Settings,
-)
+from exchange.settings import DatabaseSettings, IntakeSettings, Settings
 from ledger.models import LedgerEntry, Package, Route
 from tests.services import require_binary
 
@@ -28,14 +25,14 @@ DEMO = sorted((ROOT / "config" / "demo").glob("*.toml"))
 
 
 def hub_settings(tmp_path: Path, db_url: str) -> Settings:
-    jp = JurisdictionSettings(country="jp", region="test")
+    jp = JurisdictionOptions(country="jp", region="test")
     return Settings(
         data_dir=tmp_path / "var",
         database=DatabaseSettings(url=db_url),
         intake=IntakeSettings(quiet_seconds=0),
         connectors={
-            "outbox": ConnectorSettings(kind="local", root=tmp_path / "outbox", jurisdiction=jp),
-            "dvd": ConnectorSettings(kind="media", root=tmp_path / "media", jurisdiction=jp),
+            "outbox": LocalOptions(root=tmp_path / "outbox", jurisdiction=jp),
+            "dvd": MediaOptions(root=tmp_path / "media", jurisdiction=jp),
         },
     )
 

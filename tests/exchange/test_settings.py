@@ -76,6 +76,7 @@ def test_secret_value_is_not_in_repr(tmp_path: Path, monkeypatch: pytest.MonkeyP
 [connectors.box]
 kind = "box"
 client_id = "cid"
+enterprise_id = "eid"
 root_folder_id = "0"
 client_secret = { env = "BOX_SECRET" }
 jurisdiction = { country = "jp", region = "box-jp" }
@@ -85,3 +86,49 @@ jurisdiction = { country = "jp", region = "box-jp" }
     assert secret is not None
     assert secret.read().get_secret_value() == "very-secret-value"
     assert "very-secret-value" not in repr(settings) + str(secret.read())
+
+
+def test_missing_jurisdiction_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, '[connectors.outbox]\nkind = "local"\nroot = "x"\n'))
+    assert info.value.problems == ["connectors.outbox.jurisdiction: required but missing"]
+
+
+JP = 'jurisdiction = { country = "jp", region = "tokyo" }\n'
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        ("", "connectors.x.kind: required but missing"),
+        ('kind = "ftp"\n', "connectors.x.kind: 'ftp' is not one of 'local', 'media', 'sftp', 'box'"),
+        (
+            'kind = "local"\nroot = "x"\nrooot = "/tmp"\n',
+            "connectors.x.rooot: unknown key (check the spelling; unknown keys are not ignored)",
+        ),
+        (
+            'kind = "sftp"\nhost = "h"\nusername = "u"\nhost_key = "k"\n',
+            "connectors.x: an sftp connector needs password or private_key",
+        ),
+        (
+            'kind = "sftp"\nusername = "u"\nhost_key = "k"\npassword = { env = "P" }\n',
+            "connectors.x.host: required but missing",
+        ),
+        (
+            'kind = "box"\nclient_id = "c"\nroot_folder_id = "0"\nclient_secret = { env = "S" }\n',
+            "connectors.x.enterprise_id: required but missing",
+        ),
+    ],
+    ids=["no-kind", "unknown-kind", "bad-option", "sftp-without-secret", "sftp-without-host", "box-without-enterprise"],
+)
+def test_each_kind_checks_its_own_options_by_path(tmp_path: Path, table: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, f"[connectors.x]\n{table}{JP}"))
+    assert info.value.problems == [problem]
+
+
+def test_a_connector_name_is_given_once(tmp_path: Path) -> None:
+    table = f'[connectors.outbox]\nkind = "local"\nroot = "x"\n{JP}'
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, table + table))
+    assert "not valid TOML" in info.value.problems[0]

@@ -10,19 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from connectors.media import MediaOptions
+from connectors.options import JurisdictionOptions, SecretRef
+from connectors.sftp import SftpOptions
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.service import IntakeService
-from exchange.settings import (
-    ConnectorSettings,
-    DatabaseSettings,
-    IntakeSettings,
-    JurisdictionSettings,
-    SecretRef,
-    Settings,
-)
+from exchange.settings import DatabaseSettings, IntakeSettings, Settings
 from ledger.models import LedgerEntry, Package
 from policies.dummy import write_dummy_csv
 from tests.connectors.conftest import SshdServer, start_sshd
@@ -41,14 +37,13 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
     key = tmp_path / "client.key"
     key.write_text(sshd.client_private_key, encoding="utf-8")
     key.chmod(0o600)
-    jp = JurisdictionSettings(country="jp", region="lgwan")
+    jp = JurisdictionOptions(country="jp", region="lgwan")
     settings = Settings(
         data_dir=tmp_path / "var",
         database=DatabaseSettings(url=db_url),
         intake=IntakeSettings(quiet_seconds=0),
         connectors={
-            "lgwan-printer": ConnectorSettings(
-                kind="sftp",
+            "lgwan-printer": SftpOptions(
                 host=sshd.host,
                 port=sshd.port,
                 username=sshd.username,
@@ -57,7 +52,7 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
                 root=sshd.root,
                 jurisdiction=jp,
             ),
-            "dvd": ConnectorSettings(kind="media", root=tmp_path / "media", jurisdiction=jp),
+            "dvd": MediaOptions(root=tmp_path / "media", jurisdiction=jp),
         },
     )
     route = tmp_path / "route.toml"
