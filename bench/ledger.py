@@ -64,13 +64,6 @@ async def append_rates(engine: AsyncEngine, events: int) -> None:
     four = await timed(asyncio.gather(*(writer(each) for _ in range(4))))
     rate("4 writers, one transaction per event", each * 4, four)
 
-    async def batches(count: int, size: int) -> None:
-        for _ in range(count // size):
-            async with sessions() as session, session.begin():
-                await log.append_many(session, [log.Event("bench.batch", PAYLOAD, CONTRACT)] * size)
-
-    rate("1 writer, append_many of 100 per transaction", events, await timed(batches(events, 100)))
-
     for callers in (1, 4, 16, 64):
         appender = log.Appender(engine)
         per = events // callers

@@ -99,11 +99,6 @@ async def append(
     return (await _insert(session, [event.row()]))[0]
 
 
-async def append_many(session: AsyncSession, events: Sequence[Event]) -> list[int]:
-    """Add several entries, contiguous and in order, in the session's transaction; return their indices."""
-    return await _insert(session, [event.row() for event in events])
-
-
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ledger import log
 from ledger.canonical import CanonicalError
-from ledger.checkpoint import SigningKey, VerifierKey, open_note
+from ledger.checkpoint import SigningKey, open_note
 from ledger.merkle import leaf_hash, root_hash
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
 from tests.ledger.conftest import allow_tampering
@@ -36,7 +36,7 @@ async def fill(session: AsyncSession, n: int, key: SigningKey | None = None) -> 
 async def test_append_assigns_contiguous_indices_and_stores_canonical_entries(db_session: AsyncSession) -> None:
     assert await log.tree_size(db_session) == 0
     first = await log.append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
-    batch = await log.append_many(db_session, [log.Event("a", {}), log.Event("b", {"x": [1]}, "c-1")])
+    batch = [await log.append(db_session, "a", {}), await log.append(db_session, "b", {"x": [1]}, contract_id="c-1")]
     assert (first, batch) == (0, [1, 2])
     assert await log.tree_size(db_session) == 3
     row = await db_session.get(LedgerEntry, 0)
@@ -55,7 +55,7 @@ async def test_refused_payload_adds_nothing(db_session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="limited"):
         await log.append(db_session, "k" * 65, {})
     with pytest.raises(ValueError, match="limited"):
-        await log.append_many(db_session, [log.Event("ok", {}), log.Event("ok", {}, package_id="p" * 37)])
+        await log.append(db_session, "ok", {}, package_id="p" * 37)
     assert await log.tree_size(db_session) == 0
 
 
@@ -273,7 +273,8 @@ async def test_export_verifies_without_our_code(db_session: AsyncSession, key: S
     lines = (out / "entries.jsonl").read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 10
     leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines[:-1]]
-    vkey = VerifierKey.from_vkey((out / "key.vkey").read_text())
+    assert (out / "key.vkey").read_text() == key.verifier.vkey + "\n"
+    vkey = key.verifier
     for path in summary.checkpoints:
         checkpoint = open_note(path.read_text(), vkey)
         assert checkpoint.root_hash == ref_mth(leaves[: checkpoint.tree_size])
