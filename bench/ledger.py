@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ledger.db import create_engine
 from ledger.migrate import upgrade
 from ledger.models.ledger import LedgerEntry
-from ledger.tlog.appending import Appender, Event, append, append_many
+from ledger.tlog.appending import Appender, Event, append
 from ledger.tlog.checkpoint import SigningKey
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
 from ledger.tlog.store import tree_size
@@ -66,13 +66,6 @@ async def append_rates(engine: AsyncEngine, events: int) -> None:
     each = events // 4
     four = await timed(asyncio.gather(*(writer(each) for _ in range(4))))
     rate("4 writers, one transaction per event", each * 4, four)
-
-    async def batches(count: int, size: int) -> None:
-        for _ in range(count // size):
-            async with sessions() as session, session.begin():
-                await append_many(session, [Event("bench.batch", PAYLOAD, CONTRACT)] * size)
-
-    rate("1 writer, append_many of 100 per transaction", events, await timed(batches(events, 100)))
 
     for callers in (1, 4, 16, 64):
         appender = Appender(engine)

@@ -4,7 +4,7 @@
 ``finalize_medium(folder, …)`` builds the image, reads it back to prove every file is intact, writes the
 printable label, and clears the staging folder (the image is now the only copy the connector keeps, so the
 next put into that folder starts a new medium). The hub registers the returned description and the physical
-hand-over; ``discard_medium`` removes the image and label once the disc is burned or returned.
+hand-over.
 
 Only WinZip AES-256 ZIP packages are accepted (C-01): a disc may leave the building by hand, so nothing on it
 may be readable without the password that travels separately.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import secrets
 import struct
 import zipfile
@@ -66,7 +65,6 @@ _JOLIET_MAX_CHARS = 64
 # id within the 16 characters a Joliet volume identifier holds.
 _ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _ID_LENGTH = 6
-MEDIA_ID_PATTERN = re.compile(rf"DVD-\d{{4}}-[{_ID_ALPHABET}]{{{_ID_LENGTH}}}")
 _LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
 
 
@@ -150,12 +148,6 @@ def check_aes_zip(path: Path) -> None:
 def new_media_id(year: int) -> str:
     suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
     return f"DVD-{year:04d}-{suffix}"
-
-
-def _check_media_id(media_id: str) -> str:
-    if not MEDIA_ID_PATTERN.fullmatch(media_id):
-        raise ConnectorError(f"媒体ID「{media_id}」の形式が正しくありません。invalid media id", retryable=False)
-    return media_id
 
 
 def _check_disc_name(name: str) -> None:
@@ -361,19 +353,6 @@ class MediaConnector(Connector):
         except OSError as exc:
             raise os_error(exc, "媒体ラベルの作成または仮置きファイルの片付けが") from exc
         return medium
-
-    async def discard_medium(self, media_id: str) -> None:
-        """Remove a sealed image and its label (after burning or the disc's return); idempotent."""
-        _check_media_id(media_id)
-        await asyncio.to_thread(self._discard_sync, media_id)
-
-    def _discard_sync(self, media_id: str) -> None:
-        try:
-            (self.image_root / f"{media_id}.iso").unlink(missing_ok=True)
-            (self.image_root / f"{media_id}-label.pdf").unlink(missing_ok=True)
-            fsync_dir(self.image_root)
-        except OSError as exc:
-            raise os_error(exc, "DVD イメージを削除") from exc
 
 
 def _staged_files(directory: Path) -> list[Path]:

@@ -24,7 +24,7 @@ from ledger.canonical import canonical_json
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.retention import HubDeletionCertificate, HubDeletionItem
-from ledger.tlog.checkpoint import NoteError, SigningKey, VerifierKey
+from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import fiscal_year
 
 FORMAT = "handover/hub-deletion-certificate/v1"
@@ -115,13 +115,3 @@ class SignedDocument:
 def sign_document(document: dict[str, Any], key: SigningKey) -> SignedDocument:
     data = canonical_json(document)
     return SignedDocument(data, base64.b64encode(key.sign(data)).decode("ascii"))
-
-
-def verify_document(document: bytes, signature: str, vkey: str) -> bool:
-    """Whether ``signature`` (base64) is the holder of ``vkey``'s Ed25519 signature over ``document``."""
-    try:
-        verifier = VerifierKey.from_vkey(vkey)
-        raw = base64.b64decode(signature.encode("ascii"), validate=True)
-    except (NoteError, ValueError):
-        return False
-    return verifier.verify(document, raw)

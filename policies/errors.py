@@ -33,7 +33,6 @@ class RefusalCode(StrEnum):
     PACKAGE_DELETED = "password.package_deleted"
     PACKAGE_WITHDRAWN = "password.package_withdrawn"
     NOT_DESIGNATED = "password.not_designated"
-    SAME_CHANNEL = "password.same_channel"
     NOT_DELIVERED = "password.not_delivered"
     TOO_EARLY = "password.too_early"
     PLUGIN = "plugin.error"

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import pluggy
 
@@ -33,7 +32,6 @@ class RecordProblem:
     record: int
     column: str | None
     message: str
-    severity: Literal["error", "warning"] = "error"
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def validate_records(
     batch and ``first_record`` the 1-based number of its first record. ``context`` is a scratch mapping that
     is the same object for every batch of one file, so a plugin can carry state across batches (e.g. seen
     household keys); key it by your plugin's name. Return the problems found (empty list when none); any
-    ``error`` problem sends the file to quarantine.
+    problem sends the file to quarantine.
     """
     raise NotImplementedError
 

@@ -84,9 +84,6 @@ class HandoverPlugins:
     def names(self) -> tuple[str, ...]:
         return tuple(self._programs)
 
-    def programs_of(self, name: str) -> frozenset[str]:
-        return self._programs[name]
-
     def for_program(self, program: str) -> ProgramHooks:
         """Hook callers limited to the plugins that serve ``program`` and are enabled for it."""
         program_config = self.config.programs.get(program, ProgramConfig())
@@ -109,7 +106,6 @@ class ProgramHooks:
         self, plugins: HandoverPlugins, program: str, enabled: tuple[str, ...], settings: Mapping[str, object]
     ) -> None:
         self.program = program
-        self.plugin_names = enabled
         self.settings = settings
         pm = plugins.pm
         others = [pm.get_plugin(name) for name in plugins.names() if name not in enabled]

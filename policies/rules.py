@@ -144,16 +144,3 @@ def check_jurisdiction(contract: ContractFacts) -> None:
             RefusalCode.JURISDICTION,
             f"国内法が適用される環境であることが確認できない接続先があります: {names}。",
         )
-
-
-def check_delivery(contract: ContractFacts, program_code: str, channel: str, *, today: date, now: datetime) -> None:
-    """All checks a package must pass before it leaves for ``contract`` over ``channel``.
-
-    ``today`` is the JST calendar day (contract periods are JST days); ``now`` is compared with approval
-    times, so it must be aware or naive exactly as they are.
-    """
-    check_program(contract, program_code)
-    check_period(contract, today)
-    check_subcontract_chain(contract, now)
-    check_channel(contract, channel)
-    check_jurisdiction(contract)

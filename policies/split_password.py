@@ -1,9 +1,12 @@
 """The split-password rule (C-02): data and its password reach the recipient on separate occasions.
 
-A package's password is released only (a) over a channel the data did not use, (b) to a manager or handler
-designated on the receiving contract, (c) after the recipient acknowledged receipt of the data or after the
-contract's minimum delay since delivery, and (d) never together with the data: an allowed decision carries the
-obligations the caller must honour. A frozen (incident), deleted or out-of-period package gets no password.
+A package's password is released only (a) to a manager or handler designated on the receiving contract and
+(b) after the recipient acknowledged receipt of the data or after the contract's minimum delay since delivery.
+A frozen (incident), deleted or out-of-period package gets no password.
+
+The rule does not yet refuse a password channel the data also used: the data channels it is given are connector
+kinds (``local``, ``sftp``, ``box``, ``media``) and password channels are ``notice``, ``portal`` and ``email``,
+two vocabularies with no member in common, so such a comparison could never refuse anything.
 """
 
 from __future__ import annotations
@@ -26,15 +29,6 @@ class PackageState(StrEnum):
     DELETED = "deleted"
 
 
-class Obligation(StrEnum):
-    """What the caller must do when a release is allowed."""
-
-    SEPARATE_MESSAGE = "separate_message"
-    """Send the password alone: never attached to, embedded in or sent in the same message as the data."""
-    RECORD_RELEASE = "record_release"
-    """Write the release (who, when, which channel) to the handover register."""
-
-
 @dataclass(frozen=True)
 class Designation:
     """A person designated on a contract (取扱責任者 = ``manager``, 取扱者 = ``handler``)."""
@@ -48,8 +42,9 @@ class Designation:
 class ReleaseRequest:
     """Someone asks for a package's password over ``password_channel``.
 
-    ``data_channels`` are the channels the data went (or goes) through; ``delivered_at`` is when the data
-    reached the recipient (None: not yet); ``today`` is the JST day for the contract period.
+    ``data_channels`` are the connector kinds the data went (or goes) through, not yet compared (see the module
+    docstring); ``delivered_at`` is when the data reached the recipient (None: not yet); ``today`` is the JST
+    day for the contract period.
     """
 
     contract: ContractFacts
@@ -66,7 +61,7 @@ class ReleaseRequest:
 
 @dataclass(frozen=True)
 class ReleaseDecision:
-    """The answer: ``allowed`` with ``code`` and a Japanese reason; when allowed, where and how to send.
+    """The answer: ``allowed`` with ``code`` and a Japanese reason; when allowed, the channel to send it on.
 
     ``retry_at`` tells a refused caller when the delay will have passed (None when waiting cannot help).
     """
@@ -75,7 +70,6 @@ class ReleaseDecision:
     code: str
     reason_ja: str
     channel: str | None = None
-    obligations: tuple[Obligation, ...] = ()
     retry_at: datetime | None = None
 
 
@@ -108,12 +102,6 @@ class SplitPasswordRule:
                 RefusalCode.NOT_DESIGNATED,
                 f"契約「{request.contract.label}」の取扱責任者・取扱者として届け出られていない方には"
                 "パスワードを通知できません。",
-            )
-        if request.password_channel in request.data_channels:
-            return _refuse(
-                RefusalCode.SAME_CHANNEL,
-                f"パスワードはデータと別の経路で通知する必要があります（「{request.password_channel}」は"
-                "データの提供に使った経路です）。",
             )
         if request.delivered_at is None:
             return _refuse(RefusalCode.NOT_DELIVERED, "データがまだ届いていないため、パスワードは通知できません。")
@@ -153,5 +141,4 @@ class SplitPasswordRule:
             code=RELEASED,
             reason_ja=reason,
             channel=request.password_channel,
-            obligations=(Obligation.SEPARATE_MESSAGE, Obligation.RECORD_RELEASE),
         )

@@ -265,14 +265,6 @@ class DutyRunner:
             return None
         return await self._run_claimed(duty, now, now, reschedule=False)
 
-    async def run_due(self) -> list[DutyRun]:
-        """Every due duty once, in order (for tests and ``handover duties run``)."""
-        runs = []
-        for name in self.duties:
-            if (run := await self.run_if_due(name)) is not None:
-                runs.append(run)
-        return runs
-
 
 def start_scheduler(
     ctx: DutyContext, *, tick_seconds: float = 60.0, runner: DutyRunner | None = None

@@ -88,6 +88,3 @@ class StabilityTracker:
         for gone in [p for p in self._seen if p.parent == folder and p not in present]:
             del self._seen[gone]
         return ready, unsettled
-
-    def forget(self, path: Path) -> None:
-        self._seen.pop(path, None)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.models.audit import AuditEvent
@@ -232,14 +232,3 @@ async def review(session: AsyncSession, year: int, *, reviewed_by: str, comment:
         ),
     )
     return row
-
-
-async def unreviewed_count(session: AsyncSession, year: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(AccessFinding)
-            .where(AccessFinding.fiscal_year == year, AccessFinding.review_id.is_(None))
-        )
-        or 0
-    )

@@ -1,6 +1,6 @@
 """The tamper-evident log: every register line is one leaf of an RFC 9162 Merkle tree, with signed checkpoints.
 
-* ``appending`` — add entries in the caller's transaction (``append``, ``append_many``) or by group commit
+* ``appending`` — add entries in the caller's transaction (``append``) or by group commit
   (``Appender``)
 * ``store`` — the log's tables, its size, its rows read in index order; ``LedgerIntegrityError``
 * ``verification`` — recompute every leaf and root against the checkpoints; sign a checkpoint of a verified log

@@ -14,7 +14,7 @@ throughput matters more than committing together with a business change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,11 +77,6 @@ async def append(
     """Add one entry in the session's transaction and return its leaf index."""
     event = Event(kind, payload, contract_id, package_id, at)
     return (await _insert(session, [event.row()]))[0]
-
-
-async def append_many(session: AsyncSession, events: Sequence[Event]) -> list[int]:
-    """Add several entries, contiguous and in order, in the session's transaction; return their indices."""
-    return await _insert(session, [event.row() for event in events])
 
 
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:

@@ -64,21 +64,6 @@ class VerifierKey:
         encoded = base64.b64encode(ED25519_ALG + self.public_key).decode("ascii")
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
-    @classmethod
-    def from_vkey(cls, vkey: str) -> VerifierKey:
-        name, sep, rest = vkey.strip().partition("+")
-        id_hex, sep2, encoded = rest.partition("+")
-        if not sep or not sep2:
-            raise NoteError("a vkey is <name>+<hex key id>+<base64 key>")
-        _check_name(name)
-        raw = _b64decode(encoded, "vkey key")
-        if len(raw) != 33 or raw[:1] != ED25519_ALG:
-            raise NoteError("vkey is not an Ed25519 key")
-        key = cls(name, raw[1:])
-        if id_hex != key.key_id.hex():
-            raise NoteError("vkey key id does not match its name and key")
-        return key
-
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)

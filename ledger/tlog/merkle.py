@@ -154,23 +154,6 @@ class RangeHasher:
         return [h for h in self._results if h is not None]
 
 
-def hash_ranges(ranges: Sequence[tuple[int, int]], leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    hasher = RangeHasher(ranges)
-    for leaf in leaf_hashes[: hasher.needed]:
-        hasher.add(leaf)
-    return hasher.hashes()
-
-
-def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """The inclusion proof of leaf ``index`` in the tree over all of ``leaf_hashes``."""
-    return hash_ranges(inclusion_ranges(index, len(leaf_hashes)), leaf_hashes)
-
-
-def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """The consistency proof from the first ``old_size`` leaves to all of ``leaf_hashes``."""
-    return hash_ranges(consistency_ranges(old_size, len(leaf_hashes)), leaf_hashes)
-
-
 def _well_formed(*hashes: bytes) -> bool:
     return all(len(h) == HASH_SIZE for h in hashes)
 

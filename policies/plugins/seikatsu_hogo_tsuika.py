@@ -2,15 +2,12 @@
 
 Push type (プッシュ型): households on assistance now are paid ex officio. Application type (申請型): closed
 households apply; the application is checked against the welfare-system extract (did the household receive
-assistance from 平成25年8月 on, in the period it claims?). Amounts come from the national calculation tool.
-The plugin makes payment data and notice print data and counts households and notices for the register.
+assistance from 平成25年8月 on, in the period it claims?). The plugin counts households and notices for the
+register.
 
-File formats defined here (CSV, any encoding :mod:`policies.tabular` reads):
-
-* calculation-tool output: ``世帯番号,追加給付額`` — one row per household, amount in whole yen;
-* welfare-system extract: ``世帯番号,氏名,生年月日,保護開始日,保護廃止日`` — dates ``YYYY-MM-DD`` or
-  ``YYYY/MM/DD``, 保護廃止日 empty while assistance continues;
-* ward target extract (input of :func:`produce_outputs`): ``世帯番号`` plus the contractor's items.
+Welfare-system extract format (CSV, any encoding :mod:`policies.tabular` reads):
+``世帯番号,氏名,生年月日,保護開始日,保護廃止日`` — dates ``YYYY-MM-DD`` or ``YYYY/MM/DD``, 保護廃止日 empty
+while assistance continues.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from policies.dummy_people import DummyPeople
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.hookspecs import DummyTable, PackageDescription, Quantity, Record, RecordProblem, hookimpl
 from policies.jp import normalise_name
-from policies.tabular import TableFormat, create_table, open_table
+from policies.tabular import open_table
 
 PROGRAM = "seikatsu-hogo-tsuika"
 PROGRAMS = frozenset({PROGRAM})
@@ -34,13 +31,10 @@ CONTRACTOR_ITEMS = ("郵便番号", "住所", "氏名", "保護の種類及び�
 SUBCONTRACTOR_ITEMS = CONTRACTOR_ITEMS[:-1]
 COLLECTED_ITEMS = ("氏名", "住所", "生年月日", "生活保護受給期間", "世帯員の死亡の有無", "加算の有無")
 HOUSEHOLD = "世帯番号"
-AMOUNT = "追加給付額"
 KIND = "給付区分"
 PUSH = "プッシュ型"
 APPLICATION = "申請型"
 ELIGIBLE_FROM = date(2013, 8, 1)
-PAYMENT_COLUMNS = (HOUSEHOLD, "氏名", "振込先口座情報", AMOUNT)
-NOTICE_COLUMNS = (HOUSEHOLD, *SUBCONTRACTOR_ITEMS, AMOUNT)
 _POSTAL = re.compile(r"\d{3}-?\d{4}")
 
 
@@ -134,63 +128,6 @@ def check_application(application: Application, extract: ExtractIndex) -> Applic
         spells[0].household,
         "申請の受給期間（平成25年8月以降）に受給記録がありません。",
     )
-
-
-def read_amounts(path: Path) -> dict[str, int]:
-    """Read the calculation tool's output: household → amount in yen (duplicates and bad amounts refused)."""
-    amounts: dict[str, int] = {}
-    with open_table(path) as table:
-        if HOUSEHOLD not in table.header or AMOUNT not in table.header:
-            raise PolicyRefusal(
-                RefusalCode.MISSING_COLUMNS, f"計算ツールの出力に「{HOUSEHOLD}」「{AMOUNT}」の列がありません。"
-            )
-        key, value = table.header.index(HOUSEHOLD), table.header.index(AMOUNT)
-        for row in table:
-            text = row[value].replace(",", "").strip()
-            if not text.isdigit() or row[key] in amounts:
-                raise PolicyRefusal(
-                    RefusalCode.MALFORMED,
-                    f"計算ツールの出力の{table.location}が正しくありません（世帯番号の重複または金額が整数でない）。",
-                )
-            amounts[row[key]] = int(text)
-    return amounts
-
-
-@dataclass(frozen=True)
-class BenefitOutputs:
-    """Counts for the register after :func:`produce_outputs`."""
-
-    households: int
-    notices: int
-    total_amount: int
-
-
-def produce_outputs(
-    target: Path, amounts: Mapping[str, int], payment_out: Path, notice_out: Path, encoding: str = "cp932"
-) -> BenefitOutputs:
-    """Stream the ward's target extract into payment data and notice print data (households with an amount
-    above zero). A household missing from the calculation output refuses the whole run."""
-    households = total = 0
-    fmt = TableFormat("csv", encoding)
-    with (
-        open_table(target) as table,
-        create_table(payment_out, fmt, PAYMENT_COLUMNS) as payments,
-        create_table(notice_out, fmt, NOTICE_COLUMNS) as notices,
-    ):
-        for row in table:
-            record = dict(zip(table.header, row, strict=False))
-            amount = amounts.get(record.get(HOUSEHOLD, ""))
-            if amount is None:
-                raise PolicyRefusal(
-                    RefusalCode.MALFORMED, f"{table.location}の世帯の追加給付額が計算ツールの出力にありません。"
-                )
-            households += 1
-            if amount > 0:
-                total += amount
-                values = {**record, AMOUNT: str(amount)}
-                payments.write([values.get(column, "") for column in PAYMENT_COLUMNS])
-                notices.write([values.get(column, "") for column in NOTICE_COLUMNS])
-    return BenefitOutputs(households=households, notices=notices.count, total_amount=total)
 
 
 @hookimpl

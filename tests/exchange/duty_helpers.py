@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange.admin.data_import import import_files
-from exchange.duties.scheduler import DutyConfig, DutyContext
+from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from ledger.db import session_factory
 from ledger.models.contracts import Contract
+from ledger.models.duties import DutyRun
 from ledger.models.packages import Package, PackageStatus
 from ledger.tlog.checkpoint import generate_key_file
 
@@ -90,3 +91,8 @@ def duty_context(
 
 def jst(year: int, month: int, day: int, hour: int = 10) -> datetime:
     return datetime(year, month, day, hour, tzinfo=UTC) - timedelta(hours=9)
+
+
+async def run_due(runner: DutyRunner) -> list[DutyRun]:
+    """Every due duty once, in order, as one round of the scheduler's ticks would run them."""
+    return [run for name in runner.duties if (run := await runner.run_if_due(name)) is not None]

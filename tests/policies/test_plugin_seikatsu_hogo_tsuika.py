@@ -10,7 +10,6 @@ from policies.errors import PolicyRefusal
 from policies.minimise import RecipientItems, minimise
 from policies.pluginmanager import PluginConfig, ProgramHooks, build_plugin_manager
 from policies.plugins import seikatsu_hogo_tsuika as s1
-from policies.tabular import open_table
 
 HEAD = ("世帯番号", *s1.CONTRACTOR_ITEMS)
 
@@ -68,36 +67,6 @@ def test_read_extract(tmp_path: Path) -> None:
     bad = _csv(tmp_path / "bad.csv", "世帯番号,氏名,生年月日,保護開始日,保護廃止日\r\nH1,x,昭和,2010-04-01,\r\n")
     with pytest.raises(PolicyRefusal, match="抽出データ"):
         s1.read_extract(bad)
-
-
-def test_amounts_payment_and_notice_data(tmp_path: Path) -> None:
-    amounts = s1.read_amounts(_csv(tmp_path / "calc.csv", '世帯番号,追加給付額\r\nH1,"12,345"\r\nH2,0\r\nH3,500\r\n'))
-    assert amounts == {"H1": 12345, "H2": 0, "H3": 500}
-    row = "000-0001,見本区,佐藤 太郎,生活扶助,平成25年8月～,追加給付,見本銀行"
-    target = _csv(tmp_path / "t.csv", ",".join(HEAD) + f"\r\nH1,{row}\r\nH2,{row}\r\nH3,{row}\r\n")
-    outputs = s1.produce_outputs(target, amounts, tmp_path / "pay.csv", tmp_path / "notice.csv")
-    assert outputs == s1.BenefitOutputs(households=3, notices=2, total_amount=12845)
-    with open_table(tmp_path / "pay.csv") as table:
-        assert table.header == s1.PAYMENT_COLUMNS
-        assert [row[-1] for row in table] == ["12345", "500"]
-    with open_table(tmp_path / "notice.csv") as table:
-        assert table.format.encoding == "cp932"
-        assert "振込先口座情報" not in table.header
-        assert next(iter(table))[0] == "H1"
-
-
-def test_missing_amount_refuses_the_run(tmp_path: Path) -> None:
-    target = _csv(tmp_path / "t.csv", ",".join(HEAD) + "\r\nH9,1,2,3,4,5,6,7\r\n")
-    with pytest.raises(PolicyRefusal, match="1件目"):
-        s1.produce_outputs(target, {"H1": 1}, tmp_path / "pay.csv", tmp_path / "notice.csv")
-
-
-@pytest.mark.parametrize(
-    "text", ["世帯番号,金額\r\nH1,1\r\n", "世帯番号,追加給付額\r\nH1,1\r\nH1,2\r\n", "世帯番号,追加給付額\r\nH1,-5\r\n"]
-)
-def test_bad_calculation_output_is_refused(tmp_path: Path, text: str) -> None:
-    with pytest.raises(PolicyRefusal):
-        s1.read_amounts(_csv(tmp_path / "calc.csv", text))
 
 
 def test_validate_file_finds_problems_across_batches(tmp_path: Path, hooks: ProgramHooks) -> None:

@@ -9,7 +9,6 @@ from policies.errors import PolicyRefusal, RefusalCode
 from policies.rules import (
     ConnectorFacts,
     check_channel,
-    check_delivery,
     check_jurisdiction,
     check_period,
     check_program,
@@ -109,22 +108,3 @@ def test_jurisdiction() -> None:
     assert "「x」（未申告）" in reason
     assert "box" not in reason
     _refused(RefusalCode.NO_CONNECTOR, check_jurisdiction, replace(CONTRACT, connectors=()))
-
-
-def test_check_delivery_runs_every_rule() -> None:
-    check_delivery(PRINTER, "seikatsu-hogo-tsuika", "dvd", today=NOW.date(), now=NOW)
-    cases = [
-        (RefusalCode.WRONG_PROGRAM, PRINTER, "aircon-josei", "dvd", NOW),
-        (RefusalCode.OUTSIDE_PERIOD, PRINTER, "seikatsu-hogo-tsuika", "dvd", datetime(2027, 4, 1)),
-        (
-            RefusalCode.SUBCONTRACT_UNAPPROVED,
-            replace(PRINTER, subcontract_approval=None),
-            "seikatsu-hogo-tsuika",
-            "dvd",
-            NOW,
-        ),
-        (RefusalCode.CHANNEL_NOT_ALLOWED, PRINTER, "seikatsu-hogo-tsuika", "portal", NOW),
-        (RefusalCode.NO_CONNECTOR, replace(PRINTER, connectors=()), "seikatsu-hogo-tsuika", "dvd", NOW),
-    ]
-    for code, contract, program, channel, now in cases:
-        _refused(code, check_delivery, contract, program, channel, today=now.date(), now=now)

@@ -9,7 +9,6 @@ from policies.errors import RefusalCode
 from policies.split_password import (
     RELEASED,
     Designation,
-    Obligation,
     PackageState,
     ReleaseDecision,
     ReleaseRequest,
@@ -43,16 +42,14 @@ def _refused(request: ReleaseRequest, code: RefusalCode) -> ReleaseDecision:
     assert not decision.allowed
     assert decision.code == code
     assert decision.channel is None
-    assert decision.obligations == ()
     return decision
 
 
-def test_release_after_acknowledgement_carries_obligations() -> None:
+def test_release_after_acknowledgement() -> None:
     decision = RULE.decide(REQUEST)
     assert decision.allowed
     assert decision.code == RELEASED
     assert decision.channel == "portal"
-    assert decision.obligations == (Obligation.SEPARATE_MESSAGE, Obligation.RECORD_RELEASE)
     assert "受領確認後" in decision.reason_ja
 
 
@@ -80,11 +77,6 @@ def test_past_contract_period() -> None:
 @pytest.mark.parametrize("recipient", ["viewer-1", "handler-2", "stranger"])
 def test_only_designated_people_on_this_contract(recipient: str) -> None:
     _refused(replace(REQUEST, recipient_id=recipient), RefusalCode.NOT_DESIGNATED)
-
-
-def test_same_channel_as_the_data() -> None:
-    decision = _refused(replace(REQUEST, data_channels=frozenset({"lgwan-sftp", "portal"})), RefusalCode.SAME_CHANNEL)
-    assert "「portal」" in decision.reason_ja
 
 
 def test_data_not_delivered() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,13 +16,12 @@ from connectors.local import LocalConnector
 from exchange.duties.scheduler import DutyRunner
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention.contractor_certificates import Submission, SubmissionRefused
-from ledger.hub_certificate import verify_document
 from ledger.models.contracts import Contract
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.retention import CertificateRequest, ErasureMethod
 from ledger.reports import deletion
 from ledger.tlog.checkpoint import load_key_file
-from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
+from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo, run_due
 
 
 def form(*package_ids: str) -> Submission:
@@ -76,16 +76,17 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
             package.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
             packages.append(package)
     runner = DutyRunner(ctx)
-    await runner.run_due()
+    await run_due(runner)
 
     clock.now = jst(2027, 4, 15, 1)  # past 2027-03-31 plus the 14 days' grace
-    runs = {run.name: run.result for run in await runner.run_due()}
+    runs = {run.name: run.result for run in await run_due(runner)}
     number = runs["retention.sweep"]["issued"]
     assert number is not None and runs["certificates.reminders"]["requested"] == 2  # S4 ended too, but received nothing
     directory = tmp_path / "certificates"
     document = (directory / f"{number}.json").read_bytes()
-    vkey = load_key_file(tmp_path / "ledger-signing.key").verifier.vkey
-    assert verify_document(document, (directory / f"{number}.sig").read_text().strip(), vkey)
+    verifier = load_key_file(tmp_path / "ledger-signing.key").verifier
+    signature = (directory / f"{number}.sig").read_text().strip()
+    assert verifier.verify(document, base64.b64decode(signature, validate=True))
     assert {p["package_id"] for p in json.loads(document)["packages"]} == {p.public_id for p in packages}
     assert (directory / f"{number}.pdf").read_bytes().startswith(b"%PDF")
 
@@ -98,7 +99,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
         due = requests[0].due_at
     assert len(await notices("certificate.requested")) == 2
     clock.now = due - timedelta(days=3)
-    await runner.run_due()
+    await run_due(runner)
     assert len(await notices("certificate.reminder")) == 2
     assert await notices("certificate.overdue") == []
 
@@ -106,13 +107,13 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
         main = next(r for r in requests if r.contract_id == packages[0].contract_id)
         await contractor_certs.submit(session, main.public_id, form(packages[0].public_id), clock())
     clock.now = due + timedelta(hours=1)
-    escalated = {run.name: run.result for run in await runner.run_due()}["certificates.reminders"]["escalated"]
+    escalated = {run.name: run.result for run in await run_due(runner)}["certificates.reminders"]["escalated"]
     assert len(escalated) == 1 and main.public_id not in escalated
     overdue = await notices("certificate.overdue")
     assert len(overdue) == 1 and {n.audience for n in overdue} == {NoticeAudience.WARD}
-    await runner.run_due()
+    await run_due(runner)
     clock.now += timedelta(days=1)
-    await runner.run_due()
+    await run_due(runner)
     assert len(await notices("certificate.overdue")) == 1  # escalated once, not on every run
 
     async with ctx.sessions() as session:

@@ -14,7 +14,6 @@ from connectors.base import Jurisdiction
 from connectors.box import BoxConnector
 from connectors.local import LocalConnector
 from exchange.retention.sweep import Sweeper, retention_deadline
-from ledger.hub_certificate import verify_document
 from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package, PackageStatus
@@ -73,11 +72,10 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
     directory = tmp_path / "certificates"
     document = (directory / f"{result.issued}.json").read_bytes()
     signature = (directory / f"{result.issued}.sig").read_text().strip()
-    vkey = load_key_file(tmp_path / "ledger-signing.key").verifier.vkey
-    assert verify_document(document, signature, vkey)
-    assert not verify_document(document.replace(b"delete", b"keep!!"), signature, vkey)
-    other = base64.b64encode(bytes(64)).decode()
-    assert not verify_document(document, other, vkey)
+    verifier = load_key_file(tmp_path / "ledger-signing.key").verifier
+    assert verifier.verify(document, base64.b64decode(signature, validate=True))
+    assert not verifier.verify(document.replace(b"delete", b"keep!!"), base64.b64decode(signature, validate=True))
+    assert not verifier.verify(document, bytes(64))
     content = json.loads(document)
     [entry] = content["packages"]
     assert entry["package_id"] == due.public_id and entry["sha256"] == due.sha256

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import subprocess
 from datetime import UTC, date, datetime, timedelta
@@ -15,14 +16,14 @@ from sqlalchemy import func, select
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.contractor_certificates import Submission
-from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document, verify_document
+from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
 from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
 from ledger.registers.handover import Category, RegisterEntry, record
 from ledger.reports import access_log, deletion, handover, media, printlog
-from ledger.tlog.checkpoint import SigningKey
+from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import JST, fiscal_year
 from tests.exchange.web.conftest import Portal
 
@@ -235,7 +236,10 @@ async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -
     async with portal.maker() as session:
         row = await session.scalar(select(HubDeletionCertificate).where(HubDeletionCertificate.public_id == public_id))
     assert row is not None and row.vkey is not None
-    assert verify_document(document, signature, row.vkey)
+    name, _key_id, encoded = row.vkey.split("+", 2)
+    verifier = VerifierKey(name, base64.b64decode(encoded)[1:])
+    assert verifier.vkey == row.vkey  # the stored vkey names this key, with its key id
+    assert verifier.verify(document, base64.b64decode(signature, validate=True))
 
     response = await portal.client.get(f"/compliance/certificates/{public_id}.pdf")
     assert response.status == 200 and response.content_type == "application/pdf"

@@ -14,7 +14,6 @@ from ledger.tlog.checkpoint import (
     Checkpoint,
     NoteError,
     SigningKey,
-    VerifierKey,
     generate_key_file,
     key_id,
     load_key_file,
@@ -104,14 +103,11 @@ def test_extension_lines_are_kept(key: SigningKey) -> None:
     assert open_note(sign_note(checkpoint, key), key.verifier) == checkpoint
 
 
-def test_vkey_round_trip_and_checks(key: SigningKey) -> None:
+def test_vkey_format_and_key_names(key: SigningKey) -> None:
     vkey = key.verifier.vkey
     name, id_hex, encoded = vkey.split("+", 2)  # base64 may itself contain "+"
     assert (name, id_hex) == ("handover.example", key.verifier.key_id.hex())
     assert base64.b64decode(encoded) == b"\x01" + key.verifier.public_key
-    assert VerifierKey.from_vkey(vkey) == key.verifier
-    with pytest.raises(NoteError, match="key id does not match"):
-        VerifierKey.from_vkey(f"other+{id_hex}+{encoded}")
     with pytest.raises(NoteError, match="name"):
         SigningKey.generate("has space")
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ledger.canonical import CanonicalError
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
-from ledger.tlog.appending import Appender, Event, append, append_many
-from ledger.tlog.checkpoint import SigningKey, VerifierKey, open_note
+from ledger.tlog.appending import Appender, append
+from ledger.tlog.checkpoint import SigningKey, open_note
 from ledger.tlog.export import export
 from ledger.tlog.merkle import leaf_hash, root_hash
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
@@ -40,7 +40,7 @@ async def fill(session: AsyncSession, n: int, key: SigningKey | None = None) -> 
 async def test_append_assigns_contiguous_indices_and_stores_canonical_entries(db_session: AsyncSession) -> None:
     assert await tree_size(db_session) == 0
     first = await append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
-    batch = await append_many(db_session, [Event("a", {}), Event("b", {"x": [1]}, "c-1")])
+    batch = [await append(db_session, "a", {}), await append(db_session, "b", {"x": [1]}, contract_id="c-1")]
     assert (first, batch) == (0, [1, 2])
     assert await tree_size(db_session) == 3
     row = await db_session.get(LedgerEntry, 0)
@@ -59,7 +59,7 @@ async def test_refused_payload_adds_nothing(db_session: AsyncSession) -> None:
     with pytest.raises(ValueError, match="limited"):
         await append(db_session, "k" * 65, {})
     with pytest.raises(ValueError, match="limited"):
-        await append_many(db_session, [Event("ok", {}), Event("ok", {}, package_id="p" * 37)])
+        await append(db_session, "ok", {}, package_id="p" * 37)
     assert await tree_size(db_session) == 0
 
 
@@ -277,7 +277,8 @@ async def test_export_verifies_without_our_code(db_session: AsyncSession, key: S
     lines = (out / "entries.jsonl").read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 10
     leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines[:-1]]
-    vkey = VerifierKey.from_vkey((out / "key.vkey").read_text())
+    assert (out / "key.vkey").read_text() == key.verifier.vkey + "\n"
+    vkey = key.verifier
     for path in summary.checkpoints:
         checkpoint = open_note(path.read_text(), vkey)
         assert checkpoint.root_hash == ref_mth(leaves[: checkpoint.tree_size])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given
@@ -11,9 +12,8 @@ from hypothesis import strategies as st
 from ledger.tlog.merkle import (
     EMPTY_ROOT,
     RangeHasher,
-    consistency_proof,
     consistency_ranges,
-    inclusion_proof,
+    inclusion_ranges,
     leaf_hash,
     node_hash,
     root_hash,
@@ -58,6 +58,22 @@ CT_CONSISTENCY = {
     ],
 }
 CT_LEAVES = [leaf_hash(e) for e in CT_ENTRIES]
+
+
+def _proof(ranges: Sequence[tuple[int, int]], leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    """The hashes of ``ranges`` in one streaming pass, as the database-backed log builds its proofs."""
+    hasher = RangeHasher(ranges)
+    for leaf in leaf_hashes[: hasher.needed]:
+        hasher.add(leaf)
+    return hasher.hashes()
+
+
+def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    return _proof(inclusion_ranges(index, len(leaf_hashes)), leaf_hashes)
+
+
+def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    return _proof(consistency_ranges(old_size, len(leaf_hashes)), leaf_hashes)
 
 
 # Naive reference: the recursive definitions of RFC 9162 §2.1.1, §2.1.3.1 and §2.1.4.1, written literally.
