@@ -1,9 +1,11 @@
 """Delivery endpoints: one module per kind behind one interface; no database, no hub.
 
 * ``base`` — the interface every endpoint implements, stored objects, jurisdiction, connector errors
-* ``registry`` — connectors built from plain configuration, endpoints outside Japan refused (C-14)
+* ``options`` — the options model every kind extends (kind, jurisdiction), secret references
+* ``registry`` — the union of every kind's options (keyed on ``kind``); connectors built from it, endpoints outside
+  Japan refused (C-14)
 * ``checks`` — reachability, authentication and jurisdiction of each endpoint
-* ``local`` — a local or mounted outbox folder
+* ``local`` — a local or mounted outbox folder (each kind's module holds its options model and its connector)
 * ``box`` — Box (over LGWAN), through Box's own SDK
 * ``sftp`` — LGWAN-ASP file services and other SSH endpoints
 * ``media`` — the DVD fallback: staged per medium, sealed into an ISO image (C-21)
