@@ -21,7 +21,7 @@ from exchange.retention import returns
 from ledger.models import Contract, IntakeStatus, Package, Party, PartyKind, Person, Route
 from ledger.models.base import utcnow
 from ledger.models.retention import ExpectedReturn, ReturnKind
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 
 async def _package(session: AsyncSession, public_id: str) -> Package:
@@ -153,7 +153,7 @@ def register(main: click.Group) -> None:
                 await record(
                     session,
                     RegisterEntry(
-                        kind="package.acknowledged",
+                        kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
                         category=Category.RECEIVED,
                         content=f"受領確認（{package.zip_name}）",
                         contract_id=package.contract.public_id,
