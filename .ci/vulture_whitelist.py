@@ -85,4 +85,3 @@ _.key_ids
 
 _.Appender  # issue 16 wires: group commit for the pipeline, portal and duties
 _.aclose
-

@@ -13,7 +13,7 @@ from exchange import hub
 from exchange.cli.setup import CliState, fail, find_package, find_person, run
 from ledger.models import Contract, IntakeStatus, Package, Route
 from ledger.models.base import utcnow
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 
 def _summary(package: Package) -> dict[str, object]:
@@ -120,7 +120,7 @@ def register(main: click.Group) -> None:
                 await record(
                     session,
                     RegisterEntry(
-                        kind="package.acknowledged",
+                        kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
                         category=Category.RECEIVED,
                         content=f"受領確認（{package.zip_name}）",
                         contract_id=package.contract.public_id,

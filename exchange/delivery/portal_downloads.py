@@ -15,13 +15,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.identity.authorisation import Action
 from ledger.models.audit import AuditEvent
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Person
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 RESUME_WINDOW = timedelta(hours=6)
-DOWNLOAD_ACTION = "package.download"
 
 
 class DownloadRefused(Exception):
@@ -64,7 +64,7 @@ async def start(
             await session.execute(
                 select(AuditEvent.id)
                 .where(
-                    AuditEvent.action == DOWNLOAD_ACTION,
+                    AuditEvent.action == Action.PACKAGE_DOWNLOAD,
                     AuditEvent.outcome == "allowed",
                     AuditEvent.account_id == account_id,
                     AuditEvent.object_id == package.public_id,
@@ -96,7 +96,7 @@ async def start(
     await record(
         session,
         RegisterEntry(
-            kind="package.downloaded",
+            kind=RegisterKind.PACKAGE_DOWNLOADED,
             category=Category.PROVIDED,
             content=f"ポータルからのダウンロード（{package.zip_name}、{number}回目／上限{package.download_limit}回）",
             contract_id=contract_public_id,
@@ -122,7 +122,7 @@ async def acknowledge(
     await record(
         session,
         RegisterEntry(
-            kind="package.acknowledged",
+            kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
             category=Category.RECEIVED,
             content=f"受領確認（{package.zip_name}）",
             contract_id=contract_public_id,

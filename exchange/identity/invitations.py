@@ -29,7 +29,7 @@ from exchange.identity.accounts import hash_password_async, one_time_password
 from ledger.documents.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
 from ledger.models.identity import Invitation, TotpFactor
 from ledger.models.parties import Account, Party, Person
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import to_wareki
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -105,7 +105,7 @@ async def invite(
     await record(
         session,
         RegisterEntry(
-            kind="account.invited",
+            kind=RegisterKind.ACCOUNT_INVITED,
             category=Category.ADMIN,
             content=f"ポータルのログイン情報（招待コード）の通知（{party.name}）",
             handler_from=issuer,

@@ -2,7 +2,8 @@
 
 Each lands in ``DATA_DIR/inbound/<contract public id>/`` under a generated name (the person's file name is kept
 only as a checked label), mode 0600, written to a temporary file and renamed only when complete and within the
-size limit. Nothing here opens or runs the content.
+size limit. Nothing here opens or runs the content. An upload's register line (kept, or refused as infected)
+is built here too, so the portal records both the same way.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import contextlib
 import hashlib
 import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from exchange.packing import packer as packing
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind
 
 KINDS: Final = {
     "print_log": "印刷ログ",
@@ -106,3 +108,32 @@ async def store(
     dest = folder / f"{upload_id}{Path(safe).suffix.lower()}"
     await asyncio.to_thread(_finish, fd, tmp, dest)
     return Stored(dest, safe, size, digest.hexdigest())
+
+
+def received_entry(contract_id: str, person_name: str, kind: str, upload_id: str, stored: Stored) -> RegisterEntry:
+    """The register line (受領) of an upload that passed the scan and was kept; ``kind`` is a key of ``KINDS``."""
+    return RegisterEntry(
+        kind=RegisterKind.INBOUND_RECEIVED,
+        category=Category.RECEIVED,
+        content=f"{KINDS[kind]}の提出（{stored.name}）",
+        contract_id=contract_id,
+        handler_from=person_name,
+        handler_to="system",
+        quantity={"files": 1, "bytes": stored.size},
+        channel="portal",
+        details={"upload": upload_id, "sha256": stored.sha256},
+    )
+
+
+def refused_entry(
+    contract_id: str, person_name: str, kind: str, upload_id: str, stored: Stored, signature: str
+) -> RegisterEntry:
+    """The register line (受付拒否) of an infected upload, deleted unread: a received line's facts plus the virus."""
+    received = received_entry(contract_id, person_name, kind, upload_id, stored)
+    return replace(
+        received,
+        kind=RegisterKind.INBOUND_REFUSED,
+        category=Category.REFUSED,
+        content=f"{KINDS[kind]}の提出を拒否（{stored.name}、ウイルス検出: {signature}）",
+        details={**received.details, "signature": signature},
+    )

@@ -24,7 +24,7 @@ from exchange.packing import packer as packing
 from exchange.passwords.generate import new_package_password
 from ledger.models import Contract, IntakeFile, Package, PackageStatus, Program, RouteTarget
 from ledger.models.base import new_public_id, utcnow
-from ledger.registers.handover import Category, RegisterEntry
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind
 from policies import rules
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.minimise import MinimiseResult, RecipientItems, minimise
@@ -47,7 +47,7 @@ class PreparedPackage:
 
     def register_entry(self) -> RegisterEntry:
         return RegisterEntry(
-            kind="package.sealed",
+            kind=RegisterKind.PACKAGE_SEALED,
             category=Category.PROVIDED,
             content=self.content,
             contract_id=self.contract.public_id,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ledger.models import IntakeFile, Package, Route
-from ledger.registers.handover import Category, RegisterEntry
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -117,7 +117,7 @@ def move_to_quarantine(intake: IntakeFile, route: Route, reason_ja: str) -> None
 
 def delivered_entry(package: Package, channel: str) -> RegisterEntry:
     return RegisterEntry(
-        kind="package.delivered",
+        kind=RegisterKind.PACKAGE_DELIVERED,
         category=Category.PROVIDED,
         content=f"暗号化パッケージ {package.zip_name}",
         contract_id=package.contract.public_id,
@@ -132,7 +132,7 @@ def delivered_entry(package: Package, channel: str) -> RegisterEntry:
 def fallback_entry(package: Package, failed_channel: str) -> RegisterEntry:
     fallback = package.route_target.fallback_connector if package.route_target else None
     return RegisterEntry(
-        kind="package.fallback",
+        kind=RegisterKind.PACKAGE_FALLBACK,
         category=Category.ADMIN,
         content=f"経路「{failed_channel}」での提供に失敗したため、代替経路「{fallback}」に切り替えます",
         contract_id=package.contract.public_id,
@@ -144,7 +144,7 @@ def fallback_entry(package: Package, failed_channel: str) -> RegisterEntry:
 
 def finished_entry(intake: IntakeFile, packages: Sequence[Package]) -> RegisterEntry:
     return RegisterEntry(
-        kind="intake.finished",
+        kind=RegisterKind.INTAKE_FINISHED,
         category=Category.ADMIN,
         content=f"{intake.file_name} の提供処理を完了し、元ファイルを受渡しフォルダから除去しました",
         handler_from="system",
@@ -155,7 +155,7 @@ def finished_entry(intake: IntakeFile, packages: Sequence[Package]) -> RegisterE
 
 def quarantined_entry(intake: IntakeFile, contract_ids: Sequence[str], code: str, reason_ja: str) -> RegisterEntry:
     return RegisterEntry(
-        kind="intake.quarantined",
+        kind=RegisterKind.INTAKE_QUARANTINED,
         category=Category.REFUSED,
         content=f"{intake.file_name} を受け付けず隔離しました",
         contract_id=contract_ids[0] if len(contract_ids) == 1 else None,

@@ -18,16 +18,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from exchange.identity.audit_log import AuditAction
+from exchange.identity.authorisation import Action
 from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Designation
 from ledger.models.oversight import AccessFinding, AccessReview
 from ledger.models.packages import Package
 from ledger.models.parties import Party
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import JST, fiscal_year
 
-DOWNLOAD = "package.download"
-LOGIN_FAILED = "login.failed"
 LOOKBACK = timedelta(days=2)
 
 
@@ -78,7 +78,7 @@ async def _findings(
     session: AsyncSession, events: list[AuditEvent], hours: BusinessHours, now: datetime
 ) -> list[AccessFinding]:
     found: list[AccessFinding] = []
-    downloads = [e for e in events if e.action == DOWNLOAD]
+    downloads = [e for e in events if e.action == Action.PACKAGE_DOWNLOAD]
     package_ids = {e.object_id for e in downloads if e.object_id}
     packages = {
         p.public_id: p for p in (await session.scalars(select(Package).where(Package.public_id.in_(package_ids)))).all()
@@ -131,7 +131,7 @@ async def _findings(
                     [e.id for e in allowed],
                 )
             )
-    found += _bursts([e for e in events if e.action == LOGIN_FAILED], hours, now)
+    found += _bursts([e for e in events if e.action == AuditAction.LOGIN_FAILED], hours, now)
     found += _volumes([e for e in downloads if e.outcome == "allowed"], hours, now)
     return found
 
@@ -223,7 +223,7 @@ async def review(session: AsyncSession, year: int, *, reviewed_by: str, comment:
     await record(
         session,
         RegisterEntry(
-            kind="access.reviewed",
+            kind=RegisterKind.ACCESS_REVIEWED,
             category=Category.ADMIN,
             content=f"{year}年度のアクセスログ分析結果（{len(pending)}件）を確認",
             handler_from=reviewed_by,

@@ -27,7 +27,7 @@ from ledger.models.duties import NoticeAudience
 from ledger.models.oversight import Incident, IncidentPackage
 from ledger.models.packages import Package
 from ledger.models.parties import Person
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import to_wareki
 
 PRELIMINARY = timedelta(days=3)
@@ -89,7 +89,7 @@ async def open_incident(
         await record(
             session,
             RegisterEntry(
-                kind="incident.recorded",
+                kind=RegisterKind.INCIDENT_RECORDED,
                 category=Category.ADMIN,
                 content=f"事故を記録し、関係データ{len(packages)}件を凍結（{form.title}）",
                 contract_id=contract.public_id if contract else None,
@@ -130,15 +130,15 @@ async def _remove_access(
 async def record_report(session: AsyncSession, incident: Incident, which: str, at: datetime) -> None:
     """Record that the preliminary or final report went to the PPC."""
     if which == "preliminary":
-        incident.preliminary_reported_at = at
+        incident.preliminary_reported_at, kind = at, RegisterKind.INCIDENT_PRELIMINARY_REPORTED
     elif which == "final":
-        incident.final_reported_at = at
+        incident.final_reported_at, kind = at, RegisterKind.INCIDENT_FINAL_REPORTED
     else:
         raise ValueError("which is 'preliminary' or 'final'")
     await record(
         session,
         RegisterEntry(
-            kind=f"incident.{which}_reported",
+            kind=kind,
             category=Category.ADMIN,
             content=f"個人情報保護委員会へ{'速報' if which == 'preliminary' else '確報'}を提出（{incident.title}）",
             handler_from="ward",

@@ -19,7 +19,7 @@ from exchange.duties.notices import NewNotice, notify, send_emails
 from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.oversight import Inspection
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import JST, fiscal_year, to_wareki
 
 REMIND_BEFORE = timedelta(days=30)
@@ -72,7 +72,7 @@ async def record_result(
     await record(
         session,
         RegisterEntry(
-            kind="inspection.recorded",
+            kind=RegisterKind.INSPECTION_RECORDED,
             category=Category.ADMIN,
             content=f"{inspection.fiscal_year}年度の実地検査を記録（{to_wareki(performed_on)}、{result}）",
             contract_id=contract.public_id,

@@ -30,7 +30,7 @@ from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.registers import PrintFinding, PrintFindingKind, PrintLog, PrintLogRow
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports.printlog import file_key
 from ledger.wareki import JST
 from policies.errors import PolicyRefusal
@@ -249,7 +249,7 @@ async def ingest(
     await record(
         session,
         RegisterEntry(
-            kind="printlog.received",
+            kind=RegisterKind.PRINTLOG_RECEIVED,
             category=Category.RECEIVED,
             content=f"印刷ログ {print_log.file_name}（{len(parsed.rows)}件、{pages}枚）",
             contract_id=contract.public_id,
@@ -260,12 +260,12 @@ async def ingest(
         ),
     )
     for finding in findings:
-        await _record_finding(session, contract, finding, "printlog.finding", uploaded_by)
+        await _record_finding(session, contract, finding, RegisterKind.PRINTLOG_FINDING, uploaded_by)
     return IngestResult(print_log, findings)
 
 
 async def _record_finding(
-    session: AsyncSession, contract: Contract, finding: PrintFinding, kind: str, handler: str | None
+    session: AsyncSession, contract: Contract, finding: PrintFinding, kind: RegisterKind, handler: str | None
 ) -> None:
     await record(
         session,
@@ -299,7 +299,7 @@ async def give_reason(
     await session.flush()
     contract = await session.get(Contract, finding.contract_id)
     assert contract is not None  # enforced by the foreign key
-    await _record_finding(session, contract, finding, "printlog.reason", given_by)
+    await _record_finding(session, contract, finding, RegisterKind.PRINTLOG_REASON, given_by)
     return finding
 
 

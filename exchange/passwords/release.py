@@ -19,7 +19,7 @@ from exchange.contract_facts import contract_facts
 from exchange.keys import sealing
 from ledger.models import Contract, Designation, Package, PackageStatus, PasswordRelease, Person
 from ledger.models.base import utcnow
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from policies import split_password as rule
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -111,7 +111,7 @@ async def release(
     await record(
         session,
         RegisterEntry(
-            kind="password.released" if decision.allowed else "password.refused",
+            kind=RegisterKind.PASSWORD_RELEASED if decision.allowed else RegisterKind.PASSWORD_REFUSED,
             category=Category.PASSWORD_NOTICE if decision.allowed else Category.REFUSED,
             content=("パスワード通知" if decision.allowed else "パスワード通知の拒否") + f"（{package.zip_name}）",
             contract_id=contract.public_id,

@@ -31,7 +31,7 @@ from ledger.models.retention import (
     ContractorCertificatePackage,
     ErasureMethod,
 )
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports.deletion import Coverage, coverage, coverage_lines, family
 from ledger.wareki import JST, to_wareki
 
@@ -92,7 +92,7 @@ async def request_certificates(
         await record(
             session,
             RegisterEntry(
-                kind="certificate.requested",
+                kind=RegisterKind.CERTIFICATE_REQUESTED,
                 category=Category.ERASED,
                 content=f"消去証明書の提出を依頼（{len(packages)}件、期限 {to_wareki(request.due_at)}）",
                 contract_id=member.public_id,
@@ -155,7 +155,7 @@ async def submit(session: AsyncSession, request_id: str, form: Submission, now: 
     await record(
         session,
         RegisterEntry(
-            kind="certificate.submitted",
+            kind=RegisterKind.CERTIFICATE_SUBMITTED,
             category=Category.ERASED,
             content=f"消去証明書を受領（{form.method.value}、{to_wareki(form.erased_on)}消去、{len(form.package_ids)}件）",
             contract_id=request.contract.public_id,
@@ -179,7 +179,7 @@ async def _complete_if_covered(session: AsyncSession, request: CertificateReques
     await record(
         session,
         RegisterEntry(
-            kind="certificate.completed",
+            kind=RegisterKind.CERTIFICATE_COMPLETED,
             category=Category.ERASED,
             content="受け取った全データの消去証明書がそろいました。",
             contract_id=request.contract.public_id,
@@ -276,7 +276,7 @@ async def _remind_one(
             await record(
                 session,
                 RegisterEntry(
-                    kind="certificate.overdue",
+                    kind=RegisterKind.CERTIFICATE_OVERDUE,
                     category=Category.ERASED,
                     content=f"消去証明書の提出期限超過を職員へ通知（期限 {due}）",
                     contract_id=contract.public_id,

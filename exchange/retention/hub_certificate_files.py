@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.documents.duty_pdfs import Document, Section, render
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import to_wareki
 
 ISSUER = "個人情報受渡しハブ（handover）"
@@ -145,7 +145,7 @@ async def approve(
         await record(
             session,
             RegisterEntry(
-                kind="certificate.hub_validated",
+                kind=RegisterKind.CERTIFICATE_HUB_VALIDATED,
                 category=Category.ERASED,
                 content=f"電子データ消去証明書（ハブ）{number} の内容を確認",
                 handler_from=by,

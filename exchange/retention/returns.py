@@ -20,7 +20,7 @@ from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.packages import Package
 from ledger.models.retention import ExpectedReturn, ReturnKind
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.registers.media import overdue_returns
 from ledger.wareki import JST, to_wareki
 
@@ -61,7 +61,7 @@ async def record_return(session: AsyncSession, item: ExpectedReturn, *, received
     await record(
         session,
         RegisterEntry(
-            kind="return.received",
+            kind=RegisterKind.RETURN_RECEIVED,
             category=Category.RETURNED,
             content=f"{KIND_JA[item.kind]}（{item.reference}）の返却を受領",
             contract_id=contract.public_id,

@@ -33,7 +33,7 @@ from ledger.hub_certificate import ErasedPackage, build_document, certificate_nu
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.tlog.checkpoint import SigningKey
 from ledger.wareki import JST
 
@@ -244,7 +244,7 @@ class Sweeper:
         await record(
             session,
             RegisterEntry(
-                kind="package.erased",
+                kind=RegisterKind.PACKAGE_ERASED,
                 category=Category.ERASED,
                 content=f"{package.zip_name}（保存期限到来によりハブ上の全複製を消去・暗号消去）",
                 contract_id=contract.public_id,
@@ -306,7 +306,7 @@ class Sweeper:
             await record(
                 session,
                 RegisterEntry(
-                    kind="certificate.hub_issued",
+                    kind=RegisterKind.CERTIFICATE_HUB_ISSUED,
                     category=Category.ERASED,
                     content=f"電子データ消去証明書（ハブ）{number} を発行（{len(erased)}件）",
                     handler_from="system",

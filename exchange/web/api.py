@@ -15,6 +15,7 @@ from sqlalchemy import select
 from exchange.delivery import portal_downloads as downloads
 from exchange.identity import api_tokens, lockout
 from exchange.identity import audit_log as audit
+from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, decide, load_principal, network_allows
 from exchange.web.context import SESSIONS, Page, error_page, source_ip, transaction
 from exchange.web.contractor_packages import serve_download
@@ -32,21 +33,21 @@ async def api_page(request: web.Request) -> AsyncIterator[Page]:
     token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
     async with maker() as session, transaction(session):
         if await lockout.locked_until(session, account_id=None, source_ip=ip, now=now) is not None:
-            audit.record(session, audit.ANONYMOUS, ip, "api.locked", "denied")
+            audit.record(session, audit.ANONYMOUS, ip, AuditAction.API_LOCKED, "denied")
             await session.commit()
             raise error_page(request, 429, "認証の失敗が続いたため、一時的に利用できません。")
         account = await api_tokens.authenticate(session, token, now)
         if account is None:
             await session.rollback()
             lockout.record_attempt(session, account_id=None, source_ip=ip, succeeded=False, now=now)
-            audit.record(session, audit.ANONYMOUS, ip, "api.auth_failed", "failed")
+            audit.record(session, audit.ANONYMOUS, ip, AuditAction.API_AUTH_FAILED, "failed")
             await session.commit()
             raise error_page(request, 401, "認証トークンが正しくないか、有効期限が切れています。")
         principal = await load_principal(session, account)
         ctx = Page(request, session, principal, "", ip)
         network = network_allows(principal, ip)
         if not network.allowed:
-            await ctx.deny("api.network", network)
+            await ctx.deny(AuditAction.API_NETWORK, network)
         yield ctx
 
 
@@ -81,7 +82,7 @@ async def list_packages(request: web.Request) -> web.StreamResponse:
                 for p in packages
                 if decide(ctx.principal, Action.PACKAGE_VIEW, scope, p).allowed
             ]
-        ctx.audit("api.packages.list", detail={"count": len(items)})
+        ctx.audit(AuditAction.API_PACKAGES_LIST, detail={"count": len(items)})
         return web.json_response({"packages": items})
 
 
@@ -89,7 +90,7 @@ async def get_package(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "package_id")
     async with api_page(request) as ctx:
         package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_VIEW, public_id)
-        ctx.audit("api.package.view", object_type="package", object_id=public_id)
+        ctx.audit(AuditAction.API_PACKAGE_VIEW, object_type="package", object_id=public_id)
         return web.json_response(_package_json(package, contract.public_id))
 
 
@@ -107,7 +108,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
             ctx.session, package, await signed_in_person(ctx), contract.public_id, now=utcnow()
         )
         ctx.audit(
-            "package.acknowledge", object_type="package", object_id=public_id, detail={"first": first, "api": True}
+            Action.PACKAGE_ACKNOWLEDGE, object_type="package", object_id=public_id, detail={"first": first, "api": True}
         )
         return web.json_response(_package_json(package, contract.public_id))
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.identity import audit_log as audit
 from exchange.identity import invitations, lockout, totp
 from exchange.identity.accounts import hash_password, hash_password_async, verify_password_async
+from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import load_principal, network_allows
 from exchange.web import sessions
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, error_page, page, source_ip
@@ -104,7 +105,13 @@ async def _complete(
         await session.delete(challenge)
     lockout.record_attempt(session, account_id=account.id, source_ip=ip, succeeded=True, now=now)
     audit.record(
-        session, _actor(account), ip, "login.succeeded", "allowed", object_type="account", object_id=account.public_id
+        session,
+        _actor(account),
+        ip,
+        AuditAction.LOGIN_SUCCEEDED,
+        "allowed",
+        object_type="account",
+        object_id=account.public_id,
     )
     response = web.Response(status=303, headers={"Location": "/"})
     response.del_cookie(CHALLENGE_COOKIE, path="/login")
@@ -122,7 +129,7 @@ async def _locked(session: AsyncSession, account: Account | None, ip: str, now: 
         session,
         _actor(account),
         ip,
-        "login.locked",
+        AuditAction.LOGIN_LOCKED,
         "denied",
         object_type="account",
         object_id=account.public_id if account else None,
@@ -131,7 +138,7 @@ async def _locked(session: AsyncSession, account: Account | None, ip: str, now: 
     return True
 
 
-async def _fail(session: AsyncSession, account: Account | None, ip: str, now: datetime, action: str) -> None:
+async def _fail(session: AsyncSession, account: Account | None, ip: str, now: datetime, action: AuditAction) -> None:
     lockout.record_attempt(session, account_id=account.id if account else None, source_ip=ip, succeeded=False, now=now)
     audit.record(
         session,
@@ -157,7 +164,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         known_hash = account.password_hash if account else await asyncio.to_thread(_dummy_hash)
         valid = await verify_password_async(known_hash, password)
         if account is None or not valid or account.disabled_at is not None:
-            await _fail(session, account, ip, now, "login.failed")
+            await _fail(session, account, ip, now, AuditAction.LOGIN_FAILED)
             return _login_page(request, FAILED_JA, 401)
         network = network_allows(await load_principal(session, account), ip)
         if not network.allowed:
@@ -165,7 +172,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
                 session,
                 _actor(account),
                 ip,
-                "login.network_denied",
+                AuditAction.LOGIN_NETWORK_DENIED,
                 "denied",
                 object_type="account",
                 object_id=account.public_id,
@@ -180,7 +187,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
             session,
             _actor(account),
             ip,
-            "login.password_ok",
+            AuditAction.LOGIN_PASSWORD_OK,
             "allowed",
             object_type="account",
             object_id=account.public_id,
@@ -220,7 +227,7 @@ async def totp_post(request: web.Request) -> web.StreamResponse:
         secret = totp.unseal_secret(keyring, factor.sealed_secret, account.public_id)
         step = totp.matching_step(secret, str(form.get("code", "")), now, after_step=factor.last_step)
         if step is None:
-            await _fail(session, account, ip, now, "login.totp_failed")
+            await _fail(session, account, ip, now, AuditAction.LOGIN_TOTP_FAILED)
             context = {"csrf_token": challenge.csrf_token, "error": "確認コードが正しくありません。"}
             return aiohttp_jinja2.render_template("totp.html", request, context, status=401)
         factor.last_step = step
@@ -293,7 +300,7 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
             secret = totp.unseal_secret(keyring, challenge.pending_secret, account.public_id)
             step = totp.matching_step(secret, str(form.get("code", "")), now)
             if step is None:
-                await _fail(session, account, ip, now, "login.setup_totp_failed")
+                await _fail(session, account, ip, now, AuditAction.LOGIN_SETUP_TOTP_FAILED)
                 context = await _setup_context(request, session, challenge, "確認コードが正しくありません。")
                 return aiohttp_jinja2.render_template("setup.html", request, context, status=401)
             await session.execute(delete(TotpFactor).where(TotpFactor.account_id == account.id))
@@ -314,7 +321,7 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
             session,
             _actor(account),
             ip,
-            "account.setup_completed",
+            AuditAction.ACCOUNT_SETUP_COMPLETED,
             "allowed",
             object_type="account",
             object_id=account.public_id,
@@ -337,7 +344,7 @@ async def invitation_post(request: web.Request) -> web.StreamResponse:
         invitation = await invitations.find_valid(session, str(form.get("code", "")), now)
         account = await session.get(Account, invitation.account_id) if invitation is not None else None
         if invitation is None or account is None or account.disabled_at is not None:
-            await _fail(session, None, ip, now, "invitation.failed")
+            await _fail(session, None, ip, now, AuditAction.INVITATION_FAILED)
             error = "招待コードが正しくないか、有効期限が切れています。"
             return aiohttp_jinja2.render_template("invitation.html", request, {"error": error}, status=401)
         network = network_allows(await load_principal(session, account), ip)
@@ -346,7 +353,7 @@ async def invitation_post(request: web.Request) -> web.StreamResponse:
                 session,
                 _actor(account),
                 ip,
-                "invitation.network_denied",
+                AuditAction.INVITATION_NETWORK_DENIED,
                 "denied",
                 object_type="invitation",
                 object_id=invitation.public_id,
@@ -357,7 +364,7 @@ async def invitation_post(request: web.Request) -> web.StreamResponse:
             session,
             _actor(account),
             ip,
-            "invitation.accepted",
+            AuditAction.INVITATION_ACCEPTED,
             "allowed",
             object_type="invitation",
             object_id=invitation.public_id,
@@ -368,7 +375,7 @@ async def invitation_post(request: web.Request) -> web.StreamResponse:
 async def logout_post(request: web.Request) -> web.StreamResponse:
     async with page(request, view=False) as ctx:
         await ctx.form()
-        ctx.audit("logout", object_type="account", object_id=ctx.principal.account_public_id)
+        ctx.audit(AuditAction.LOGOUT, object_type="account", object_id=ctx.principal.account_public_id)
         response = web.Response(status=303, headers={"Location": "/"})
         await sessions.end(ctx.session, request, response)
         return response

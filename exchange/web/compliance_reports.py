@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from exchange.identity.audit_log import AuditAction
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.web.compliance import _allowed
 from exchange.web.context import Page, error_page, page
@@ -137,12 +138,15 @@ async def report_download(request: web.Request) -> web.StreamResponse:
             data = await asyncio.to_thread(reports.render, built, fmt, encoding=encoding)
         except (BadQuery, reports.ReportError) as exc:
             ctx.audit(
-                "compliance.report.download", "failed", object_type="report", detail={**detail, "error": str(exc)}
+                AuditAction.COMPLIANCE_REPORT_DOWNLOAD,
+                "failed",
+                object_type="report",
+                detail={**detail, "error": str(exc)},
             )
             return await _form_page(ctx, query, str(exc))
         rows = sum(len(section.rows) for section in built.sections)
         ctx.audit(
-            "compliance.report.download",
+            AuditAction.COMPLIANCE_REPORT_DOWNLOAD,
             object_type="report",
             object_id=kind,
             detail={**detail, "filter": described, "rows": rows, "bytes": len(data)},
@@ -217,7 +221,7 @@ async def certificate_download(request: web.Request) -> web.StreamResponse:
             raise error_page(request, 404, "発行済みの消去証明書が見つかりません。")
         data = await _certificate_bytes(certificate, ctx.deps.data_dir and ctx.deps.data_dir / "certificates", suffix)
         ctx.audit(
-            "compliance.certificate.download",
+            AuditAction.COMPLIANCE_CERTIFICATE_DOWNLOAD,
             object_type="hub_deletion_certificate",
             object_id=public_id,
             detail={"number": certificate.number, "file": suffix},

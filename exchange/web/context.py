@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange.identity import audit_log as audit
-from exchange.identity.authorisation import Decision, Principal, load_principal, network_allows
+from exchange.identity.audit_log import AuditAction
+from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
 from exchange.inbound import uploads as inbound
 from exchange.intake.preparation import VirusScanner
 from exchange.keys import sealing
@@ -90,7 +91,7 @@ class Page:
 
     def audit(
         self,
-        action: str,
+        action: AuditAction | Action,
         outcome: audit.Outcome = "allowed",
         *,
         object_type: str | None = None,
@@ -109,7 +110,12 @@ class Page:
         )
 
     async def deny(
-        self, action: str, decision: Decision, *, object_type: str | None = None, object_id: str | None = None
+        self,
+        action: AuditAction | Action,
+        decision: Decision,
+        *,
+        object_type: str | None = None,
+        object_id: str | None = None,
     ) -> NoReturn:
         """Record the refusal and answer 404 or 403 with the reason."""
         await self.commit_alone(action, object_type=object_type, object_id=object_id, detail={"code": decision.code})
@@ -119,7 +125,7 @@ class Page:
 
     async def commit_alone(
         self,
-        action: str,
+        action: AuditAction | Action,
         *,
         object_type: str | None = None,
         object_id: str | None = None,
@@ -138,7 +144,7 @@ class Page:
         """The posted form, after its CSRF token has been checked."""
         data = await self.request.post()
         if not secrets.compare_digest(str(data.get("csrf_token", "")), self.csrf_token):
-            await self.commit_alone("csrf.rejected", detail={"path": self.request.path})
+            await self.commit_alone(AuditAction.CSRF_REJECTED, detail={"path": self.request.path})
             raise error_page(self.request, 403, "不正な要求です。画面を開き直してから操作してください。")
         return data
 
@@ -163,9 +169,9 @@ async def page(request: web.Request, *, view: bool = True) -> AsyncIterator[Page
         ctx = Page(request, session, principal, login.csrf_token, ip)
         network = network_allows(principal, ip)
         if not network.allowed:
-            await ctx.deny("access.network", network)
+            await ctx.deny(AuditAction.ACCESS_NETWORK, network)
         if view:
-            ctx.audit("page.view", detail={"path": request.path})
+            ctx.audit(AuditAction.PAGE_VIEW, detail={"path": request.path})
         yield ctx
 
 

@@ -91,7 +91,7 @@ async def certificate_post(request: web.Request) -> web.StreamResponse:
             )
         except contractor_certs.SubmissionRefused as refused:
             ctx.audit(
-                "certificate.submit",
+                Action.CERTIFICATE_SUBMIT,
                 "failed",
                 object_type="contract",
                 object_id=public_id,
@@ -99,7 +99,7 @@ async def certificate_post(request: web.Request) -> web.StreamResponse:
             )
             return ctx.render("certificate.html", {**context, "error": str(refused), "form": form}, status=400)
         ctx.audit(
-            "certificate.submit",
+            Action.CERTIFICATE_SUBMIT,
             object_type="contract",
             object_id=public_id,
             detail={"packages": len(form.getall("package", [])), "complete": coverage.complete},

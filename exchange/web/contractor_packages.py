@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from exchange.delivery import portal_downloads as downloads
+from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, decide
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
 from exchange.web.context import Page, error_page, page
@@ -58,7 +59,11 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     path = Path(package.store_path)
     if not await asyncio.to_thread(path.is_file):
         ctx.audit(
-            "package.download", "failed", object_type="package", object_id=public_id, detail={"code": "store.missing"}
+            Action.PACKAGE_DOWNLOAD,
+            "failed",
+            object_type="package",
+            object_id=public_id,
+            detail={"code": "store.missing"},
         )
         raise error_page(request, 503, "データファイルを読み出せません。区の担当者に連絡してください。")
     try:
@@ -72,9 +77,9 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
             now=utcnow(),
         )
     except downloads.DownloadRefused as refused:
-        await ctx.deny("package.download", _refusal(refused), object_type="package", object_id=public_id)
+        await ctx.deny(Action.PACKAGE_DOWNLOAD, _refusal(refused), object_type="package", object_id=public_id)
     ctx.audit(
-        downloads.DOWNLOAD_ACTION if started.counted else "package.download.resume",
+        Action.PACKAGE_DOWNLOAD if started.counted else AuditAction.PACKAGE_DOWNLOAD_RESUME,
         object_type="package",
         object_id=public_id,
         detail={"download": started.number, "limit": package.download_limit, "range": request.headers.get("Range")},
@@ -109,7 +114,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
         first = await downloads.acknowledge(
             ctx.session, package, await signed_in_person(ctx), contract.public_id, now=utcnow()
         )
-        ctx.audit("package.acknowledge", object_type="package", object_id=public_id, detail={"first": first})
+        ctx.audit(Action.PACKAGE_ACKNOWLEDGE, object_type="package", object_id=public_id, detail={"first": first})
         return see_other(f"/packages/{public_id}")
 
 
@@ -141,7 +146,7 @@ async def password_post(request: web.Request) -> web.StreamResponse:
             )
         except PasswordRefused as refused:
             ctx.audit(
-                "password.pickup",
+                Action.PASSWORD_PICKUP,
                 "denied",
                 object_type="package",
                 object_id=public_id,
@@ -149,7 +154,7 @@ async def password_post(request: web.Request) -> web.StreamResponse:
             )
             shown: dict[str, object] = {"package": package, "contract": contract, "refusal": refused.decision}
             return ctx.render("password.html", {**shown, "password": None}, status=403)
-        ctx.audit("password.pickup", object_type="package", object_id=public_id)
+        ctx.audit(Action.PASSWORD_PICKUP, object_type="package", object_id=public_id)
         context = {"package": package, "contract": contract, "password": released.password, "refusal": None}
         return ctx.render("password.html", context)
 

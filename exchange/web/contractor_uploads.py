@@ -9,6 +9,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
+from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision
 from exchange.inbound import uploads as inbound
 from exchange.web.context import Page, error_page, page
@@ -22,7 +23,7 @@ from ledger.models.base import new_public_id
 from ledger.models.contracts import Contract
 from ledger.models.inbound import InboundFile
 from ledger.models.parties import Person
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import record
 
 
 async def inbound_page(request: web.Request) -> web.StreamResponse:
@@ -72,7 +73,7 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
             if part.name == "file":
                 if fields.get("csrf_token") != ctx.csrf_token or fields.get("kind") not in inbound.KINDS:
                     await ctx.deny(
-                        "csrf.rejected", Decision(False, "csrf", "不正な要求です。画面を開き直してください。")
+                        AuditAction.CSRF_REJECTED, Decision(False, "csrf", "不正な要求です。画面を開き直してください。")
                     )
                 try:
                     stored = await inbound.store(
@@ -85,7 +86,7 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
                     )
                 except inbound.UploadRefused as refused:
                     ctx.audit(
-                        "inbound.upload",
+                        Action.INBOUND_UPLOAD,
                         "failed",
                         object_type="contract",
                         object_id=public_id,
@@ -113,21 +114,8 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
                 sha256=stored.sha256,
             )
         )
-        await record(
-            ctx.session,
-            RegisterEntry(
-                kind="inbound.received",
-                category=Category.RECEIVED,
-                content=f"{inbound.KINDS[kind]}の提出（{stored.name}）",
-                contract_id=contract.public_id,
-                handler_from=person.name,
-                handler_to="system",
-                quantity={"files": 1, "bytes": stored.size},
-                channel="portal",
-                details={"upload": upload_id, "sha256": stored.sha256},
-            ),
-        )
-        ctx.audit("inbound.upload", object_type="inbound_file", object_id=upload_id, detail={"kind": kind})
+        await record(ctx.session, inbound.received_entry(contract.public_id, person.name, kind, upload_id, stored))
+        ctx.audit(Action.INBOUND_UPLOAD, object_type="inbound_file", object_id=upload_id, detail={"kind": kind})
         return see_other(f"/contracts/{contract.public_id}/inbound")
 
 
@@ -157,7 +145,7 @@ async def _scan_upload(
     except OSError as exc:
         await asyncio.to_thread(stored.path.unlink, True)
         ctx.audit(
-            "inbound.upload",
+            Action.INBOUND_UPLOAD,
             "failed",
             object_type="inbound_file",
             object_id=upload_id,
@@ -169,26 +157,13 @@ async def _scan_upload(
         return None
     await asyncio.to_thread(stored.path.unlink, True)
     ctx.audit(
-        "inbound.infected",
+        AuditAction.INBOUND_INFECTED,
         "denied",
         object_type="inbound_file",
         object_id=upload_id,
         detail={"signature": found, "sha256": stored.sha256, "kind": kind},
     )
-    await record(
-        ctx.session,
-        RegisterEntry(
-            kind="inbound.refused",
-            category=Category.REFUSED,
-            content=f"{inbound.KINDS[kind]}の提出を拒否（{stored.name}、ウイルス検出: {found}）",
-            contract_id=contract.public_id,
-            handler_from=person.name,
-            handler_to="system",
-            quantity={"files": 1, "bytes": stored.size},
-            channel="portal",
-            details={"upload": upload_id, "sha256": stored.sha256, "signature": found},
-        ),
-    )
+    await record(ctx.session, inbound.refused_entry(contract.public_id, person.name, kind, upload_id, stored, found))
     message = (
         f"ウイルスが検出されたため、提出を受け付けませんでした（{found}）。"
         "ファイルは削除しました。情報システム担当に連絡してください。"

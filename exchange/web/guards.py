@@ -19,8 +19,6 @@ from ledger.models.contracts import Contract, Designation
 from ledger.models.packages import Package
 from ledger.models.parties import Person
 
-# The register line that revokes a package (written by the staff pages); its presence stops the recipients.
-REVOKED_KIND = "package.revoked"
 # Revocation stops what hands data or its password over; the package page stays visible.
 STOPPED_BY_REVOCATION = frozenset({Action.PACKAGE_DOWNLOAD, Action.PASSWORD_PICKUP})
 

@@ -16,10 +16,10 @@ from sqlalchemy.orm import selectinload
 
 from connectors.base import ConnectorError
 from exchange.delivery.endpoint_access import sync_access
+from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, error_page, page
 from exchange.web.guards import (
-    REVOKED_KIND,
     authorised_contract,
     authorised_package,
     public_id_param,
@@ -30,7 +30,7 @@ from ledger.models.contracts import Contract, Designation, DesignationRole, Prog
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person, PersonRole
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 
 async def staff_home(request: web.Request) -> web.StreamResponse:
@@ -113,13 +113,13 @@ async def revoke_post(request: web.Request) -> web.StreamResponse:
             raise error_page(request, 400, "このデータは削除済みです。")
         if package.revoked_at is not None:
             # Asked twice (another tab, a colleague): the package is revoked, which is what was asked for.
-            ctx.audit("package.revoke", object_type="package", object_id=public_id, detail={"already": True})
+            ctx.audit(Action.PACKAGE_REVOKE, object_type="package", object_id=public_id, detail={"already": True})
             return see_other("/staff")
         package.revoked_at = utcnow()
         await record(
             ctx.session,
             RegisterEntry(
-                kind=REVOKED_KIND,
+                kind=RegisterKind.PACKAGE_REVOKED,
                 category=Category.ADMIN,
                 content=f"提供の取消し（{package.zip_name}）：{reason}",
                 contract_id=contract.public_id,
@@ -129,7 +129,7 @@ async def revoke_post(request: web.Request) -> web.StreamResponse:
                 details={"reason": reason, "downloads": package.download_count},
             ),
         )
-        ctx.audit("package.revoke", object_type="package", object_id=public_id, detail={"reason": reason})
+        ctx.audit(Action.PACKAGE_REVOKE, object_type="package", object_id=public_id, detail={"reason": reason})
         return see_other("/staff")
 
 
@@ -152,7 +152,7 @@ async def resend_post(request: web.Request) -> web.StreamResponse:
         await record(
             ctx.session,
             RegisterEntry(
-                kind="package.resend",
+                kind=RegisterKind.PACKAGE_RESEND,
                 category=Category.ADMIN,
                 content=f"再送の指示（{package.zip_name}）",
                 contract_id=contract.public_id,
@@ -162,7 +162,7 @@ async def resend_post(request: web.Request) -> web.StreamResponse:
                 details=previous,
             ),
         )
-        ctx.audit("package.resend", object_type="package", object_id=public_id, detail=previous)
+        ctx.audit(Action.PACKAGE_RESEND, object_type="package", object_id=public_id, detail=previous)
         return see_other("/staff")
 
 
@@ -231,7 +231,7 @@ async def designation_post(request: web.Request) -> web.StreamResponse:
         await record(
             ctx.session,
             RegisterEntry(
-                kind="designation.revoked" if revoke else "designation.added",
+                kind=RegisterKind.DESIGNATION_REVOKED if revoke else RegisterKind.DESIGNATION_ADDED,
                 category=Category.ADMIN,
                 content=f"{label}の{'指定取消し' if revoke else '指定'}（{person.name}）",
                 contract_id=contract.public_id,
@@ -241,7 +241,7 @@ async def designation_post(request: web.Request) -> web.StreamResponse:
             ),
         )
         ctx.audit(
-            "designation.revoke" if revoke else "designation.add",
+            AuditAction.DESIGNATION_REVOKE if revoke else AuditAction.DESIGNATION_ADD,
             object_type="contract",
             object_id=public_id,
             detail={"person": person.public_id, "role": role.value},
@@ -252,7 +252,7 @@ async def designation_post(request: web.Request) -> web.StreamResponse:
             except ConnectorError as exc:
                 # The designation stands (and commits); staff must see that an endpoint still lags behind.
                 ctx.audit(
-                    "designation.sync",
+                    AuditAction.DESIGNATION_SYNC,
                     "failed",
                     object_type="contract",
                     object_id=public_id,
@@ -286,7 +286,7 @@ async def approval_post(request: web.Request) -> web.StreamResponse:
         await record(
             ctx.session,
             RegisterEntry(
-                kind="subcontract.approved",
+                kind=RegisterKind.SUBCONTRACT_APPROVED,
                 category=Category.ADMIN,
                 content=f"再委託の承諾の記録（{reference}）",
                 contract_id=contract.public_id,
@@ -299,7 +299,7 @@ async def approval_post(request: web.Request) -> web.StreamResponse:
                 },
             ),
         )
-        ctx.audit("subcontract.approve", object_type="contract", object_id=public_id, detail={"ref": reference})
+        ctx.audit(Action.SUBCONTRACT_APPROVE, object_type="contract", object_id=public_id, detail={"ref": reference})
         return see_other(f"/staff/contracts/{public_id}")
 
 

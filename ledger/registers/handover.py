@@ -2,7 +2,9 @@
 
 Each call appends one tamper-evident ledger entry in the caller's transaction, so the business change and its
 register line commit together. Entries name handlers (staff and contractor people) but never residents' data:
-content is described by file names, item names and counts.
+content is described by file names, item names and counts. What a line records is one ``RegisterKind``;
+where a domain writes the same shape of line from several places, it offers an entry builder beside its own
+code (``exchange/intake/results.py``, ``exchange/inbound/uploads.py``), so its callers do not assemble one.
 """
 
 from __future__ import annotations
@@ -29,11 +31,63 @@ class Category(enum.StrEnum):
     ADMIN = "管理"
 
 
+class RegisterKind(enum.StrEnum):
+    """What a register line records: the ``kind`` of its ledger entry, one member per kind of step.
+
+    The values are stored in every entry and read back by reports and outside verifiers, so a value never changes
+    once written: a new step gets a new member (and ``tests/test_vocabulary.py`` checks that each has a writer).
+    """
+
+    # Intake and delivery (exchange/intake, exchange/delivery, the staff pages)
+    PACKAGE_SEALED = "package.sealed"  # one contract's share of a dropped file was encrypted into a package
+    PACKAGE_DELIVERED = "package.delivered"  # a connector delivered a package to the recipient's endpoint
+    PACKAGE_FALLBACK = "package.fallback"  # the primary connector failed; the package goes the fallback way
+    INTAKE_FINISHED = "intake.finished"  # every package of a dropped file was delivered; the original removed
+    INTAKE_QUARANTINED = "intake.quarantined"  # a dropped file was refused and moved to the quarantine folder
+    PACKAGE_DOWNLOADED = "package.downloaded"  # a designated person downloaded a package (a counted download)
+    PACKAGE_ACKNOWLEDGED = "package.acknowledged"  # the recipient confirmed receipt (portal, API or staff CLI)
+    PACKAGE_REVOKED = "package.revoked"  # ward staff stopped further downloads and password pick-ups
+    PACKAGE_RESEND = "package.resend"  # ward staff queued a failed delivery again
+    # Passwords (exchange/passwords); the noqa: these are event names, not secrets
+    PASSWORD_RELEASED = "password.released"  # noqa: S105 - a package's password went to a designated person
+    PASSWORD_REFUSED = "password.refused"  # noqa: S105 - the split-password rule refused to release one
+    # Contractors' uploads (exchange/inbound)
+    INBOUND_RECEIVED = "inbound.received"  # an upload passed the virus scan and was kept
+    INBOUND_REFUSED = "inbound.refused"  # an upload was infected and deleted
+    # Who may receive (exchange/identity, the staff pages)
+    ACCOUNT_INVITED = "account.invited"  # a portal invitation letter (login and code) was issued to a person
+    DESIGNATION_ADDED = "designation.added"  # a person was designated 取扱責任者 or 取扱者 on a contract
+    DESIGNATION_REVOKED = "designation.revoked"  # a person's designation on a contract was withdrawn
+    SUBCONTRACT_APPROVED = "subcontract.approved"  # the ward's written approval of a sub-contract was recorded
+    # Media and returns (ledger/registers/media.py, exchange/retention/returns.py)
+    MEDIUM_PREPARED = "medium.prepared"  # a DVD was burned and entered in the media register
+    MEDIUM_HANDED_OVER = "medium.handed_over"  # a DVD left the ward: to whom, by whom, due back when
+    MEDIUM_RETURNED = "medium.returned"  # a DVD came back to the ward
+    RETURN_RECEIVED = "return.received"  # a printed password notice came back to the ward
+    # Erasure and deletion certificates (exchange/retention)
+    PACKAGE_ERASED = "package.erased"  # the retention sweep erased every hub copy of a package (crypto-erase)
+    CERTIFICATE_HUB_ISSUED = "certificate.hub_issued"  # the hub issued its own signed deletion certificate
+    CERTIFICATE_HUB_VALIDATED = "certificate.hub_validated"  # ward staff checked an issued hub certificate
+    CERTIFICATE_REQUESTED = "certificate.requested"  # a party was asked for its deletion certificate
+    CERTIFICATE_SUBMITTED = "certificate.submitted"  # a party submitted a deletion certificate
+    CERTIFICATE_COMPLETED = "certificate.completed"  # certificates now cover every package the family received
+    CERTIFICATE_OVERDUE = "certificate.overdue"  # a requested certificate is late; ward staff were told
+    # Oversight (exchange/oversight)
+    PRINTLOG_RECEIVED = "printlog.received"  # a contractor's print log was uploaded and checked
+    PRINTLOG_FINDING = "printlog.finding"  # the check found a duplicate print or a file outside the deliveries
+    PRINTLOG_REASON = "printlog.reason"  # the contractor explained a print-log finding
+    ACCESS_REVIEWED = "access.reviewed"  # the compliance officer reviewed a year's access-log findings
+    INSPECTION_RECORDED = "inspection.recorded"  # the result of a fiscal year's on-site inspection
+    INCIDENT_RECORDED = "incident.recorded"  # an incident was recorded and its packages frozen
+    INCIDENT_PRELIMINARY_REPORTED = "incident.preliminary_reported"  # the preliminary report (速報) went to the PPC
+    INCIDENT_FINAL_REPORTED = "incident.final_reported"  # the final report (確報) went to the PPC
+
+
 @dataclass(frozen=True)
 class RegisterEntry:
-    """One step. ``kind`` is the machine name (``package.delivered``); ``category`` what a person reads."""
+    """One step: ``kind`` is what it records (machine-read), ``category`` the 区分 a person reads."""
 
-    kind: str
+    kind: RegisterKind
     category: Category
     content: str
     contract_id: str | None = None
@@ -59,5 +113,5 @@ class RegisterEntry:
 async def record(session: AsyncSession, entry: RegisterEntry) -> int:
     """Write one register line; returns its ledger index."""
     return await append(
-        session, entry.kind, entry.payload(), contract_id=entry.contract_id, package_id=entry.package_id
+        session, entry.kind.value, entry.payload(), contract_id=entry.contract_id, package_id=entry.package_id
     )

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.registers import Medium
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import JST, to_wareki
 
 CHANNEL = "media"
@@ -86,7 +86,7 @@ async def register_medium(
     await record(
         session,
         RegisterEntry(
-            kind="medium.prepared",
+            kind=RegisterKind.MEDIUM_PREPARED,
             category=Category.ADMIN,
             content=f"媒体作成: {_content(medium)}",
             contract_id=contract.public_id,
@@ -119,7 +119,7 @@ async def hand_over(
     await record(
         session,
         RegisterEntry(
-            kind="medium.handed_over",
+            kind=RegisterKind.MEDIUM_HANDED_OVER,
             category=Category.PROVIDED,
             content=_content(medium),
             contract_id=(await _contract(session, medium)).public_id,
@@ -150,7 +150,7 @@ async def record_return(
     await record(
         session,
         RegisterEntry(
-            kind="medium.returned",
+            kind=RegisterKind.MEDIUM_RETURNED,
             category=Category.RETURNED,
             content=_content(medium),
             contract_id=(await _contract(session, medium)).public_id,

@@ -22,7 +22,7 @@ from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package
 from ledger.models.parties import Person
-from ledger.registers.handover import Category
+from ledger.registers.handover import Category, RegisterKind
 from ledger.reports.model import (
     Cell,
     Column,
@@ -35,7 +35,6 @@ from ledger.reports.model import (
 )
 
 TITLE = "個人情報受渡し管理簿（確認記録票）"
-ACK_KIND = "package.acknowledged"
 COLUMNS = (
     Column("台帳番号", 5),
     Column("日時", 13),
@@ -108,7 +107,7 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
             continue
         at, package_id = _timestamp(entry["at"]), entry["package_id"]
         # Acknowledgements count even when they fall outside the period: they confirm lines inside it.
-        if entry["kind"] == ACK_KIND and package_id and package_id not in acknowledged:
+        if entry["kind"] == RegisterKind.PACKAGE_ACKNOWLEDGED and package_id and package_id not in acknowledged:
             acknowledged[package_id] = (handler_text(data.get("handler_to") or data.get("handler_from")), at)
         if flt.includes(at):
             lines.append((idx, at, package_id, data))

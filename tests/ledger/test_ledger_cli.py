@@ -20,7 +20,7 @@ from exchange.cli import report
 from exchange.cli.setup import CliState
 from exchange.intake.results import delivered_entry
 from ledger.db import create_engine, session_factory
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.tlog import checkpoint
 from ledger.wareki import JST
 from tests.ledger.conftest import allow_tampering
@@ -59,7 +59,7 @@ async def _populate(url: str) -> None:
                 await record(
                     session,
                     RegisterEntry(
-                        kind="package.acknowledged",
+                        kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
                         category=Category.RECEIVED,
                         content="受領確認",
                         contract_id=world.print_contract.public_id,

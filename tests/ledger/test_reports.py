@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.intake.results import delivered_entry
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports import Report, ReportError, ReportFilter, build, render
 from ledger.reports.csvfile import UnencodableError
 from ledger.reports.model import Column, Section, neutralise
@@ -36,7 +36,7 @@ async def _register(session: AsyncSession) -> tuple[World, Report]:
         await record(
             session,
             RegisterEntry(
-                kind="note",
+                kind=RegisterKind.DESIGNATION_ADDED,
                 category=Category.ADMIN,
                 content=HOSTILE,
                 contract_id=world.print_contract.public_id,

@@ -21,7 +21,7 @@ from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports import access_log, deletion, handover, media, printlog
 from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import JST, fiscal_year
@@ -122,7 +122,7 @@ async def test_date_range_and_contract_filter_the_register(portal: Portal) -> No
     async with portal.maker.begin() as session:
         for code in ("main", "other"):
             line = RegisterEntry(
-                kind="package.delivered",
+                kind=RegisterKind.PACKAGE_DELIVERED,
                 category=Category.PROVIDED,
                 content=f"{code}の提供記録",
                 contract_id=portal.world.contracts[code].public_id,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.intake.results import delivered_entry
-from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports import ReportError, ReportFilter, build
 from ledger.reports.handover import quantity_text
 from ledger.tlog.appending import append
@@ -34,7 +34,7 @@ async def _history(session: AsyncSession, world: World) -> None:
         await record(
             session,
             RegisterEntry(
-                kind="package.acknowledged",
+                kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
                 category=Category.RECEIVED,
                 content=f"受領確認（{april.zip_name}）",
                 contract_id=world.print_contract.public_id,
@@ -48,7 +48,7 @@ async def _history(session: AsyncSession, world: World) -> None:
         await record(
             session,
             RegisterEntry(
-                kind="password.released",
+                kind=RegisterKind.PASSWORD_RELEASED,
                 category=Category.PASSWORD_NOTICE,
                 content=f"パスワード通知（{april.zip_name}）",
                 contract_id=world.print_contract.public_id,
