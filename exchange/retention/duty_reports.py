@@ -15,7 +15,16 @@ from ledger.models.contracts import Contract
 from ledger.models.oversight import AccessFinding, AccessReview
 from ledger.models.parties import Person
 from ledger.models.retention import CertificateRequest
-from ledger.reports.model import Cell, Column, Report, ReportError, Section, contract_title, jst_date, jst_datetime
+from ledger.reports.model import (
+    Cell,
+    Column,
+    Report,
+    ReportError,
+    Section,
+    contract_title,
+    wareki_date_cell,
+    wareki_datetime_cell,
+)
 from ledger.reports.model import fiscal_year_label as fy_label
 
 DELETION_COLUMNS = (
@@ -58,10 +67,10 @@ async def deletion_report(session: AsyncSession, contract_code: str, *, now: dat
         rows: list[tuple[Cell, ...]] = [
             (
                 line.zip_name,
-                jst_datetime(line.delivered_at),
-                jst_datetime(line.hub_erased_at) or "未消去",
-                jst_datetime(request.due_at) if request else "未依頼",
-                f"{line.method}（{jst_date(line.erased_on)}消去）" if line.certificate_id else "未提出",
+                wareki_datetime_cell(line.delivered_at),
+                wareki_datetime_cell(line.hub_erased_at) or "未消去",
+                wareki_datetime_cell(request.due_at) if request else "未依頼",
+                f"{line.method}（{wareki_date_cell(line.erased_on)}消去）" if line.certificate_id else "未提出",
                 "完了" if line.certificate_id and line.hub_erased_at else "未了",
             )
             for line in await contractor_certs.coverage_lines(session, member)
@@ -89,16 +98,16 @@ async def access_report(session: AsyncSession, year: int, *, now: datetime | Non
         review = reviews.get(finding.review_id) if finding.review_id else None
         rows.append(
             (
-                jst_datetime(finding.at),
+                wareki_datetime_cell(finding.at),
                 RULES_JA.get(finding.rule, finding.rule),
                 finding.summary_ja,
                 names.get(finding.person_id, "") if finding.person_id else "",
                 finding.source_ip or "",
-                f"{review.reviewed_by}（{jst_datetime(review.reviewed_at)}）" if review else "未確認",
+                f"{review.reviewed_by}（{wareki_datetime_cell(review.reviewed_at)}）" if review else "未確認",
             )
         )
     summary = [
-        f"確認: {r.reviewed_by} {jst_datetime(r.reviewed_at)} {r.findings_reviewed}件 「{r.comment}」"
+        f"確認: {r.reviewed_by} {wareki_datetime_cell(r.reviewed_at)} {r.findings_reviewed}件 「{r.comment}」"
         for r in reviews.values()
     ]
     return Report(
