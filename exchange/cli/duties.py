@@ -22,6 +22,7 @@ from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import duty_reports
 from exchange.retention import hub_certificate_files as certificate_files
 from ledger import reports
+from ledger.files import write_atomic
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.oversight import Incident
@@ -43,12 +44,17 @@ def _with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSess
         fail(str(exc))
 
 
+def _write_out(out: Path, data: bytes) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, data, mode=None)
+
+
 def _write_report(build: Callable[[AsyncSession], Awaitable[Report]], state: CliState, fmt: str, out: Path) -> None:
     async def work(sessions: async_sessionmaker[AsyncSession]) -> int:
         async with sessions() as session:
             built = await build(session)
         data = await asyncio.to_thread(reports.render, built, fmt)
-        await asyncio.to_thread(certificate_files.write_atomic, out, data)
+        await asyncio.to_thread(_write_out, out, data)
         return sum(len(section.rows) for section in built.sections)
 
     try:
@@ -215,7 +221,7 @@ def register(main: click.Group) -> None:
                 if incident is None:
                     raise ValueError(f"事故「{incident_id}」が見つかりません。")
                 data = await incidents.incident_pdf(session, incident)
-            await asyncio.to_thread(certificate_files.write_atomic, out, data)
+            await asyncio.to_thread(_write_out, out, data)
 
         _with_sessions(state, work)
         click.echo(f"wrote {out}")

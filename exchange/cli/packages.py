@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import click
@@ -18,10 +17,12 @@ from exchange.passwords import email_channel as password_email
 from exchange.passwords.printed_notice import PasswordNotice, render_password_notice
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
 from exchange.retention import returns
+from ledger.files import write_atomic
 from ledger.models import Contract, IntakeStatus, Package, Party, PartyKind, Person, Route
 from ledger.models.base import utcnow
 from ledger.models.retention import ExpectedReturn, ReturnKind
 from ledger.registers.handover import Category, RegisterEntry, record
+from ledger.wareki import jst_date
 
 
 async def _package(session: AsyncSession, public_id: str) -> Package:
@@ -270,7 +271,7 @@ def register(main: click.Group) -> None:
                 await session.commit()
                 return render_password_notice(
                     PasswordNotice(
-                        issued_on=date.today(),
+                        issued_on=jst_date(utcnow()),
                         issuer=await _ward_name(session),
                         contractor=package.contract.party.name,
                         handler=person.name,
@@ -281,6 +282,5 @@ def register(main: click.Group) -> None:
                 )
 
         pdf = run(go())
-        out.write_bytes(pdf)
-        out.chmod(0o600)
+        write_atomic(out, pdf)  # private (0600): the notice carries the password
         click.echo(f"notice written to {out}; hand it over separately from the data, then destroy the file")
