@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from policies.jurisdiction import DOMESTIC, is_domestic
+
 DEFAULT_CONFIG = Path("config/hub.toml")
 
 
@@ -91,7 +93,7 @@ class IntakeSettings(Strict):
 
 
 class JurisdictionSettings(Strict):
-    country: str = "jp"
+    country: str = DOMESTIC
     region: str
 
 
@@ -247,7 +249,7 @@ def load_settings(path: Path | None = None) -> Settings:
 def _cross_check(settings: Settings) -> list[str]:
     problems = []
     for name, connector in settings.connectors.items():
-        if connector.jurisdiction.country.lower() != "jp":
+        if not is_domestic(connector.jurisdiction.country):
             problems.append(
                 f"connectors.{name}.jurisdiction.country: '{connector.jurisdiction.country}' is outside Japan;"
                 " personal data must stay under Japanese law (C-14)"
