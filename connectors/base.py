@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from ledger.jurisdiction import is_domestic
+
 AccessRole = Literal["viewer", "editor"]
 
 
@@ -24,7 +26,7 @@ class Jurisdiction:
 
     @property
     def is_japan(self) -> bool:
-        return self.country.lower() == "jp"
+        return is_domestic(self.country)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from connectors.base import (
     VerificationError,
 )
 from connectors.options import ConnectorOptions
+from ledger.files import atomic_writer, fsync_directory
 
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".handover-"
@@ -111,15 +112,7 @@ def os_error(exc: OSError, action_ja: str) -> ConnectorError:
     return ConnectorError(f"{action_ja}できません：入出力エラーです。{technical}", retryable=True)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _makedirs_durable(root: Path, parts: Sequence[str]) -> Path:
+def _makedirs_durable(root: Path, parts: Sequence[str]) -> None:
     """Create ``root/parts…``; each new directory entry is fsynced so a crash cannot lose the folder."""
     current = root
     for part in parts:
@@ -129,19 +122,15 @@ def _makedirs_durable(root: Path, parts: Sequence[str]) -> Path:
         except FileExistsError:
             pass
         else:
-            fsync_dir(current)
+            fsync_directory(current)
         current = child
-    return current
 
 
-def _copy_with_hash(source: BinaryIO, fd: int) -> tuple[int, str]:
+def _copy_with_hash(source: BinaryIO, target: BinaryIO) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
     while chunk := source.read(CHUNK_SIZE):
-        view = memoryview(chunk)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        target.write(chunk)
         digest.update(chunk)
         size += len(chunk)
     return size, digest.hexdigest()
@@ -192,33 +181,22 @@ class LocalConnector(Connector):
             if not self.root.is_dir():
                 raise ConnectorError(f"出力先フォルダ {self.root} がありません。outbox root missing", retryable=False)
             try:
-                directory = _makedirs_durable(self.root, folder_parts(folder))
+                _makedirs_durable(self.root, folder_parts(folder))
             except OSError as exc:
                 raise os_error(exc, "出力先フォルダを作成") from exc
             # Named after the target, so a retry after a crash reuses (truncates) the leftover of the last try
             # instead of littering the outbox; one delivery lease per package means no concurrent writer.
-            temp = directory / f"{TEMP_PREFIX}{hashlib.sha256(name.encode()).hexdigest()[:16]}{TEMP_SUFFIX}"
+            temp_name = f"{TEMP_PREFIX}{hashlib.sha256(name.encode()).hexdigest()[:16]}{TEMP_SUFFIX}"
             try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with atomic_writer(target, mode=self.file_mode, temp_name=temp_name) as handle:
+                    size, digest = _copy_with_hash(source_handle, handle)
+                    handle.seek(0)
+                    if sha256_stream(handle) != (size, digest):
+                        raise VerificationError(
+                            f"書き込んだファイルを読み直すと内容が異なります。read-back mismatch for {target}"
+                        )
             except OSError as exc:
                 raise os_error(exc, "パッケージを出力先に書き込み") from exc
-            try:
-                try:
-                    size, digest = _copy_with_hash(source_handle, fd)
-                    os.fchmod(fd, self.file_mode)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                if sha256_file(temp) != (size, digest):
-                    raise VerificationError(
-                        f"書き込んだファイルを読み直すと内容が異なります。read-back mismatch for {target}"
-                    )
-                os.replace(temp, target)
-                fsync_dir(directory)
-            except OSError as exc:
-                raise os_error(exc, "パッケージを出力先に書き込み") from exc
-            finally:
-                temp.unlink(missing_ok=True)
         return self._stored(folder, name, target, size, digest)
 
     def _existing(self, folder: str, name: str, target: Path, source: Path) -> StoredObject:
@@ -260,7 +238,7 @@ class LocalConnector(Connector):
         try:
             path.unlink(missing_ok=True)
             if path.parent.is_dir():
-                fsync_dir(path.parent)
+                fsync_directory(path.parent)
         except OSError as exc:
             raise os_error(exc, "ファイルを削除") from exc
 

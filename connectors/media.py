@@ -26,8 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import BinaryIO, Literal
 
 import pycdlib
 from pycdlib.pycdlibexception import PyCdlibException
@@ -43,20 +42,19 @@ from connectors.base import (
 )
 from connectors.local import (
     TEMP_PREFIX,
-    TEMP_SUFFIX,
     LocalConnector,
     check_access_request,
     folder_parts,
-    fsync_dir,
     os_error,
     sha256_file,
     sha256_stream,
 )
 from connectors.media_label import render_label
 from connectors.options import ConnectorOptions
+from ledger.files import atomic_writer, fsync_directory
+from ledger.wareki import JST
 
 DVD_CAPACITY = 4_700_372_992
-JST = ZoneInfo("Asia/Tokyo")
 AES_EXTRA_ID = 0x9901
 AES_METHOD = 99
 AES_256_STRENGTH = 3
@@ -159,7 +157,7 @@ def _check_disc_name(name: str) -> None:
         )
 
 
-def _build_image(files: Sequence[tuple[str, Path]], media_id: str, output: Path) -> None:
+def _build_image(files: Sequence[tuple[str, Path]], media_id: str, output: BinaryIO) -> None:
     iso = pycdlib.PyCdlib()
     iso.new(
         interchange_level=3,
@@ -178,17 +176,16 @@ def _build_image(files: Sequence[tuple[str, Path]], media_id: str, output: Path)
                 joliet_path=f"/{name}",
                 udf_path=f"/{name}",
             )
-        iso.write(str(output))
+        iso.write_fp(output)
     finally:
         iso.close()
-    with output.open("rb+") as handle:
-        os.fsync(handle.fileno())
 
 
-def _read_back(image: Path, media_id: str, expected: Sequence[MediumFile]) -> None:
-    """Reopen the written image and compare volume id, file list, sizes and hashes with the staged files."""
+def _read_back(image: BinaryIO, media_id: str, expected: Sequence[MediumFile]) -> None:
+    """Read the written image back and compare volume id, file list, sizes and hashes with the staged files."""
+    image.seek(0)
     iso = pycdlib.PyCdlib()
-    iso.open(str(image))
+    iso.open_fp(image)
     try:
         volume_id = iso.pvd.volume_identifier.decode("ascii").strip()
         names = sorted(
@@ -315,24 +312,21 @@ class MediaConnector(Connector):
             media_id = new_media_id(day.year)
         image = self.image_root / f"{media_id}.iso"
         label = self.image_root / f"{media_id}-label.pdf"
-        temp = self.image_root / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}"
         try:
-            _build_image([(f.name, p) for f, p in zip(files, staged, strict=True)], media_id, temp)
-            _read_back(temp, media_id, files)
-            image_size, image_sha256 = sha256_file(temp)
-            if image_size > self.capacity:
-                raise ConnectorError(
-                    f"DVD イメージ（{image_size:,} バイト）が媒体の容量を超えました。image exceeds capacity",
-                    retryable=False,
-                )
-            os.replace(temp, image)
-            fsync_dir(self.image_root)
+            with atomic_writer(image, mode=None) as handle:
+                _build_image([(f.name, p) for f, p in zip(files, staged, strict=True)], media_id, handle)
+                _read_back(handle, media_id, files)
+                handle.seek(0)
+                image_size, image_sha256 = sha256_stream(handle)
+                if image_size > self.capacity:
+                    raise ConnectorError(
+                        f"DVD イメージ（{image_size:,} バイト）が媒体の容量を超えました。image exceeds capacity",
+                        retryable=False,
+                    )
         except OSError as exc:
             raise os_error(exc, "DVD イメージを作成") from exc
         except PyCdlibException as exc:
             raise ConnectorError(f"DVD イメージを作成できません。pycdlib: {exc}", retryable=False) from exc
-        finally:
-            temp.unlink(missing_ok=True)
         medium = MediumDescription(
             media_id=media_id,
             folder=folder,
@@ -349,7 +343,7 @@ class MediaConnector(Connector):
             for path in staged:
                 path.unlink()
             directory.rmdir()
-            fsync_dir(directory.parent)
+            fsync_directory(directory.parent)
         except OSError as exc:
             raise os_error(exc, "媒体ラベルの作成または仮置きファイルの片付けが") from exc
         return medium

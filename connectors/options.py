@@ -20,6 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from connectors.base import Connector, Jurisdiction
+from ledger.jurisdiction import DOMESTIC
 
 
 class SecretMissing(Exception):
@@ -58,7 +59,7 @@ class JurisdictionOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    country: str = "jp"
+    country: str = DOMESTIC
     region: str
 
     def value(self) -> Jurisdiction:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.options import SecretMissing, SecretRef
 from connectors.registry import AnyConnectorOptions
+from ledger.jurisdiction import is_domestic
 
 DEFAULT_CONFIG = Path("config/hub.toml")
 
@@ -196,7 +197,7 @@ def load_settings(path: Path | None = None) -> Settings:
 def _cross_check(settings: Settings) -> list[str]:
     problems = []
     for name, connector in settings.connectors.items():
-        if connector.jurisdiction.country.lower() != "jp":
+        if not is_domestic(connector.jurisdiction.country):
             problems.append(
                 f"connectors.{name}.jurisdiction.country: '{connector.jurisdiction.country}' is outside Japan;"
                 " personal data must stay under Japanese law (C-14)"

@@ -11,5 +11,9 @@ Nothing here imports ``exchange``, ``policies`` or ``connectors`` (``tests/test_
 * ``reports`` — registers and findings as PDF, XLSX and CSV for the privacy council and auditors
 * ``documents`` — Japanese fonts, letter layout and the duties' PDFs
 * ``hub_certificate`` — the hub's signed deletion certificate document
-* ``wareki`` — 和暦 dates and fiscal years
+* ``wareki`` — 和暦 dates, fiscal years and the one JST
+* ``files`` — the one atomic write (temp, fsync, rename, directory fsync)
+* ``jurisdiction`` — the one test of a declared jurisdiction (C-14)
+
+``wareki``, ``files``, ``jurisdiction`` and ``documents.fonts`` are pure helpers that ``connectors`` may import.
 """

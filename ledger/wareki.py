@@ -1,12 +1,15 @@
-"""和暦 (Japanese era) dates and fiscal years (年度), for reports and printed notices.
+"""Japan time: the one ``JST``, JST calendar days, 和暦 (Japanese era) dates and fiscal years (年度).
 
-Supported from 明治6年1月1日 (1873-01-01), when Japan adopted the Gregorian calendar; earlier dates were
+Contract periods, due dates and fiscal years are JST calendar days whatever the server's own time zone, so every
+module takes the zone and the day of a moment from here.
+
+和暦 is supported from 明治6年1月1日 (1873-01-01), when Japan adopted the Gregorian calendar; earlier dates were
 lunisolar and a Gregorian date cannot be converted by arithmetic alone.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -23,12 +26,20 @@ _ERAS: Final = (
 _MEIJI_FIRST_YEAR: Final = 1868
 
 
+def jst_date(moment: datetime) -> date:
+    """The JST calendar day of an aware moment; a naive one is refused rather than read in the server's zone."""
+    if moment.tzinfo is None:
+        raise ValueError("a datetime must be timezone-aware to give a Japanese date")
+    return moment.astimezone(JST).date()
+
+
+def jst_midnight(day: date) -> datetime:
+    """The moment the JST calendar day ``day`` begins (aware)."""
+    return datetime.combine(day, time(0), JST)
+
+
 def _local_date(day: date) -> date:
-    if isinstance(day, datetime):
-        if day.tzinfo is None:
-            raise ValueError("a datetime must be timezone-aware to give a Japanese date")
-        return day.astimezone(JST).date()
-    return day
+    return jst_date(day) if isinstance(day, datetime) else day
 
 
 def to_wareki(day: date) -> str:

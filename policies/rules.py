@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from ledger.jurisdiction import is_domestic
 from ledger.wareki import to_wareki
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.jp import wareki_with_iso
-
-DOMESTIC_JURISDICTION = "jp"
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def check_jurisdiction(contract: ContractFacts) -> None:
             RefusalCode.NO_CONNECTOR,
             f"契約「{contract.label}」の提供経路に接続先が設定されていません。",
         )
-    foreign = [c for c in contract.connectors if c.jurisdiction.casefold() != DOMESTIC_JURISDICTION]
+    foreign = [c for c in contract.connectors if not is_domestic(c.jurisdiction)]
     if foreign:
         names = "、".join(f"「{c.name}」（{c.jurisdiction or '未申告'}）" for c in foreign)
         raise PolicyRefusal(

@@ -25,7 +25,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "policies": frozenset({"exchange", "connectors"}),
 }
 # The only ledger modules a connector may use: pure helpers that touch neither the models nor the database.
-CONNECTOR_LEDGER_HELPERS = frozenset({"ledger.wareki", "ledger.documents.fonts", "ledger.files"})
+CONNECTOR_LEDGER_HELPERS = frozenset({"ledger.wareki", "ledger.documents.fonts", "ledger.files", "ledger.jurisdiction"})
 # Alembic loads revision files by path; they are scripts in a folder, not a package with rooms.
 NOT_PACKAGES = frozenset({Path("ledger/migrations/versions")})
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -12,15 +11,9 @@ from exchange.admin import bootstrap
 from exchange.admin.data_import import ImportError_, import_files
 from exchange.cli.setup import CliState, fail, run
 from exchange.identity import api_tokens, invitations
+from ledger.files import write_atomic
 from ledger.models.base import utcnow
 from ledger.models.parties import Account
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    # The letter carries a live secret: readable by the operator only, and never overwriting another file.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 def register(main: click.Group) -> None:
@@ -74,7 +67,8 @@ def register(main: click.Group) -> None:
             letter = run(go())
         except invitations.InvitationError as exc:
             fail(str(exc))
-        _write_private(out, invitations.render_letter(letter))
+        # The letter carries a live secret: readable by the operator only, and never overwriting another file.
+        write_atomic(out, invitations.render_letter(letter), exclusive=True)
         click.echo(f"invitation for {letter.login} written to {out} (valid until {letter.expires_at:%Y-%m-%d})")
         click.echo("Deliver it by hand or registered mail; the code is not shown anywhere else.")
 

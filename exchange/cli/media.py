@@ -13,7 +13,7 @@ from exchange.cli.setup import CliState, fail, run
 from ledger.models import Contract
 from ledger.models.base import utcnow
 from ledger.registers import media as media_register
-from ledger.wareki import JST, to_wareki
+from ledger.wareki import jst_date, to_wareki
 
 
 def register(main: click.Group) -> None:
@@ -98,7 +98,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> list[str]:
             async with hub.services(state.settings) as services, services.sessions() as session:
-                rows = await media_register.overdue_returns(session, utcnow().astimezone(JST).date())
+                rows = await media_register.overdue_returns(session, jst_date(utcnow()))
                 return [f"{m.media_id}  {m.contract.name}  due {m.due_back_on}" for m in rows]
 
         for line in run(go()) or ["no overdue media"]:

@@ -12,11 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.registry import build_connectors
-from exchange.cli.setup import CliState, with_sessions, write_report
+from exchange.cli.setup import CliState, with_sessions, write_out, write_report
 from exchange.duties.scheduler import build_context
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents
-from exchange.retention import hub_certificate_files as certificate_files
 from ledger import reports
 from ledger.models.base import utcnow
 from ledger.models.oversight import Incident
@@ -76,7 +75,7 @@ def register(main: click.Group) -> None:
                 if incident is None:
                     raise ValueError(f"事故「{incident_id}」が見つかりません。")
                 data = await incidents.incident_pdf(session, incident)
-            await asyncio.to_thread(certificate_files.write_atomic, out, data)
+            await asyncio.to_thread(write_out, out, data)
 
         with_sessions(state, work)
         click.echo(f"wrote {out}")

@@ -6,7 +6,6 @@ is expected back after the work (C-04), and ``notice-returned`` records its retu
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import click
@@ -20,9 +19,11 @@ from exchange.passwords import email_channel as password_email
 from exchange.passwords.printed_notice import PasswordNotice, render_password_notice
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
 from exchange.retention import returns
+from ledger.files import write_atomic
 from ledger.models import Party, PartyKind
 from ledger.models.base import utcnow
 from ledger.models.retention import ExpectedReturn, ReturnKind
+from ledger.wareki import jst_date
 
 
 async def _ward_name(session: AsyncSession) -> str:
@@ -134,7 +135,7 @@ def register(main: click.Group) -> None:
                 await session.commit()
                 return render_password_notice(
                     PasswordNotice(
-                        issued_on=date.today(),
+                        issued_on=jst_date(utcnow()),
                         issuer=await _ward_name(session),
                         contractor=package.contract.party.name,
                         handler=person.name,
@@ -145,6 +146,5 @@ def register(main: click.Group) -> None:
                 )
 
         pdf = run(go())
-        out.write_bytes(pdf)
-        out.chmod(0o600)
+        write_atomic(out, pdf)  # private (0600) from the start: the notice carries the password
         click.echo(f"notice written to {out}; hand it over separately from the data, then destroy the file")

@@ -11,17 +11,8 @@ import click
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
 from ledger import reports
+from ledger.files import write_atomic
 from ledger.reports.csvfile import ENCODINGS
-
-
-def _write(path: Path, data: bytes) -> None:
-    # Write beside the target and rename, so a failed run never leaves half a report under the asked name.
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_bytes(data)
-        temp.replace(path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def register(main: click.Group) -> None:
@@ -67,7 +58,8 @@ def register(main: click.Group) -> None:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
                 built = await reports.build(session, kind, flt)
             data = await asyncio.to_thread(reports.render, built, chosen, encoding=encoding)
-            await asyncio.to_thread(_write, out, data)
+            # Atomic, so a failed run never leaves half a report under the asked name.
+            await asyncio.to_thread(write_atomic, out, data, mode=None)
             return sum(len(section.rows) for section in built.sections)
 
         try:

@@ -23,9 +23,9 @@ from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
-from exchange.retention import hub_certificate_files as certificate_files
 from exchange.settings import ConfigError, Settings, load_settings
 from ledger import reports
+from ledger.files import write_atomic
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.parties import Person
@@ -91,6 +91,12 @@ def run_duty(state: CliState, name: str) -> dict[str, Any]:
     return with_sessions(state, work)
 
 
+def write_out(out: Path, data: bytes) -> None:
+    """Write a report or PDF the operator asked for (atomically; parent folders are created)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, data, mode=None)
+
+
 def write_report(state: CliState, build: Callable[[AsyncSession], Awaitable[Report]], fmt: str, out: Path) -> None:
     """Build a report in one read-only session, render it off the event loop and write it to ``out``."""
 
@@ -98,7 +104,7 @@ def write_report(state: CliState, build: Callable[[AsyncSession], Awaitable[Repo
         async with sessions() as session:
             built = await build(session)
         data = await asyncio.to_thread(reports.render, built, fmt)
-        await asyncio.to_thread(certificate_files.write_atomic, out, data)
+        await asyncio.to_thread(write_out, out, data)
         return sum(len(section.rows) for section in built.sections)
 
     rows = with_sessions(state, work)

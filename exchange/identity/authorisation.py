@@ -18,7 +18,6 @@ import enum
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +26,9 @@ from exchange.contract_facts import contract_facts
 from ledger.models.contracts import Contract, Designation, Program
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
+from ledger.wareki import jst_date
 from policies import rules
 from policies.errors import PolicyRefusal
-
-JST = ZoneInfo("Asia/Tokyo")
 
 CONTRACTOR_ROLES = frozenset({PersonRole.MANAGER, PersonRole.HANDLER})
 CONTRACTOR_PARTIES = frozenset({PartyKind.CONTRACTOR, PartyKind.SUBCONTRACTOR})
@@ -161,7 +159,7 @@ async def contract_scope(session: AsyncSession, contract: Contract, now: datetim
     facts = await contract_facts(session, contract)
     reason = ""
     try:
-        rules.check_period(facts, now.astimezone(JST).date())
+        rules.check_period(facts, jst_date(now))
         rules.check_subcontract_chain(facts, now)
     except PolicyRefusal as refusal:
         reason = refusal.reason

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_RIGHT
@@ -32,7 +31,6 @@ from ledger.models.parties import Account, Party, Person
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import to_wareki
 
-JST = ZoneInfo("Asia/Tokyo")
 VALID_FOR: Final = timedelta(days=14)
 # Unambiguous letters and digits (no 0/O, 1/l/I): the code is typed from paper.
 CODE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -168,7 +166,7 @@ def _story(letter: InvitationLetter) -> list[Flowable]:
             [Paragraph("招待コード", label), Paragraph(escape(letter.code), code)],
             [
                 Paragraph("有効期限", label),
-                Paragraph(escape(to_wareki(letter.expires_at.astimezone(JST).date())), body),
+                Paragraph(escape(to_wareki(letter.expires_at)), body),
             ],
         ],
         colWidths=[35 * mm, 125 * mm],
@@ -185,7 +183,7 @@ def _story(letter: InvitationLetter) -> list[Flowable]:
         )
     )
     story: list[Flowable] = [
-        Paragraph(to_wareki(letter.issued_at.astimezone(JST).date()), ParagraphStyle("r", body, alignment=TA_RIGHT)),
+        Paragraph(to_wareki(letter.issued_at), ParagraphStyle("r", body, alignment=TA_RIGHT)),
         Spacer(1, 6 * mm),
         Paragraph(f"{escape(letter.party_name)}　御中", ParagraphStyle("a", label, fontSize=12, leading=20)),
         Paragraph(f"{escape(letter.person_name)}　様", ParagraphStyle("a2", label, fontSize=12, leading=20)),

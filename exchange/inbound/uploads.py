@@ -9,15 +9,14 @@ is built here too, so the portal records both the same way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from exchange.packing import packer as packing
+from ledger.files import AtomicFile
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind
 
 KINDS: Final = {
@@ -55,28 +54,9 @@ def checked_name(name: str) -> str:
     return safe
 
 
-def _open_temp(folder: Path, stem: str) -> tuple[int, Path]:
+def _open(folder: Path, dest: Path) -> AtomicFile:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = folder / f".{stem}.part"
-    return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), tmp
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _finish(fd: int, tmp: Path, dest: Path) -> None:
-    os.fsync(fd)
-    os.close(fd)
-    tmp.replace(dest)
-
-
-def _discard(fd: int, tmp: Path) -> None:
-    os.close(fd)
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
+    return AtomicFile(dest)
 
 
 async def store(
@@ -90,7 +70,9 @@ async def store(
 ) -> Stored:
     safe = checked_name(name)
     folder = data_dir / "inbound" / contract_public_id
-    fd, tmp = await asyncio.to_thread(_open_temp, folder, upload_id)
+    dest = folder / f"{upload_id}{Path(safe).suffix.lower()}"
+    # Chunk by chunk from the event loop, so each file operation runs in a worker thread.
+    pending = await asyncio.to_thread(_open, folder, dest)
     digest = hashlib.sha256()
     size = 0
     try:
@@ -99,14 +81,13 @@ async def store(
             if size > limit:
                 raise UploadRefused(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。")
             digest.update(chunk)
-            await asyncio.to_thread(_write_all, fd, chunk)
+            await asyncio.to_thread(pending.file.write, chunk)
         if size == 0:
             raise UploadRefused("ファイルが空です。")
     except BaseException:
-        await asyncio.to_thread(_discard, fd, tmp)
+        await asyncio.to_thread(pending.discard)
         raise
-    dest = folder / f"{upload_id}{Path(safe).suffix.lower()}"
-    await asyncio.to_thread(_finish, fd, tmp, dest)
+    await asyncio.to_thread(pending.commit)
     return Stored(dest, safe, size, digest.hexdigest())
 
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +24,11 @@ from exchange.passwords.generate import new_package_password
 from ledger.models import Contract, IntakeFile, Package, PackageStatus, Program, RouteTarget
 from ledger.models.base import new_public_id, utcnow
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind
+from ledger.wareki import jst_date
 from policies import rules
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.minimise import MinimiseResult, RecipientItems, minimise
 from policies.pluginmanager import HandoverPlugins, ProgramHooks
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 class VirusScanner(Protocol):
@@ -176,7 +174,7 @@ class Preparer:
             connector_facts.append(rules.ConnectorFacts(name, connector.jurisdiction.country))
         facts = await contract_facts(session, contract, connector_facts)
         now = utcnow()
-        rules.check_period(facts, now.astimezone(JST).date())
+        rules.check_period(facts, jst_date(now))
         rules.check_program(facts, program)
         rules.check_subcontract_chain(facts, now)
         rules.check_jurisdiction(facts)

@@ -7,27 +7,13 @@ every function here may run twice after a crash without harm.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ledger.files import write_atomic
 from ledger.models import IntakeFile, Package, Route
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _result_paths(folder: Path, file_name: str) -> tuple[Path, Path]:
@@ -68,8 +54,8 @@ def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[
         "パスワードはデータとは別の機会・別の経路で指定された取扱者に通知されます。",
         "元のファイルは受渡しフォルダから削除しました。",
     ]
-    _write_atomic(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-    _write_atomic(text_path, "\n".join(lines) + "\n")
+    write_atomic(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(text_path, "\n".join(lines) + "\n")
 
 
 def remove_original(intake: IntakeFile, route: Route) -> None:
@@ -98,7 +84,7 @@ def move_to_quarantine(intake: IntakeFile, route: Route, reason_ja: str) -> None
     if source.exists() or source.is_symlink():
         shutil.move(source, target)
     source.with_name(source.name + ".done").unlink(missing_ok=True)
-    _write_atomic(quarantine / f"{target.name}.reason.txt", f"{reason_ja}\n")
+    write_atomic(quarantine / f"{target.name}.reason.txt", f"{reason_ja}\n")
     json_path, text_path = _result_paths(source.parent, intake.file_name)
     document = {
         "status": "quarantined",
@@ -107,8 +93,8 @@ def move_to_quarantine(intake: IntakeFile, route: Route, reason_ja: str) -> None
         "reason": reason_ja,
         "quarantined_as": str(target),
     }
-    _write_atomic(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-    _write_atomic(
+    write_atomic(json_path, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    write_atomic(
         text_path,
         f"【受付できませんでした】{intake.file_name}\n\n理由: {reason_ja}\n\n"
         f"ファイルは隔離フォルダに移しました: {target}\n",

@@ -26,6 +26,8 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ledger.files import write_atomic
+
 KEY_BYTES: Final = 32
 _NONCE_BYTES: Final = 12
 _FORMAT_VERSION: Final = 1
@@ -64,14 +66,7 @@ class MasterKey:
 def create_master_key(path: Path) -> MasterKey:
     """Write a new random master key to ``path`` (mode 0600); refuses to overwrite an existing file."""
     key = MasterKey(secrets.token_bytes(KEY_BYTES))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        # A restrictive umask could leave the owner unable to read the key: make the mode exactly 0600.
-        os.fchmod(fd, 0o600)
-        os.write(fd, key.key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, key.key, exclusive=True)
     return key
 
 

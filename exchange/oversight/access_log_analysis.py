@@ -26,7 +26,7 @@ from ledger.models.oversight import AccessFinding, AccessReview
 from ledger.models.packages import Package
 from ledger.models.parties import Party
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
-from ledger.wareki import JST, fiscal_year
+from ledger.wareki import JST, fiscal_year, jst_date, jst_midnight
 
 LOOKBACK = timedelta(days=2)
 
@@ -46,7 +46,7 @@ class BusinessHours:
 
 
 def fiscal_year_bounds(year: int) -> tuple[datetime, datetime]:
-    return (datetime.combine(date(year, 4, 1), time(0), JST), datetime.combine(date(year + 1, 4, 1), time(0), JST))
+    return (jst_midnight(date(year, 4, 1)), jst_midnight(date(year + 1, 4, 1)))
 
 
 def _allowed(address: str | None, allowlist: list[str]) -> bool:
@@ -164,7 +164,7 @@ def _bursts(failures: list[AuditEvent], hours: BusinessHours, now: datetime) -> 
 def _volumes(downloads: list[AuditEvent], hours: BusinessHours, now: datetime) -> list[AccessFinding]:
     days: dict[tuple[int | None, date], list[AuditEvent]] = defaultdict(list)
     for event in downloads:
-        days[(event.person_id, event.at.astimezone(JST).date())].append(event)
+        days[(event.person_id, jst_date(event.at))].append(event)
     return [
         _finding(
             f"volume:{person}:{day}",

@@ -20,7 +20,7 @@ from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.oversight import Inspection
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
-from ledger.wareki import JST, fiscal_year, to_wareki
+from ledger.wareki import fiscal_year, jst_date, to_wareki
 
 REMIND_BEFORE = timedelta(days=30)
 RESULTS = ("適合", "要改善")
@@ -83,7 +83,7 @@ async def record_result(
 
 
 async def remind(sessions: async_sessionmaker[AsyncSession], now: datetime, *, mailer: Mailer | None) -> dict[str, Any]:
-    today = now.astimezone(JST).date()
+    today = jst_date(now)
     notices: list[NewNotice] = []
     overdue = []
     async with sessions() as session, session.begin():

@@ -8,10 +8,8 @@ directory, fsynced, then renamed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from exchange.packing.zipaes import AesZipWriter
+from ledger.files import atomic_writer
 
 MANIFEST_NAME: Final = "manifest.json"
 MANIFEST_FORMAT: Final = "handover-manifest/1"
@@ -150,14 +149,6 @@ def _shifted(progress: Callable[[int], None], base: int, read: int) -> None:
     progress(base + read)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def pack(
     sources: Sequence[PackSource],
     manifest: Manifest,
@@ -174,36 +165,24 @@ def pack(
     ``workers`` is the number of deflate threads (default: CPU count).
     """
     names = _checked_names(sources)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        packed: list[PackedFile] = []
-        done = 0
-        with os.fdopen(fd, "wb") as out:
-            with AesZipWriter(out, password, workers=workers) as writer:
-                for name, source in zip(names, sources, strict=True):
-                    report = None if progress is None else partial(_shifted, progress, done)
-                    with source.path.open("rb") as src:
-                        info = writer.write_stream(
-                            name,
-                            src,
-                            size_hint=os.fstat(src.fileno()).st_size,
-                            level=level,
-                            modified=manifest.created_at,
-                            progress=report,
-                        )
-                    done += info.size
-                    packed.append(PackedFile(name, info.size, info.sha256, source.record_count))
-                document = manifest_json(manifest, packed)
-                writer.write_bytes(MANIFEST_NAME, document, level=level, modified=manifest.created_at)
-                writer.close()
-                size, digest = writer.size, writer.sha256
-            out.flush()
-            os.fsync(out.fileno())
-        tmp.replace(dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    _fsync_dir(dest.parent)
+    packed: list[PackedFile] = []
+    done = 0
+    with atomic_writer(dest) as out, AesZipWriter(out, password, workers=workers) as writer:
+        for name, source in zip(names, sources, strict=True):
+            report = None if progress is None else partial(_shifted, progress, done)
+            with source.path.open("rb") as src:
+                info = writer.write_stream(
+                    name,
+                    src,
+                    size_hint=os.fstat(src.fileno()).st_size,
+                    level=level,
+                    modified=manifest.created_at,
+                    progress=report,
+                )
+            done += info.size
+            packed.append(PackedFile(name, info.size, info.sha256, source.record_count))
+        document = manifest_json(manifest, packed)
+        writer.write_bytes(MANIFEST_NAME, document, level=level, modified=manifest.created_at)
+        writer.close()
+        size, digest = writer.size, writer.sha256
     return PackResult(dest, size, digest, tuple(packed), document)

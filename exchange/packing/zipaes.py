@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import BinaryIO, Final, Protocol
-from zoneinfo import ZoneInfo
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ledger.wareki import JST
 
 CHUNK_SIZE: Final = 1 << 20
 _WINDOW: Final = 32 * 1024
@@ -50,7 +51,6 @@ _METHOD_STORED: Final = 0
 _VERSION_NEEDED: Final = 51  # AES encryption per the WinZip spec (also covers ZIP64, 4.5)
 _VERSION_MADE_BY: Final = 63  # host 0 (MS-DOS/Windows: the recipients), spec 6.3
 _FLAGS: Final = 0x0001 | 0x0008 | 0x0800  # encrypted, data descriptor, UTF-8 names
-_JST: Final = ZoneInfo("Asia/Tokyo")
 
 # Keystream is generated in 64 KiB slices: XOR on Python ints is fastest when operands stay in cache.
 _XOR_SLICE: Final = 64 * 1024
@@ -93,7 +93,7 @@ def needs_zip64(size_hint: int | None) -> bool:
 
 def _dos_datetime(moment: datetime) -> tuple[int, int]:
     # DOS time has no zone; recipients read it as Japanese local time.
-    local = moment.astimezone(_JST)
+    local = moment.astimezone(JST)
     if local.year < 1980:
         return 0, (1 << 5) | 1
     dos_time = (local.hour << 11) | (local.minute << 5) | (local.second // 2)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +19,8 @@ from exchange.keys import sealing
 from ledger.models import Contract, Designation, Package, PackageStatus, PasswordRelease, Person
 from ledger.models.base import utcnow
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
+from ledger.wareki import jst_date
 from policies import split_password as rule
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 class PasswordChannel(enum.StrEnum):
@@ -95,7 +93,7 @@ async def release(
         delivered_at=package.delivered_at,
         acknowledged_at=package.acknowledged_at,
         now=moment,
-        today=moment.astimezone(JST).date(),
+        today=jst_date(moment),
     )
     decision = rule.SplitPasswordRule().decide(request)
     session.add(

@@ -33,7 +33,7 @@ from ledger.models.retention import (
 )
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports.deletion import Coverage, coverage, coverage_lines, family
-from ledger.wareki import JST, to_wareki
+from ledger.wareki import jst_date, to_wareki
 
 REMIND_BEFORE = timedelta(days=7)
 OVERDUE_REMINDER_EVERY = timedelta(days=7)
@@ -133,7 +133,7 @@ async def submit(session: AsyncSession, request_id: str, form: Submission, now: 
         raise SubmissionRefused(f"この契約で受け取っていないデータは証明できません：{', '.join(foreign)}")
     if not form.package_ids:
         raise SubmissionRefused("消去したデータを1件以上選んでください。")
-    if form.erased_on > now.astimezone(JST).date():
+    if form.erased_on > jst_date(now):
         raise SubmissionRefused("消去日に未来の日付は指定できません。")
     certificate = ContractorCertificate(
         request_id=request.id,
@@ -195,7 +195,7 @@ async def remind(
     sessions: async_sessionmaker[AsyncSession], now: datetime, *, due_days: int, mailer: Mailer | None
 ) -> dict[str, Any]:
     """The daily duty: request at contract end, remind before the due date, escalate and remind when overdue."""
-    today = now.astimezone(JST).date()
+    today = jst_date(now)
     notices: list[NewNotice] = []
     escalated: list[str] = []
     async with sessions() as session, session.begin():

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ledger.documents.duty_pdfs import Document, Section, render
+from ledger.files import write_atomic
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import to_wareki
 
 ISSUER = "個人情報受渡しハブ（handover）"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 def _when(text: str | None) -> str:
@@ -105,10 +95,12 @@ def paths_for(directory: Path, number: str) -> tuple[Path, Path, Path]:
 async def write_files(certificate: HubDeletionCertificate, directory: Path) -> None:
     assert certificate.number is not None and certificate.document is not None and certificate.signature
     json_path, sig_path, pdf_path = paths_for(directory, certificate.number)
-    await asyncio.to_thread(write_atomic, json_path, certificate.document.encode("utf-8"))
-    await asyncio.to_thread(write_atomic, sig_path, certificate.signature.encode("ascii") + b"\n")
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    # Readable as the umask allows: these are the hub's published proof, not secrets.
+    await asyncio.to_thread(write_atomic, json_path, certificate.document.encode("utf-8"), mode=None)
+    await asyncio.to_thread(write_atomic, sig_path, certificate.signature.encode("ascii") + b"\n", mode=None)
     pdf = await asyncio.to_thread(certificate_pdf, certificate)
-    await asyncio.to_thread(write_atomic, pdf_path, pdf)
+    await asyncio.to_thread(write_atomic, pdf_path, pdf, mode=None)
 
 
 async def export_missing(sessions: async_sessionmaker[AsyncSession], directory: Path) -> list[str]:

@@ -22,7 +22,7 @@ from ledger.models.packages import Package
 from ledger.models.retention import ExpectedReturn, ReturnKind
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.registers.media import overdue_returns
-from ledger.wareki import JST, to_wareki
+from ledger.wareki import jst_date, to_wareki
 
 KIND_JA = {ReturnKind.PASSWORD_NOTICE: "パスワード通知書"}
 
@@ -75,7 +75,7 @@ async def record_return(session: AsyncSession, item: ExpectedReturn, *, received
 async def flag_overdue(
     sessions: async_sessionmaker[AsyncSession], now: datetime, *, mailer: Mailer | None
 ) -> dict[str, Any]:
-    today = now.astimezone(JST).date()
+    today = jst_date(now)
     notices = []
     async with sessions() as session, session.begin():
         overdue = (

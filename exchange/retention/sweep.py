@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +35,13 @@ from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.tlog.checkpoint import SigningKey
-from ledger.wareki import JST
+from ledger.wareki import jst_midnight
 
 log = logging.getLogger(__name__)
 
 
 def retention_deadline(package: Package, contract: Contract) -> datetime:
-    last_day_end = datetime.combine(contract.ends_on + timedelta(days=1), time(0), JST)
+    last_day_end = jst_midnight(contract.ends_on + timedelta(days=1))
     cap = (last_day_end + timedelta(days=contract.retention_grace_days)).astimezone(UTC)
     if package.acknowledged_at is None:
         return cap

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import jinja2
@@ -30,7 +29,7 @@ from exchange.web import (
 )
 from exchange.web.context import DEPS, SECURE_COOKIES, SESSIONS, PortalDeps, page
 from ledger.models import Contract
-from ledger.wareki import to_wareki
+from ledger.wareki import JST, to_wareki
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,6 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 HERE = Path(__file__).parent
-JST = ZoneInfo("Asia/Tokyo")
 
 
 @web.middleware

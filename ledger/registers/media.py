@@ -19,7 +19,7 @@ from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.registers import Medium
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
-from ledger.wareki import JST, to_wareki
+from ledger.wareki import jst_date, to_wareki
 
 CHANNEL = "media"
 
@@ -112,7 +112,7 @@ async def hand_over(
     if medium.handed_at is not None:
         raise MediaRegisterError(f"媒体 {medium.media_id} は引渡し済みです（{to_wareki(medium.handed_at)}）。")
     moment = _aware(at)
-    if due_back_on < moment.astimezone(JST).date():
+    if due_back_on < jst_date(moment):
         raise MediaRegisterError(f"返却期限 {to_wareki(due_back_on)} が引渡日より前です。")
     medium.handed_by, medium.handed_to, medium.handed_at, medium.due_back_on = handed_by, handed_to, moment, due_back_on
     await session.flush()
@@ -161,7 +161,7 @@ async def record_return(
             details={
                 "media_id": medium.media_id,
                 "returned_at": moment,
-                "late": moment.astimezone(JST).date() > medium.due_back_on,
+                "late": jst_date(moment) > medium.due_back_on,
             },
         ),
     )

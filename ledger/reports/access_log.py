@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ledger.models.base import utcnow
 from ledger.models.oversight import AccessFinding, AccessReview
 from ledger.models.parties import Person
-from ledger.reports.model import Cell, Column, Report, Section, jst_datetime
+from ledger.reports.model import Cell, Column, Report, Section, wareki_datetime_cell
 from ledger.reports.model import fiscal_year_label as fy_label
 
 TITLE = "アクセスログ分析結果"
@@ -49,16 +49,16 @@ async def build(session: AsyncSession, year: int, *, now: datetime | None = None
         review = reviews.get(finding.review_id) if finding.review_id else None
         rows.append(
             (
-                jst_datetime(finding.at),
+                wareki_datetime_cell(finding.at),
                 RULES_JA.get(finding.rule, finding.rule),
                 finding.summary_ja,
                 names.get(finding.person_id, "") if finding.person_id else "",
                 finding.source_ip or "",
-                f"{review.reviewed_by}（{jst_datetime(review.reviewed_at)}）" if review else "未確認",
+                f"{review.reviewed_by}（{wareki_datetime_cell(review.reviewed_at)}）" if review else "未確認",
             )
         )
     summary = [
-        f"確認: {r.reviewed_by} {jst_datetime(r.reviewed_at)} {r.findings_reviewed}件 「{r.comment}」"
+        f"確認: {r.reviewed_by} {wareki_datetime_cell(r.reviewed_at)} {r.findings_reviewed}件 「{r.comment}」"
         for r in reviews.values()
     ]
     return Report(

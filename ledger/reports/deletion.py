@@ -20,7 +20,16 @@ from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.parties import Party
 from ledger.models.retention import CertificateRequest, ContractorCertificate, ContractorCertificatePackage
-from ledger.reports.model import Cell, Column, Report, ReportError, Section, contract_title, jst_date, jst_datetime
+from ledger.reports.model import (
+    Cell,
+    Column,
+    Report,
+    ReportError,
+    Section,
+    contract_title,
+    wareki_date_cell,
+    wareki_datetime_cell,
+)
 
 TITLE = "データ消去状況一覧（消去証明書）"
 COLUMNS = (
@@ -135,10 +144,10 @@ async def build(session: AsyncSession, contract_code: str, *, now: datetime | No
         rows: list[tuple[Cell, ...]] = [
             (
                 line.zip_name,
-                jst_datetime(line.delivered_at),
-                jst_datetime(line.hub_erased_at) or "未消去",
-                jst_datetime(request.due_at) if request else "未依頼",
-                f"{line.method}（{jst_date(line.erased_on)}消去）" if line.certificate_id else "未提出",
+                wareki_datetime_cell(line.delivered_at),
+                wareki_datetime_cell(line.hub_erased_at) or "未消去",
+                wareki_datetime_cell(request.due_at) if request else "未依頼",
+                f"{line.method}（{wareki_date_cell(line.erased_on)}消去）" if line.certificate_id else "未提出",
                 "完了" if line.certificate_id and line.hub_erased_at else "未了",
             )
             for line in await coverage_lines(session, member)

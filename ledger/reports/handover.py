@@ -30,8 +30,8 @@ from ledger.reports.model import (
     ReportFilter,
     Section,
     contract_title,
-    jst_datetime,
     select_contracts,
+    wareki_datetime_cell,
 )
 
 TITLE = "個人情報受渡し管理簿（確認記録票）"
@@ -119,11 +119,11 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
         confirmation = ""
         if package_id in acknowledged and data["category"] == Category.PROVIDED:
             who, when = acknowledged[package_id]
-            confirmation = f"{who} {jst_datetime(when)}".strip()
+            confirmation = f"{who} {wareki_datetime_cell(when)}".strip()
         rows.append(
             (
                 idx,
-                jst_datetime(at),
+                wareki_datetime_cell(at),
                 str(data["category"]),
                 handler_text(data.get("handler_from")),
                 handler_text(data.get("handler_to")),

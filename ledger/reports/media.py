@@ -17,11 +17,11 @@ from ledger.reports.model import (
     ReportFilter,
     Section,
     contract_title,
-    jst_date,
-    jst_datetime,
     select_contracts,
+    wareki_date_cell,
+    wareki_datetime_cell,
 )
-from ledger.wareki import JST
+from ledger.wareki import jst_date
 
 TITLE = "電磁的記録媒体管理簿"
 COLUMNS = (
@@ -43,7 +43,7 @@ def status(medium: Medium, today: date) -> str:
     if medium.handed_at is None:
         return "未引渡"
     if medium.returned_at is not None:
-        late = medium.due_back_on is not None and medium.returned_at.astimezone(JST).date() > medium.due_back_on
+        late = medium.due_back_on is not None and jst_date(medium.returned_at) > medium.due_back_on
         return "返却済（期限後）" if late else "返却済"
     if medium.due_back_on is not None and medium.due_back_on < today:
         return "返却期限超過"
@@ -67,15 +67,15 @@ async def contract_rows(
     return [
         (
             medium.media_id,
-            jst_datetime(medium.prepared_at),
+            wareki_datetime_cell(medium.prepared_at),
             medium.prepared_by,
             _contents(medium),
             medium.image_sha256,
-            jst_datetime(medium.handed_at),
+            wareki_datetime_cell(medium.handed_at),
             medium.handed_by or "",
             medium.handed_to or "",
-            jst_date(medium.due_back_on),
-            jst_datetime(medium.returned_at),
+            wareki_date_cell(medium.due_back_on),
+            wareki_datetime_cell(medium.returned_at),
             status(medium, today),
         )
         for medium in await session.scalars(query)
@@ -84,7 +84,7 @@ async def contract_rows(
 
 async def build(session: AsyncSession, flt: ReportFilter, *, now: datetime | None = None) -> Report:
     created = now or utcnow()
-    today = created.astimezone(JST).date()
+    today = jst_date(created)
     sections = [
         Section(contract.code, contract_title(contract), await contract_rows(session, contract, flt, today))
         for contract in await select_contracts(session, flt)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ledger.models.contracts import Contract, Program
 from ledger.models.parties import Party
-from ledger.wareki import JST, fiscal_year, to_wareki
+from ledger.wareki import JST, fiscal_year, jst_date, jst_midnight, to_wareki
 
 Cell = str | int
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
@@ -34,14 +34,15 @@ def neutralise(value: Cell) -> Cell:
     return value
 
 
-def jst_datetime(moment: datetime | None) -> str:
-    """``令和8年8月3日 10:15`` (JST); empty for None."""
+def wareki_datetime_cell(moment: datetime | None) -> str:
+    """A moment as a report cell: ``令和8年8月3日 10:15`` (JST); empty for None."""
     if moment is None:
         return ""
     return f"{to_wareki(moment)} {moment.astimezone(JST):%H:%M}"
 
 
-def jst_date(day: date | None) -> str:
+def wareki_date_cell(day: date | None) -> str:
+    """A JST calendar day as a report cell: ``令和8年8月3日``; empty for None."""
     return "" if day is None else to_wareki(day)
 
 
@@ -67,7 +68,7 @@ class ReportFilter:
             raise ReportError(f"期間の開始 {to_wareki(self.date_from)} が終了 {to_wareki(self.date_to)} より後です。")
 
     def includes(self, moment: datetime) -> bool:
-        day = moment.astimezone(JST).date()
+        day = jst_date(moment)
         if self.fiscal_year is not None and fiscal_year(day) != self.fiscal_year:
             return False
         if self.date_from is not None and day < self.date_from:
@@ -83,7 +84,7 @@ class ReportFilter:
             ends.append(date(self.fiscal_year + 1, 4, 1))
 
         def midnight(day: date) -> datetime:
-            return datetime(day.year, day.month, day.day, tzinfo=JST).astimezone(UTC)
+            return jst_midnight(day).astimezone(UTC)
 
         return (midnight(max(starts)) if starts else None, midnight(min(ends)) if ends else None)
 
@@ -98,9 +99,8 @@ class ReportFilter:
         if self.fiscal_year is not None:
             lines.append(f"年度: {fiscal_year_label(self.fiscal_year)}")
         if self.date_from or self.date_to:
-            lines.append(
-                f"期間: {jst_date(self.date_from) or '（指定なし）'} ～ {jst_date(self.date_to) or '（指定なし）'}"
-            )
+            start, end = (wareki_date_cell(day) or "（指定なし）" for day in (self.date_from, self.date_to))
+            lines.append(f"期間: {start} ～ {end}")
         return lines or ["条件: すべて"]
 
 

@@ -25,7 +25,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ledger.documents.fonts import GOTHIC, MINCHO, register_fonts
-from ledger.reports.model import Cell, Report, jst_datetime
+from ledger.reports.model import Cell, Report, wareki_datetime_cell
 
 MARGIN: Final = 12 * mm
 APPROVAL_LABELS: Final = ("担当", "確認")
@@ -141,7 +141,7 @@ def build_pdf(story: Sequence[Flowable], *, title: str, created_at: datetime, la
         bottomMargin=MARGIN,
         title=title,
     )
-    doc.build(list(story), canvasmaker=_numbered_canvas(title, f"作成日時: {jst_datetime(created_at)}"))
+    doc.build(list(story), canvasmaker=_numbered_canvas(title, f"作成日時: {wareki_datetime_cell(created_at)}"))
     return output.getvalue()
 
 
@@ -149,7 +149,7 @@ def heading_block(title: str, lines: Sequence[str], created_at: datetime, width:
     """Title, conditions and 作成日時 on the left; the approval boxes on the right."""
     s = styles()
     left = [text(title, s["title"]), *(text(line, s["body"]) for line in lines)]
-    left.append(text(f"作成日時: {jst_datetime(created_at)}", s["body"]))
+    left.append(text(f"作成日時: {wareki_datetime_cell(created_at)}", s["body"]))
     boxes_width = APPROVAL_BOX * len(APPROVAL_LABELS)
     table = Table([[left, approval_boxes()]], colWidths=[width - boxes_width, boxes_width])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0)]))

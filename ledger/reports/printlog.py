@@ -21,8 +21,8 @@ from ledger.reports.model import (
     ReportFilter,
     Section,
     contract_title,
-    jst_datetime,
     select_contracts,
+    wareki_datetime_cell,
 )
 
 TITLE = "印刷ログ確認結果（重複印刷等）"
@@ -59,7 +59,7 @@ async def _prints_by_file(session: AsyncSession, contract: Contract) -> dict[str
     prints: dict[str, list[str]] = defaultdict(list)
     for row in rows:
         prints[file_key(row.file_name)].append(
-            f"{jst_datetime(row.printed_at)}（{row.computer}／{row.printer}／{row.pages:,}枚）"
+            f"{wareki_datetime_cell(row.printed_at)}（{row.computer}／{row.printer}／{row.pages:,}枚）"
         )
     return prints
 
@@ -88,7 +88,7 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
     prints = await _prints_by_file(session, contract) if findings else {}
     return [
         (
-            jst_datetime(finding.found_at),
+            wareki_datetime_cell(finding.found_at),
             f"{finding.print_log.file_name}（{finding.print_log.uploaded_by}）",
             _KINDS[finding.kind],
             finding.file_name,
@@ -96,7 +96,7 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
             prints_text(prints[file_key(finding.file_name)]),
             finding.reason or "",
             finding.reason_by or "",
-            jst_datetime(finding.reason_at),
+            wareki_datetime_cell(finding.reason_at),
             "理由あり" if finding.reason else "理由未記載",
         )
         for finding in findings

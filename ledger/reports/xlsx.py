@@ -10,7 +10,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import IllegalCharacterError
 
-from ledger.reports.model import Report, ReportError, jst_datetime, neutralise
+from ledger.reports.model import Report, ReportError, neutralise, wareki_datetime_cell
 
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _SHEET_MAX = 31
@@ -37,7 +37,7 @@ def render(report: Report) -> bytes:
     book = Workbook()
     book.remove(book.active)
     book.properties.title = report.title
-    book.properties.description = "\n".join((*report.filters, f"作成日時: {jst_datetime(report.created_at)}"))
+    book.properties.description = "\n".join((*report.filters, f"作成日時: {wareki_datetime_cell(report.created_at)}"))
     taken: set[str] = set()
     bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
     for section in report.sections:
@@ -65,7 +65,7 @@ def render(report: Report) -> bytes:
         sheet.print_title_rows = "1:1"
         sheet.oddHeader.left.text = _header_text(f"{report.title}　{section.title}")
         sheet.oddFooter.center.text = "&P / &N"
-        sheet.oddFooter.right.text = _header_text(f"作成日時: {jst_datetime(report.created_at)}")
+        sheet.oddFooter.right.text = _header_text(f"作成日時: {wareki_datetime_cell(report.created_at)}")
     output = io.BytesIO()
     book.save(output)
     return output.getvalue()

@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from ledger.files import write_atomic
 
 ED25519_ALG = b"\x01"
 SIGNATURE_PREFIX = "— "
@@ -111,11 +112,7 @@ class SigningKey:
 
 def write_key_file(path: Path, key: SigningKey) -> None:
     """Create ``path`` holding ``key``, readable by its owner only; never overwrite an existing key."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key.skey() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_atomic(path, key.skey() + "\n", exclusive=True)
 
 
 def generate_key_file(path: Path, name: str) -> SigningKey:

@@ -33,8 +33,8 @@ async def test_injected_full_disk_removes_temp(
 ) -> None:
     """Runs where no tmpfs can be mounted: the disk fills after part of the package was written."""
 
-    def fill_disk(source: BinaryIO, fd: int) -> tuple[int, str]:
-        os.write(fd, source.read(10))
+    def fill_disk(source: BinaryIO, target: BinaryIO) -> tuple[int, str]:
+        target.write(source.read(10))
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(connectors.local, "_copy_with_hash", fill_disk)

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ledger.wareki import fiscal_year, to_wareki
+from ledger.wareki import JST, fiscal_year, jst_date, jst_midnight, to_wareki
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,15 @@ def test_fiscal_year_runs_april_to_march(day: date, expected: int) -> None:
 
 def test_fiscal_year_of_an_aware_datetime_uses_japan_time() -> None:
     assert fiscal_year(datetime(2026, 3, 31, 15, 0, tzinfo=UTC)) == 2026  # 4月1日 0:00 JST
+
+
+def test_jst_date_is_the_day_in_tokyo_and_refuses_naive_moments() -> None:
+    assert jst_date(datetime(2026, 3, 31, 15, 0, tzinfo=UTC)) == date(2026, 4, 1)
+    assert jst_date(datetime(2026, 3, 31, 14, 59, tzinfo=UTC)) == date(2026, 3, 31)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        jst_date(datetime(2026, 4, 1))
+
+
+def test_jst_midnight_is_the_start_of_the_day_in_tokyo() -> None:
+    assert jst_midnight(date(2026, 4, 1)) == datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
+    assert jst_midnight(date(2026, 4, 1)).tzinfo is JST
