@@ -14,22 +14,16 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
-from xml.sax.saxutils import escape
 
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_RIGHT
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.identity.accounts import hash_password_async, one_time_password
-from ledger.documents.fonts import GOTHIC, MINCHO, letter_pdf, register_fonts
+from ledger.documents import letters
 from ledger.models.identity import Invitation, TotpFactor
 from ledger.models.parties import Account, Party, Person
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
-from ledger.wareki import to_wareki
+from ledger.wareki import jst_date, to_wareki
 
 VALID_FOR: Final = timedelta(days=14)
 # Unambiguous letters and digits (no 0/O, 1/l/I): the code is typed from paper.
@@ -155,59 +149,22 @@ STEPS: Final = (
 )
 
 
-def _story(letter: InvitationLetter) -> list[Flowable]:
-    body = ParagraphStyle("body", fontName=MINCHO, fontSize=10.5, leading=17, wordWrap="CJK")
-    label = ParagraphStyle("label", body, fontName=GOTHIC)
-    code = ParagraphStyle("code", body, fontName="Courier-Bold", fontSize=15, leading=22)
-    details = Table(
-        [
-            [Paragraph("アドレス", label), Paragraph(escape(letter.portal_url), code)],
-            [Paragraph("ログインID", label), Paragraph(escape(letter.login), code)],
-            [Paragraph("招待コード", label), Paragraph(escape(letter.code), code)],
-            [
-                Paragraph("有効期限", label),
-                Paragraph(escape(to_wareki(letter.expires_at)), body),
-            ],
-        ],
-        colWidths=[35 * mm, 125 * mm],
-    )
-    details.setStyle(
-        TableStyle(
-            [
-                ("GRID", (0, 0), (-1, -1), 0.7, colors.black),
-                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eeeeee")),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("TOPPADDING", (0, 0), (-1, -1), 6),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 6),
-            ]
-        )
-    )
-    story: list[Flowable] = [
-        Paragraph(to_wareki(letter.issued_at), ParagraphStyle("r", body, alignment=TA_RIGHT)),
-        Spacer(1, 6 * mm),
-        Paragraph(f"{escape(letter.party_name)}　御中", ParagraphStyle("a", label, fontSize=12, leading=20)),
-        Paragraph(f"{escape(letter.person_name)}　様", ParagraphStyle("a2", label, fontSize=12, leading=20)),
-        Spacer(1, 4 * mm),
-        Paragraph(escape(letter.issuer), ParagraphStyle("r2", body, alignment=TA_RIGHT)),
-        Spacer(1, 10 * mm),
-        Paragraph(
-            "受渡しポータル ログイン情報のお知らせ",
-            ParagraphStyle("t", label, fontSize=18, leading=26, alignment=TA_CENTER),
-        ),
-        Spacer(1, 8 * mm),
-        Paragraph("個人情報受渡しポータルの初回設定に必要な情報をお知らせします。", body),
-        Spacer(1, 5 * mm),
-        details,
-        Spacer(1, 8 * mm),
-        Paragraph("初回設定の手順", label),
-        Spacer(1, 2 * mm),
-    ]
-    item = ParagraphStyle("item", body, leftIndent=5 * mm, firstLineIndent=-5 * mm)
-    story += [Paragraph(f"{n}．{escape(text)}", item) for n, text in enumerate(STEPS, 1)]
-    return story
-
-
 def render_letter(letter: InvitationLetter) -> bytes:
     """The invitation letter as a one-page A4 PDF with embedded Japanese fonts."""
-    register_fonts()  # the story's paragraph styles name the fonts
-    return letter_pdf(_story(letter), title="ログイン情報のお知らせ", author=letter.issuer)
+    return letters.render_letter(
+        letters.Letter(
+            issued_on=jst_date(letter.issued_at),
+            addressees=(f"{letter.party_name}　御中", f"{letter.person_name}　様"),
+            issuer=letter.issuer,
+            title="ログイン情報のお知らせ",
+            lead="個人情報受渡しポータルの初回設定に必要な情報をお知らせします。",
+            details=(
+                letters.Detail("アドレス", letter.portal_url, letters.ValueStyle.IDENTIFIER),
+                letters.Detail("ログインID", letter.login, letters.ValueStyle.IDENTIFIER),
+                letters.Detail("招待コード", letter.code, letters.ValueStyle.SECRET),
+                letters.Detail("有効期限", to_wareki(jst_date(letter.expires_at))),
+            ),
+            steps_heading="初回設定の手順",
+            steps=STEPS,
+        )
+    )
