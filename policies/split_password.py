@@ -3,7 +3,9 @@
 A package's password is released only (a) over a channel the data did not use, (b) to a manager or handler
 designated on the receiving contract, (c) after the recipient acknowledged receipt of the data or after the
 contract's minimum delay since delivery, and (d) never together with the data: an allowed decision carries the
-obligations the caller must honour. A frozen (incident), deleted or out-of-period package gets no password.
+obligations the caller must honour. An out-of-period contract gets no password. The package's own state (not
+delivered, erased, frozen by an incident, revoked) is decided before this rule, by the caller, in the same way
+as for every other use of a package (``exchange.delivery.package_state``), so it is not an input here.
 """
 
 from __future__ import annotations
@@ -17,13 +19,6 @@ from policies.rules import ContractFacts, check_period
 
 RELEASED = "password.released"
 DESIGNATED_ROLES = frozenset({"manager", "handler"})
-
-
-class PackageState(StrEnum):
-    ACTIVE = "active"
-    FROZEN = "frozen"
-    WITHDRAWN = "withdrawn"
-    DELETED = "deleted"
 
 
 class Obligation(StrEnum):
@@ -46,10 +41,10 @@ class Designation:
 
 @dataclass(frozen=True)
 class ReleaseRequest:
-    """Someone asks for a package's password over ``password_channel``.
+    """Someone asks for a delivered package's password over ``password_channel``.
 
-    ``data_channels`` are the channels the data went (or goes) through; ``delivered_at`` is when the data
-    reached the recipient (None: not yet); ``today`` is the JST day for the contract period.
+    ``data_channels`` are the channels the data went through; ``delivered_at`` is when the data reached the
+    recipient; ``today`` is the JST day for the contract period.
     """
 
     contract: ContractFacts
@@ -57,8 +52,7 @@ class ReleaseRequest:
     designations: tuple[Designation, ...]
     password_channel: str
     data_channels: frozenset[str]
-    package_state: PackageState
-    delivered_at: datetime | None
+    delivered_at: datetime
     acknowledged_at: datetime | None
     now: datetime
     today: date
@@ -87,18 +81,6 @@ class SplitPasswordRule:
     """Decides password releases; stateless, so one instance serves the whole hub."""
 
     def decide(self, request: ReleaseRequest) -> ReleaseDecision:
-        if request.package_state is PackageState.DELETED:
-            return _refuse(RefusalCode.PACKAGE_DELETED, "このデータは削除済みのため、パスワードは通知できません。")
-        if request.package_state is PackageState.WITHDRAWN:
-            return _refuse(
-                RefusalCode.PACKAGE_WITHDRAWN,
-                "区がこのデータの提供を取り消したため、パスワードは通知できません。区の担当者に連絡してください。",
-            )
-        if request.package_state is PackageState.FROZEN:
-            return _refuse(
-                RefusalCode.PACKAGE_FROZEN,
-                "事故対応のためこのデータは凍結されています。区の指示があるまでパスワードは通知できません。",
-            )
         try:
             check_period(request.contract, request.today)
         except PolicyRefusal as refusal:
@@ -115,8 +97,6 @@ class SplitPasswordRule:
                 f"パスワードはデータと別の経路で通知する必要があります（「{request.password_channel}」は"
                 "データの提供に使った経路です）。",
             )
-        if request.delivered_at is None:
-            return _refuse(RefusalCode.NOT_DELIVERED, "データがまだ届いていないため、パスワードは通知できません。")
         return self._timing(request, request.delivered_at)
 
     @staticmethod

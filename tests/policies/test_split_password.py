@@ -10,7 +10,6 @@ from policies.split_password import (
     RELEASED,
     Designation,
     Obligation,
-    PackageState,
     ReleaseDecision,
     ReleaseRequest,
     SplitPasswordRule,
@@ -30,7 +29,6 @@ REQUEST = ReleaseRequest(
     ),
     password_channel="portal",
     data_channels=frozenset({"lgwan-sftp"}),
-    package_state=PackageState.ACTIVE,
     delivered_at=DELIVERED,
     acknowledged_at=DELIVERED + timedelta(hours=1),
     now=DELIVERED + timedelta(hours=2),
@@ -60,18 +58,6 @@ def test_manager_may_receive_it_too() -> None:
     assert RULE.decide(replace(REQUEST, recipient_id="manager-1")).allowed
 
 
-@pytest.mark.parametrize(
-    ("state", "code"),
-    [
-        (PackageState.DELETED, RefusalCode.PACKAGE_DELETED),
-        (PackageState.FROZEN, RefusalCode.PACKAGE_FROZEN),
-        (PackageState.WITHDRAWN, RefusalCode.PACKAGE_WITHDRAWN),
-    ],
-)
-def test_frozen_or_deleted_package(state: PackageState, code: RefusalCode) -> None:
-    _refused(replace(REQUEST, package_state=state), code)
-
-
 def test_past_contract_period() -> None:
     decision = _refused(replace(REQUEST, today=date(2027, 4, 1)), RefusalCode.OUTSIDE_PERIOD)
     assert "契約期間外" in decision.reason_ja
@@ -85,10 +71,6 @@ def test_only_designated_people_on_this_contract(recipient: str) -> None:
 def test_same_channel_as_the_data() -> None:
     decision = _refused(replace(REQUEST, data_channels=frozenset({"lgwan-sftp", "portal"})), RefusalCode.SAME_CHANNEL)
     assert "「portal」" in decision.reason_ja
-
-
-def test_data_not_delivered() -> None:
-    _refused(replace(REQUEST, delivered_at=None, acknowledged_at=None), RefusalCode.NOT_DELIVERED)
 
 
 def test_without_acknowledgement_the_delay_must_pass() -> None:
