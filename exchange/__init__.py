@@ -2,7 +2,7 @@
 
 * ``intake`` — watched folders, stability, the durable pipeline, preparation (checks, minimisation), results
 * ``packing`` — AES-256 ZIPs (WinZip AE-2) with a manifest
-* ``delivery`` — connectors built from settings, endpoint access kept equal to designations, portal downloads
+* ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads
 * ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
 * ``keys`` — envelope sealing of secrets at rest
 * ``identity`` — accounts, authorisation, lockout, TOTP, API tokens, invitations, the audit log
@@ -17,4 +17,5 @@
 * ``settings`` — the typed, validated configuration
 * ``contract_facts`` — database contracts as the plain facts the policies take
 * ``logs`` — structured logging without secrets or personal data
+* ``leases`` — the one lease and heartbeat on database rows, shared by the intake pipeline and the duties
 """

@@ -2,7 +2,9 @@
 
 A package's password is released only (a) to a manager or handler designated on the receiving contract and
 (b) after the recipient acknowledged receipt of the data or after the contract's minimum delay since delivery.
-A frozen (incident), deleted or out-of-period package gets no password.
+An out-of-period contract gets no password. The package's own state (not delivered, erased, frozen by an
+incident, revoked) is decided before this rule, by the caller, in the same way as for every other use of a
+package (``exchange.delivery.package_state``), so it is not an input here.
 
 The rule does not yet refuse a password channel the data also used: the data channels it is given are connector
 kinds (``local``, ``sftp``, ``box``, ``media``) and password channels are ``notice``, ``portal`` and ``email``,
@@ -13,20 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.rules import ContractFacts, check_period
 
 RELEASED = "password.released"
 DESIGNATED_ROLES = frozenset({"manager", "handler"})
-
-
-class PackageState(StrEnum):
-    ACTIVE = "active"
-    FROZEN = "frozen"
-    WITHDRAWN = "withdrawn"
-    DELETED = "deleted"
 
 
 @dataclass(frozen=True)
@@ -40,7 +34,7 @@ class Designation:
 
 @dataclass(frozen=True)
 class ReleaseRequest:
-    """Someone asks for a package's password over ``password_channel``.
+    """Someone asks for a delivered package's password over ``password_channel``.
 
     ``data_channels`` are the connector kinds the data went (or goes) through, not yet compared (see the module
     docstring); ``delivered_at`` is when the data reached the recipient (None: not yet); ``today`` is the JST
@@ -52,8 +46,7 @@ class ReleaseRequest:
     designations: tuple[Designation, ...]
     password_channel: str
     data_channels: frozenset[str]
-    package_state: PackageState
-    delivered_at: datetime | None
+    delivered_at: datetime
     acknowledged_at: datetime | None
     now: datetime
     today: date
@@ -81,18 +74,6 @@ class SplitPasswordRule:
     """Decides password releases; stateless, so one instance serves the whole hub."""
 
     def decide(self, request: ReleaseRequest) -> ReleaseDecision:
-        if request.package_state is PackageState.DELETED:
-            return _refuse(RefusalCode.PACKAGE_DELETED, "このデータは削除済みのため、パスワードは通知できません。")
-        if request.package_state is PackageState.WITHDRAWN:
-            return _refuse(
-                RefusalCode.PACKAGE_WITHDRAWN,
-                "区がこのデータの提供を取り消したため、パスワードは通知できません。区の担当者に連絡してください。",
-            )
-        if request.package_state is PackageState.FROZEN:
-            return _refuse(
-                RefusalCode.PACKAGE_FROZEN,
-                "事故対応のためこのデータは凍結されています。区の指示があるまでパスワードは通知できません。",
-            )
         try:
             check_period(request.contract, request.today)
         except PolicyRefusal as refusal:

@@ -11,9 +11,10 @@ from sqlalchemy.orm import selectinload
 
 from exchange import hub
 from exchange.cli.setup import CliState, fail, find_package, find_person, run
+from exchange.delivery import portal_downloads
+from exchange.delivery.package_state import PackageRefused
 from ledger.models import Contract, IntakeStatus, Package, Route
 from ledger.models.base import utcnow
-from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 
 def _summary(package: Package) -> dict[str, object]:
@@ -107,29 +108,29 @@ def register(main: click.Group) -> None:
     @click.option("--by", "person_code", required=True, help="The designated person who confirmed receipt.")
     @click.pass_obj
     def acknowledge(state: CliState, package_id: str, person_code: str) -> None:
-        """Record a receipt the recipient confirmed outside the portal (by phone or in person)."""
+        """Record a receipt the recipient confirmed outside the portal (by phone or in person).
 
-        async def go() -> None:
+        The portal's own rule applies: only a person designated on the package's contract, only while the
+        package's state allows it, and the first acknowledgement stands.
+        """
+
+        async def go() -> bool:
             async with hub.services(state.settings) as services, services.sessions.begin() as session:
                 package = await find_package(session, package_id)
                 person = await find_person(session, person_code)
-                if package.delivered_at is None:
-                    fail("the package has not been delivered yet")
-                package.acknowledged_at = utcnow()
-                package.acknowledged_by_id = person.id
-                await record(
-                    session,
-                    RegisterEntry(
-                        kind=RegisterKind.PACKAGE_ACKNOWLEDGED,
-                        category=Category.RECEIVED,
-                        content=f"受領確認（{package.zip_name}）",
-                        contract_id=package.contract.public_id,
-                        package_id=package.public_id,
-                        handler_to=person.name,
-                        channel=package.delivered_via,
-                        details={"recorded_by": "staff", "via": "cli"},
-                    ),
-                )
+                try:
+                    return await portal_downloads.acknowledge(
+                        session,
+                        package,
+                        person,
+                        package.contract.public_id,
+                        now=utcnow(),
+                        via=portal_downloads.ReceiptVia.STAFF,
+                    )
+                except PackageRefused as refused:
+                    fail(f"refused: {refused.reason_ja}")
 
-        run(go())
-        click.echo("receipt recorded")
+        if run(go()):
+            click.echo("receipt recorded")
+        else:
+            click.echo("receipt was already recorded; the first acknowledgement stands")

@@ -1,34 +1,41 @@
-"""Portal downloads and receipt acknowledgements (C-16, C-03).
+"""Portal downloads and receipt acknowledgements (C-16, C-03); both refuse what the package's state stops.
 
 Counting rule: a transfer that starts at byte 0 is one download and is counted against the package's limit
 (atomically in the database, so concurrent requests from several hub processes cannot exceed it); a request
 with a ``Range`` starting later is a resume of a download already counted and is not counted again, but it is
 only served to the same account within ``RESUME_WINDOW`` of a counted start, and it is audited. So a broken
 1 GB transfer can be resumed without spending the limit, while a fresh copy always costs one.
+
+A receipt is recorded by the recipient in the portal (page or API) or, when they confirm it by phone or in
+person, by ward staff with ``handover packages acknowledge``: both go through ``acknowledge`` here, so both
+require a designated person and keep the first acknowledgement.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.delivery.package_state import PackageRefused, Use, require
 from exchange.identity.authorisation import Action
 from ledger.models.audit import AuditEvent
-from ledger.models.packages import Package, PackageStatus
+from ledger.models.contracts import Designation
+from ledger.models.packages import Package
 from ledger.models.parties import Person
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 
 RESUME_WINDOW = timedelta(hours=6)
 
 
-class DownloadRefused(Exception):
-    def __init__(self, code: str, reason_ja: str) -> None:
-        super().__init__(reason_ja)
-        self.code = code
-        self.reason_ja = reason_ja
+class ReceiptVia(enum.StrEnum):
+    """How a receipt reached the hub (the register line's channel)."""
+
+    PORTAL = "portal"  # the recipient acknowledged on the package page or through the API
+    STAFF = "staff"  # the recipient confirmed by phone or in person; ward staff recorded it from the CLI
 
 
 @dataclass(frozen=True)
@@ -47,18 +54,8 @@ async def start(
     resume: bool,
     now: datetime,
 ) -> DownloadStart:
-    """Count (or, for a resume, check) one transfer and write its register line; raises DownloadRefused."""
-    if package.frozen_at is not None:
-        raise DownloadRefused(
-            "download.frozen",
-            "事故対応のためこのデータは凍結されています。区の指示があるまでダウンロードできません。",
-        )
-    if package.revoked_at is not None:
-        raise DownloadRefused(
-            "download.revoked", "区がこのデータの提供を取り消しました。区の担当者に連絡してください。"
-        )
-    if package.status == PackageStatus.DELETED or package.deleted_at is not None:
-        raise DownloadRefused("download.deleted", "このデータは保存期間を過ぎて消去済みです。")
+    """Count (or, for a resume, check) one transfer and write its register line; raises PackageRefused."""
+    require(package, Use.DOWNLOAD)
     if resume:
         previous = (
             await session.execute(
@@ -74,7 +71,7 @@ async def start(
             )
         ).scalar_one_or_none()
         if previous is None:
-            raise DownloadRefused(
+            raise PackageRefused(
                 "download.resume_without_start",
                 "途中からの再開は、直近に開始したダウンロードについてのみ可能です。最初からダウンロードしてください。",
             )
@@ -87,7 +84,7 @@ async def start(
     )
     number = result.scalar_one_or_none()
     if number is None:
-        raise DownloadRefused(
+        raise PackageRefused(
             "download.limit_reached",
             f"ダウンロード回数の上限（{package.download_limit}回）に達しました。"
             "追加が必要な場合は区の担当者に連絡してください。",
@@ -112,9 +109,33 @@ async def start(
 
 
 async def acknowledge(
-    session: AsyncSession, package: Package, person: Person, contract_public_id: str, *, now: datetime
+    session: AsyncSession,
+    package: Package,
+    person: Person,
+    contract_public_id: str,
+    *,
+    now: datetime,
+    via: ReceiptVia = ReceiptVia.PORTAL,
 ) -> bool:
-    """Record receipt (受領); False when it was already acknowledged (the first acknowledgement stands)."""
+    """Record receipt (受領); False when it was already acknowledged (the first acknowledgement stands).
+
+    Raises PackageRefused when the package's state stops it or ``person`` is not designated on its contract.
+    """
+    require(package, Use.ACKNOWLEDGE)
+    designated = await session.scalar(
+        select(Designation.id)
+        .where(
+            Designation.contract_id == package.contract_id,
+            Designation.person_id == person.id,
+            Designation.revoked_at.is_(None),
+        )
+        .limit(1)
+    )
+    if designated is None:
+        raise PackageRefused(
+            "contract.not_designated",
+            "受領確認は、契約で届け出られた取扱責任者・取扱者についてのみ記録できます。",
+        )
     if package.acknowledged_at is not None:
         return False
     package.acknowledged_at = now
@@ -130,7 +151,7 @@ async def acknowledge(
             handler_from="system",
             handler_to=person.name,
             quantity={"files": 1, "bytes": package.size},
-            channel="portal",
+            channel=via.value,
         ),
     )
     return True

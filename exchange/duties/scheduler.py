@@ -2,13 +2,13 @@
 
 Each duty has a named interval (``Duty.every``); its due times are the multiples of that interval (UTC, from
 2000-01-01), and its state lives in ``duty_states``. APScheduler only *ticks*: every ``tick`` seconds each job
-asks the database whether its duty is due. A process runs a duty only after winning its lease with one
-portable statement, ``UPDATE duty_states SET lease_owner = me … WHERE name = ? AND next_due_at <= now AND
-(lease_until IS NULL OR lease_until < now)``: on PostgreSQL a concurrent UPDATE of the same row waits and then
-re-checks the condition, on SQLite writers are serialised, so exactly one process wins per due time. After the
-run, ``next_due_at`` moves to the next due time after *now* (a hub that was down runs a missed duty once, not
-once per missed interval). A process that dies mid-run loses its lease when ``lease_until`` passes (a
-heartbeat extends it while the duty runs) and another process runs the duty again: every duty is idempotent.
+asks the database whether its duty is due. A process runs a duty only after winning the lease on the duty's row
+(``exchange.leases``, shared with the intake pipeline) with one portable statement, ``UPDATE duty_states SET
+lease_owner = me … WHERE name = ? AND next_due_at <= now AND (lease_until IS NULL OR lease_until < now)``, so
+exactly one process wins per due time. After the run, ``next_due_at`` moves to the next due time after *now* (a
+hub that was down runs a missed duty once, not once per missed interval). A process that dies mid-run loses its
+lease when ``lease_until`` passes (a heartbeat extends it while the duty runs) and another process runs the duty
+again: every duty is idempotent.
 
 Time comes from an injected clock (``DutyContext.clock``), so tests move time instead of waiting.
 """
@@ -16,7 +16,6 @@ Time comes from an injected clock (``DutyContext.clock``), so tests move time in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,12 +26,13 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange.duties.mail import Mailer, SmtpMailer
+from exchange.leases import Leases, LeaseTable, is_free
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents, inspections
 from exchange.retention import contractor_certificates as contractor_certs
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+DUTY_LEASES = LeaseTable(DutyState, DutyState.name, DutyState.lease_owner, DutyState.lease_until)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class DutyRunner:
         self.ctx = ctx
         self.duties = {duty.name: duty for duty in duties}
         self.owner = owner or f"duties-{uuid.uuid4().hex[:10]}"
+        self.leases = Leases(DUTY_LEASES, self.owner, ctx.config.lease, ctx.clock)
 
     async def _claimable(self, duty: Duty, now: datetime, *, when_due: bool) -> bool:
         """A read-only look first: ticks that find nothing to do then take no write lock (SQLite would let
@@ -184,67 +186,49 @@ class DutyRunner:
                 pass  # another process created it first
             return True
         next_due_at, lease_until = state
-        return (lease_until is None or lease_until < now) and (not when_due or next_due_at <= now)
+        return is_free(lease_until, now) and (not when_due or next_due_at <= now)
 
     async def _claim(self, duty: Duty, now: datetime, *, when_due: bool) -> datetime | None:
         """The due time won, or None when the duty is not due or another process holds it."""
         if not await self._claimable(duty, now, when_due=when_due):
             return None
-        conditions = [DutyState.name == duty.name, or_(DutyState.lease_until.is_(None), DutyState.lease_until < now)]
-        if when_due:
-            conditions.append(DutyState.next_due_at <= now)
+        due_now = [DutyState.next_due_at <= now] if when_due else []
         async with self.ctx.sessions() as session, session.begin():
-            claimed = await session.execute(
-                update(DutyState)
-                .where(*conditions)
-                .values(lease_owner=self.owner, lease_until=now + self.ctx.config.lease, last_started_at=now)
-            )
-            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            if not await self.leases.claim(session, duty.name, now, where=due_now, values={"last_started_at": now}):
                 return None
         # Missed due times are coalesced: the run serves the latest one.
         return duty.due_time(now) if when_due else now
-
-    async def _heartbeat(self, duty: Duty) -> None:
-        while True:
-            await asyncio.sleep(self.ctx.config.lease.total_seconds() / 3)
-            async with self.ctx.sessions() as session, session.begin():
-                await session.execute(
-                    update(DutyState)
-                    .where(DutyState.name == duty.name, DutyState.lease_owner == self.owner)
-                    .values(lease_until=self.ctx.clock() + self.ctx.config.lease)
-                )
 
     async def _run_claimed(self, duty: Duty, due: datetime, now: datetime, *, reschedule: bool) -> DutyRun:
         async with self.ctx.sessions() as session, session.begin():
             run = DutyRun(name=duty.name, due_at=due, owner=self.owner, started_at=now)
             session.add(run)
-        heartbeat = asyncio.create_task(self._heartbeat(duty))
         values: dict[str, Any]
+        hold_until: datetime | None = None
         try:
-            result = await duty.run(self.ctx, now)
+            async with self.leases.heartbeat(self.ctx.sessions, duty.name):
+                result = await duty.run(self.ctx, now)
         except Exception as exc:  # a failed duty must not stop the others; it is retried after a pause
             log.exception("duty %s failed", duty.name)
             finished = self.ctx.clock()
             result = {"error": f"{type(exc).__name__}: {exc}"}
             run.ok, run.result = False, result
-            values = {"lease_until": finished + self.ctx.config.retry_after, "last_error": result["error"]}
+            hold_until = finished + self.ctx.config.retry_after
+            values = {"last_error": result["error"]}
         else:
             finished = self.ctx.clock()
             run.ok, run.result = True, result
-            values = {"lease_until": None, "last_error": None}
+            values = {"last_error": None}
             if reschedule:
                 values["next_due_at"] = duty.due_time(finished) + duty.every
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
         run.finished_at = finished
         async with self.ctx.sessions() as session, session.begin():
             session.add(run)
-            await session.execute(
-                update(DutyState)
-                .where(DutyState.name == duty.name, DutyState.lease_owner == self.owner)
-                .values(lease_owner=None, last_finished_at=finished, last_result=result, **values)
+            await self.leases.release(
+                session,
+                duty.name,
+                hold_until=hold_until,
+                values={"last_finished_at": finished, "last_result": result, **values},
             )
         return run
 

@@ -23,8 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.contract_facts import contract_facts
+from exchange.delivery.package_state import PackageState, Use, refusal
 from ledger.models.contracts import Contract, Designation, Program
-from ledger.models.packages import Package, PackageStatus
+from ledger.models.packages import Package
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
 from ledger.wareki import jst_date
 from policies import rules
@@ -195,14 +196,24 @@ def _certifier(principal: Principal, scope: ContractScope) -> Decision:
     return ALLOW
 
 
+# What each action does with a package, for the package's own state (``exchange.delivery.package_state``).
+_PACKAGE_USES = {
+    Action.PACKAGE_VIEW: Use.VIEW,
+    Action.PACKAGE_DOWNLOAD: Use.DOWNLOAD,
+    Action.PACKAGE_ACKNOWLEDGE: Use.ACKNOWLEDGE,
+    Action.PASSWORD_PICKUP: Use.PASSWORD,
+}
+
+
 def _package_state(action: Action, package: Package) -> Decision:
-    if package.delivered_at is None:
-        return _deny("package.not_delivered", "対象が見つかりません。", hidden=True)
-    if package.status == PackageStatus.DELETED or package.deleted_at is not None:
-        return _deny("package.deleted", "このデータは削除済みです。")
-    if package.frozen_at is not None and action is not Action.PACKAGE_VIEW:
-        return _deny("package.frozen", "事故対応のためこのデータは凍結されています。区の指示に従ってください。")
-    return ALLOW
+    refused = refusal(package, _PACKAGE_USES[action])
+    if refused is None:
+        return ALLOW
+    # A package not yet delivered is not shown through its page to anyone: answer as for an unknown id, so that
+    # a recipient cannot learn that it exists.
+    if refused.state is PackageState.NOT_DELIVERED:
+        return _deny(refused.code, "対象が見つかりません。", hidden=True)
+    return _deny(refused.code, refused.reason_ja)
 
 
 def _ward_reader(principal: Principal, scope: ContractScope | None) -> bool:

@@ -1,7 +1,8 @@
 """The durable path of a dropped file: take in, check, minimise, pack, deliver, finish — or quarantine.
 
 Each intake row moves PENDING → PACKED → DELIVERED → FINISHED (or → QUARANTINED). A worker claims a row with a
-lease, performs the one step its status calls for, and commits the new status together with the step's
+lease (``exchange.leases``, shared with the duties), performs the one step its status calls for while a
+heartbeat renews the lease, and commits the new status and the lease's release together with the step's
 register entries. Every step can run again after a crash: packing rewrites the intake's own store folder,
 connectors' ``put`` is idempotent, and finishing tolerates a source that is already gone.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
@@ -27,6 +28,7 @@ from exchange.delivery.endpoint_access import sync_access
 from exchange.intake import preparation
 from exchange.intake import results as outcome
 from exchange.intake.stability import Ready
+from exchange.leases import Leases, LeaseTable
 from exchange.logs import correlated
 from ledger.models import Contract, IntakeFile, IntakeStatus, Package, PackageStatus, Route, RouteTarget
 from ledger.models.base import utcnow
@@ -36,6 +38,7 @@ from policies.errors import PolicyRefusal
 log = logging.getLogger(__name__)
 
 ACTIVE = (IntakeStatus.PENDING, IntakeStatus.PACKED, IntakeStatus.DELIVERED)
+INTAKE_LEASES = LeaseTable(IntakeFile, IntakeFile.id, IntakeFile.lease_owner, IntakeFile.lease_until)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class Pipeline:
         self.preparer = preparer
         self.config = config
         self.clock = clock
-        self.worker_id = f"worker-{uuid.uuid4().hex[:8]}"
+        self.leases = Leases(INTAKE_LEASES, f"worker-{uuid.uuid4().hex[:8]}", config.lease, clock)
 
     async def enqueue(self, route: Route, ready: Ready) -> IntakeFile | None:
         """Record a ready file (once: an active row for the same path means it is already queued)."""
@@ -105,7 +108,7 @@ class Pipeline:
                 manual=True,
                 # Far future: background workers leave it to the operator's own command.
                 next_attempt_at=datetime(9999, 1, 1, tzinfo=UTC),
-                lease_owner=self.worker_id,
+                lease_owner=self.leases.holder,
             )
             session.add(row)
             await session.flush()
@@ -130,7 +133,7 @@ class Pipeline:
                 .where(
                     IntakeFile.status.in_(ACTIVE),
                     IntakeFile.next_attempt_at <= now,
-                    or_(IntakeFile.lease_until.is_(None), IntakeFile.lease_until < now),
+                    self.leases.free(now),
                 )
                 .order_by(IntakeFile.id)
                 .limit(1)
@@ -140,15 +143,7 @@ class Pipeline:
             row_id = (await session.execute(query)).scalar_one_or_none()
             if row_id is None:
                 return None
-            claimed = await session.execute(
-                update(IntakeFile)
-                .where(
-                    IntakeFile.id == row_id,
-                    or_(IntakeFile.lease_until.is_(None), IntakeFile.lease_until < now),
-                )
-                .values(lease_owner=self.worker_id, lease_until=now + self.config.lease)
-            )
-            return row_id if claimed.rowcount == 1 else None  # type: ignore[attr-defined]
+            return row_id if await self.leases.claim(session, row_id, now) else None
 
     async def run_once(self) -> bool:
         """Perform one step of one row; False when nothing was due."""
@@ -162,25 +157,10 @@ class Pipeline:
         while await self.run_once():
             pass
 
-    async def _heartbeat(self, row_id: int) -> None:
-        """Keep the lease while a long step (packing gigabytes) runs; a dead process stops renewing it."""
-        interval = self.config.lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            async with self.sessions.begin() as session:
-                await session.execute(
-                    update(IntakeFile)
-                    .where(IntakeFile.id == row_id, IntakeFile.lease_owner == self.worker_id)
-                    .values(lease_until=self.clock() + self.config.lease)
-                )
-
     async def step(self, row_id: int) -> None:
-        heartbeat = asyncio.create_task(self._heartbeat(row_id))
-        try:
+        # The heartbeat keeps the lease while a long step (packing gigabytes) runs; a dead process stops renewing.
+        async with self.leases.heartbeat(self.sessions, row_id):
             await self._step(row_id)
-        finally:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
 
     async def _step(self, row_id: int) -> None:
         async with self.sessions() as session:
@@ -206,12 +186,12 @@ class Pipeline:
                 elif intake.status == IntakeStatus.DELIVERED:
                     await self._finish(session, intake)
 
-    def _release(self, intake: IntakeFile, *, retry_in: timedelta | None = None) -> None:
-        intake.lease_owner = None
-        intake.lease_until = None
+    async def _release(self, session: AsyncSession, intake: IntakeFile, *, retry_in: timedelta | None = None) -> None:
+        """Give the row back in the step's transaction (and, after a failure, schedule its retry)."""
         if retry_in is not None:
             intake.attempts += 1
             intake.next_attempt_at = self.clock() + retry_in
+        await self.leases.release(session, intake.id)
 
     def _backoff(self, attempts: int) -> timedelta:
         return self.config.retry_base * float(2 ** min(attempts, 8))
@@ -232,7 +212,7 @@ class Pipeline:
             await asyncio.to_thread(shutil.rmtree, work, True)
             log.warning("reading an intake file failed (%s); will retry", type(exc).__name__)
             intake.reason_ja = f"処理を保留しています（{exc.strerror or exc}）。自動で再試行します。"
-            self._release(intake, retry_in=self._backoff(intake.attempts))
+            await self._release(session, intake, retry_in=self._backoff(intake.attempts))
             await session.commit()
             return
         intake.sha256 = prepared.source_sha256
@@ -243,7 +223,7 @@ class Pipeline:
             await session.flush()
             await record(session, item.register_entry())
         intake.status = IntakeStatus.PACKED
-        self._release(intake)
+        await self._release(session, intake)
         await session.commit()
 
     async def _deliver(self, session: AsyncSession, intake: IntakeFile) -> None:
@@ -262,10 +242,10 @@ class Pipeline:
                 delivered = await self._deliver_package(session, package)
                 waiting = waiting or not delivered
         if waiting:
-            self._release(intake, retry_in=self._backoff(intake.attempts))
+            await self._release(session, intake, retry_in=self._backoff(intake.attempts))
         else:
             intake.status = IntakeStatus.DELIVERED
-            self._release(intake)
+            await self._release(session, intake)
         await session.commit()
 
     def _channel_for(self, package: Package) -> str:
@@ -325,7 +305,7 @@ class Pipeline:
         await asyncio.to_thread(outcome.remove_original, intake, route)
         intake.status = IntakeStatus.FINISHED
         intake.finished_at = self.clock()
-        self._release(intake)
+        await self._release(session, intake)
         await record(session, outcome.finished_entry(intake, packages))
         await session.commit()
 
@@ -336,7 +316,7 @@ class Pipeline:
         intake.reason_code = code
         intake.reason_ja = reason_ja
         intake.finished_at = self.clock()
-        self._release(intake)
+        await self._release(session, intake)
         contract_ids = [t.contract.public_id for t in route.targets]
         await record(session, outcome.quarantined_entry(intake, contract_ids, code, reason_ja))
         await session.commit()

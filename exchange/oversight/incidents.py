@@ -1,8 +1,9 @@
 """Incidents (漏えい等事案, C-18): freeze affected packages at once, track the reports to the PPC, report PDF.
 
-Recording an incident freezes its packages in the same transaction (no download, no password release: both
-check ``frozen_at``; the retention sweep holds frozen packages as evidence). Access at the endpoints (Box
-collaborations, for instance) is removed right after that commit, and what happened is kept for the report.
+Recording an incident freezes its packages in the same transaction (no download, acknowledgement or password
+release on any path: ``exchange.delivery.package_state``; the retention sweep holds frozen packages as
+evidence). Access at the endpoints (Box collaborations, for instance) is removed right after that commit, and
+what happened is kept for the report.
 Deadlines follow the PPC rules: a preliminary report promptly (概ね3〜5日; we count 3 days from discovery) and
 a final report within 30 days, or 60 when a wrongful purpose is suspected; an hourly duty reminds staff.
 """

@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.contract_facts import contract_facts
+from exchange.delivery.package_state import Use, refusal
 from exchange.keys import sealing
-from ledger.models import Contract, Designation, Package, PackageStatus, PasswordRelease, Person
+from ledger.models import Contract, Designation, Package, PasswordRelease, Person
 from ledger.models.base import utcnow
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import jst_date
@@ -52,6 +53,37 @@ def _data_channels(package: Package, connector_kinds: dict[str, str]) -> frozens
     return frozenset(connector_kinds.get(name, name) for name in used)
 
 
+async def _request(
+    session: AsyncSession,
+    contract: Contract,
+    package: Package,
+    person: Person,
+    channel: PasswordChannel,
+    connector_kinds: dict[str, str],
+    moment: datetime,
+) -> rule.ReleaseRequest:
+    """What the split-password rule needs, for a package whose own state lets it give its password."""
+    assert package.delivered_at is not None  # package_state refuses a package not delivered
+    designations = (
+        await session.execute(
+            select(Designation, Person)
+            .join(Person, Designation.person_id == Person.id)
+            .where(Designation.contract_id == contract.id, Designation.revoked_at.is_(None))
+        )
+    ).all()
+    return rule.ReleaseRequest(
+        contract=await contract_facts(session, contract),
+        recipient_id=person.public_id,
+        designations=tuple(rule.Designation(p.public_id, contract.public_id, d.role.value) for d, p in designations),
+        password_channel=channel.value,
+        data_channels=_data_channels(package, connector_kinds),
+        delivered_at=package.delivered_at,
+        acknowledged_at=package.acknowledged_at,
+        now=moment,
+        today=jst_date(moment),
+    )
+
+
 async def release(
     session: AsyncSession,
     package: Package,
@@ -64,38 +96,19 @@ async def release(
 ) -> Released:
     """Decide, record, and (when allowed) unseal. Raises PasswordRefused after recording a refusal.
 
-    Runs in the caller's transaction; the caller commits even on refusal, so refused attempts are kept.
+    The package's own state is checked first, exactly as for a download (``exchange.delivery.package_state``);
+    only a package that may give its password goes before the split-password rule. Runs in the caller's
+    transaction; the caller commits even on refusal, so refused attempts are kept.
     """
     moment = now or utcnow()
     contract = await session.get(Contract, package.contract_id)
     assert contract is not None
-    designations = (
-        await session.execute(
-            select(Designation, Person)
-            .join(Person, Designation.person_id == Person.id)
-            .where(Designation.contract_id == contract.id, Designation.revoked_at.is_(None))
-        )
-    ).all()
-    state = rule.PackageState.ACTIVE
-    if package.status == PackageStatus.DELETED or package.sealed_password is None:
-        state = rule.PackageState.DELETED
-    elif package.revoked_at is not None:
-        state = rule.PackageState.WITHDRAWN
-    elif package.frozen_at is not None:
-        state = rule.PackageState.FROZEN
-    request = rule.ReleaseRequest(
-        contract=await contract_facts(session, contract),
-        recipient_id=person.public_id,
-        designations=tuple(rule.Designation(p.public_id, contract.public_id, d.role.value) for d, p in designations),
-        password_channel=channel.value,
-        data_channels=_data_channels(package, connector_kinds),
-        package_state=state,
-        delivered_at=package.delivered_at,
-        acknowledged_at=package.acknowledged_at,
-        now=moment,
-        today=jst_date(moment),
-    )
-    decision = rule.SplitPasswordRule().decide(request)
+    refused = refusal(package, Use.PASSWORD)
+    if refused is not None:
+        decision = rule.ReleaseDecision(allowed=False, code=refused.code, reason_ja=refused.reason_ja)
+    else:
+        request = await _request(session, contract, package, person, channel, connector_kinds, moment)
+        decision = rule.SplitPasswordRule().decide(request)
     session.add(
         PasswordRelease(
             package_id=package.id,

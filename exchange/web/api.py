@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from exchange.delivery import portal_downloads as downloads
+from exchange.delivery.package_state import PackageState, package_state
 from exchange.identity import api_tokens, lockout
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
@@ -63,6 +64,7 @@ def _package_json(package: Package, contract_public_id: str) -> dict[str, Any]:
         "download_count": package.download_count,
         "download_limit": package.download_limit,
         "frozen": package.frozen_at is not None,
+        "state": package_state(package).value,
     }
 
 
@@ -130,11 +132,16 @@ PACKAGE_SCHEMA: dict[str, Any] = {
         "download_count": {"type": "integer"},
         "download_limit": {"type": "integer"},
         "frozen": {"type": "boolean"},
+        "state": {
+            "type": "string",
+            "enum": [state.value for state in PackageState],
+            "description": "available 以外では、ダウンロード・パスワード等が拒否される理由（消去・凍結・取消し等）",
+        },
     },
 }
 _ERRORS = {
     "401": {"description": "トークンがない・正しくない・期限切れ"},
-    "403": {"description": "権限がない・接続元が許可されていない・回数上限・凍結"},
+    "403": {"description": "権限がない・接続元が許可されていない・回数上限・凍結・提供取消し・消去済み"},
     "404": {"description": "見つからない（他の事業者のパッケージを含む）"},
 }
 

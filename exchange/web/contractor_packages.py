@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from exchange.delivery import portal_downloads as downloads
+from exchange.delivery.package_state import PackageRefused
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, decide
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
@@ -76,7 +77,7 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
             resume=resume,
             now=utcnow(),
         )
-    except downloads.DownloadRefused as refused:
+    except PackageRefused as refused:
         await ctx.deny(Action.PACKAGE_DOWNLOAD, _refusal(refused), object_type="package", object_id=public_id)
     ctx.audit(
         Action.PACKAGE_DOWNLOAD if started.counted else AuditAction.PACKAGE_DOWNLOAD_RESUME,
@@ -96,7 +97,7 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     )
 
 
-def _refusal(refused: downloads.DownloadRefused) -> Decision:
+def _refusal(refused: PackageRefused) -> Decision:
     return Decision(False, refused.code, refused.reason_ja)
 
 

@@ -19,9 +19,6 @@ from ledger.models.contracts import Contract, Designation
 from ledger.models.packages import Package
 from ledger.models.parties import Person
 
-# Revocation stops what hands data or its password over; the package page stays visible.
-STOPPED_BY_REVOCATION = frozenset({Action.PACKAGE_DOWNLOAD, Action.PASSWORD_PICKUP})
-
 
 def see_other(location: str) -> web.Response:
     """A redirect that is returned, not raised, so the request's transaction commits."""
@@ -43,7 +40,8 @@ async def _hidden(ctx: Page, action: Action, object_type: str, object_id: str) -
 
 
 async def authorised_package(ctx: Page, action: Action, public_id: str) -> tuple[Package, Contract, ContractScope]:
-    """Load a package and apply the policy for ``action``; refusals are audited and answered 404/403."""
+    """Load a package and apply the policy for ``action`` (which includes the package's own state: see
+    ``exchange.delivery.package_state``); refusals are audited and answered 404/403."""
     package = (await ctx.session.execute(select(Package).where(Package.public_id == public_id))).scalar_one_or_none()
     if package is None:
         await _hidden(ctx, action, "package", public_id)
@@ -52,10 +50,6 @@ async def authorised_package(ctx: Page, action: Action, public_id: str) -> tuple
     assert contract is not None
     scope = await contract_scope(ctx.session, contract, utcnow())
     decision = decide(ctx.principal, action, scope, package)
-    if decision.allowed and action in STOPPED_BY_REVOCATION and package.revoked_at is not None:
-        decision = Decision(
-            False, "package.revoked", "区がこのデータの提供を取り消しました。区の担当者に連絡してください。"
-        )
     if not decision.allowed:
         await ctx.deny(action, decision, object_type="package", object_id=public_id)
     return package, contract, scope

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from connectors.base import ConnectorError
 from exchange.delivery.endpoint_access import sync_access
+from exchange.delivery.package_state import PackageState, StateRefusal, package_state
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, error_page, page
@@ -109,8 +110,9 @@ async def revoke_post(request: web.Request) -> web.StreamResponse:
         reason = str(form.get("reason", "")).strip()[:500]
         if not reason:
             raise error_page(request, 400, "取消しの理由を入力してください。")
-        if package.status == PackageStatus.DELETED or package.deleted_at is not None:
-            raise error_page(request, 400, "このデータは削除済みです。")
+        state = package_state(package)
+        if state is PackageState.ERASED:
+            raise error_page(request, 400, StateRefusal(state).reason_ja)
         if package.revoked_at is not None:
             # Asked twice (another tab, a colleague): the package is revoked, which is what was asked for.
             ctx.audit(Action.PACKAGE_REVOKE, object_type="package", object_id=public_id, detail={"already": True})

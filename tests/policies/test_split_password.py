@@ -9,7 +9,6 @@ from policies.errors import RefusalCode
 from policies.split_password import (
     RELEASED,
     Designation,
-    PackageState,
     ReleaseDecision,
     ReleaseRequest,
     SplitPasswordRule,
@@ -29,7 +28,6 @@ REQUEST = ReleaseRequest(
     ),
     password_channel="portal",
     data_channels=frozenset({"lgwan-sftp"}),
-    package_state=PackageState.ACTIVE,
     delivered_at=DELIVERED,
     acknowledged_at=DELIVERED + timedelta(hours=1),
     now=DELIVERED + timedelta(hours=2),
@@ -55,18 +53,6 @@ def test_release_after_acknowledgement() -> None:
 
 def test_manager_may_receive_it_too() -> None:
     assert RULE.decide(replace(REQUEST, recipient_id="manager-1")).allowed
-
-
-@pytest.mark.parametrize(
-    ("state", "code"),
-    [
-        (PackageState.DELETED, RefusalCode.PACKAGE_DELETED),
-        (PackageState.FROZEN, RefusalCode.PACKAGE_FROZEN),
-        (PackageState.WITHDRAWN, RefusalCode.PACKAGE_WITHDRAWN),
-    ],
-)
-def test_frozen_or_deleted_package(state: PackageState, code: RefusalCode) -> None:
-    _refused(replace(REQUEST, package_state=state), code)
 
 
 def test_past_contract_period() -> None:
