@@ -1,4 +1,5 @@
-"""The two event vocabularies: register-line kinds (``RegisterKind``) and audit-log actions (``AuditAction``).
+"""The event vocabularies: register-line kinds (``RegisterKind``), audit-log actions (``AuditAction``) and the kinds
+of the duties' notices (``NoticeKind``).
 
 Each is one enum, so mypy rejects a free string where a kind or an action is written. These tests add what the type
 checker cannot see: every member has a writer in the product (a member nothing names is a promise no user path
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from exchange.duties.notices import NoticeKind
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action
 from ledger.registers.handover import RegisterKind
@@ -59,6 +61,16 @@ STORED_KINDS = {
     "incident.recorded",
     "incident.preliminary_reported",
     "incident.final_reported",
+}
+STORED_NOTICE_KINDS = {
+    "return.overdue",
+    "media.overdue",
+    "certificate.requested",
+    "certificate.reminder",
+    "certificate.overdue",
+    "inspection.reminder",
+    "incident.preliminary",
+    "incident.final",
 }
 STORED_ACTIONS = {
     "page.view",
@@ -122,7 +134,7 @@ def _named_in_product(vocabulary: type[enum.Enum]) -> set[str]:
     return named
 
 
-@pytest.mark.parametrize("vocabulary", [RegisterKind, AuditAction], ids=lambda v: v.__name__)
+@pytest.mark.parametrize("vocabulary", [RegisterKind, AuditAction, NoticeKind], ids=lambda v: v.__name__)
 def test_every_member_is_written_somewhere_in_the_product(vocabulary: type[enum.Enum]) -> None:
     named = _named_in_product(vocabulary)
     assert sorted(set(vocabulary.__members__) - named) == []
@@ -132,6 +144,11 @@ def test_every_member_is_written_somewhere_in_the_product(vocabulary: type[enum.
 
 def test_stored_register_kinds_keep_their_values() -> None:
     assert sorted(STORED_KINDS - {kind.value for kind in RegisterKind}) == []
+
+
+def test_stored_notice_kinds_keep_their_values() -> None:
+    # A notice is unique per kind, subject and occasion: a renamed kind would send every reminder again.
+    assert sorted(STORED_NOTICE_KINDS - {kind.value for kind in NoticeKind}) == []
 
 
 def test_stored_audit_actions_keep_their_values_and_name_one_member_each() -> None:

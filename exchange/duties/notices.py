@@ -7,6 +7,7 @@ E-mail is sent only when ``settings.smtp`` is configured; the notice is the reco
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,19 @@ from ledger.models.parties import Party, PartyKind, Person, PersonRole
 log = logging.getLogger(__name__)
 
 
+class NoticeKind(enum.StrEnum):
+    """What a duty reminds of or escalates; with the subject and occasion it makes a notice unique."""
+
+    RETURN_OVERDUE = "return.overdue"  # a printed password notice not returned by its due date (C-04)
+    MEDIA_OVERDUE = "media.overdue"  # a DVD not returned by its due date (C-21)
+    CERTIFICATE_REQUESTED = "certificate.requested"  # a contractor is asked for its deletion certificate (C-04)
+    CERTIFICATE_REMINDER = "certificate.reminder"  # the certificate is due soon or late
+    CERTIFICATE_OVERDUE = "certificate.overdue"  # escalated to the ward: the certificate is overdue
+    INSPECTION_REMINDER = "inspection.reminder"  # this fiscal year's inspection is not yet recorded (C-19)
+    INCIDENT_PRELIMINARY = "incident.preliminary"  # the preliminary report to the PPC is due (C-18)
+    INCIDENT_FINAL = "incident.final"  # the final report to the PPC is due (C-18)
+
+
 @dataclass(frozen=True)
 class NewNotice:
     id: int
@@ -35,7 +49,7 @@ class NewNotice:
 async def notify(
     session: AsyncSession,
     *,
-    kind: str,
+    kind: NoticeKind,
     subject_id: str,
     occasion: str,
     audience: NoticeAudience,

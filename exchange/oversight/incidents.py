@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError, Grantee
 from exchange.duties.mail import Mailer
-from exchange.duties.notices import NewNotice, notify, send_emails
+from exchange.duties.notices import NewNotice, NoticeKind, notify, send_emails
 from ledger.documents.duty_pdfs import Document, Section, render
 from ledger.models.contracts import Contract, Designation
 from ledger.models.duties import NoticeAudience
@@ -154,9 +154,15 @@ async def remind(sessions: async_sessionmaker[AsyncSession], now: datetime, *, m
     async with sessions() as session, session.begin():
         incidents = (await session.scalars(select(Incident).options(selectinload(Incident.contract)))).all()
         for incident in incidents:
-            for which, label, due, done in (
-                ("preliminary", "速報", incident.preliminary_due_at, incident.preliminary_reported_at),
-                ("final", "確報", incident.final_due_at, incident.final_reported_at),
+            for which, kind, label, due, done in (
+                (
+                    "preliminary",
+                    NoticeKind.INCIDENT_PRELIMINARY,
+                    "速報",
+                    incident.preliminary_due_at,
+                    incident.preliminary_reported_at,
+                ),
+                ("final", NoticeKind.INCIDENT_FINAL, "確報", incident.final_due_at, incident.final_reported_at),
             ):
                 if done is not None or now < due - REMIND_BEFORE:
                     continue
@@ -165,7 +171,7 @@ async def remind(sessions: async_sessionmaker[AsyncSession], now: datetime, *, m
                     overdue.append(f"{incident.public_id}:{which}")
                 notice = await notify(
                     session,
-                    kind=f"incident.{which}",
+                    kind=kind,
                     subject_id=incident.public_id,
                     occasion="overdue" if late else "before-due",
                     audience=NoticeAudience.WARD,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange.duties.mail import Mailer
-from exchange.duties.notices import NewNotice, notify, send_emails
+from exchange.duties.notices import NewNotice, NoticeKind, notify, send_emails
 from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.oversight import Inspection
@@ -105,7 +105,7 @@ async def remind(sessions: async_sessionmaker[AsyncSession], now: datetime, *, m
                 continue
             notice = await notify(
                 session,
-                kind="inspection.reminder",
+                kind=NoticeKind.INSPECTION_REMINDER,
                 subject_id=row.public_id,
                 occasion=occasion,
                 audience=NoticeAudience.WARD,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange.duties.mail import Mailer
-from exchange.duties.notices import NewNotice, notify, send_emails
+from exchange.duties.notices import NewNotice, NoticeKind, notify, send_emails
 from ledger.canonical import format_timestamp
 from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
@@ -103,7 +103,7 @@ async def request_certificates(
         )
         notice = await notify(
             session,
-            kind="certificate.requested",
+            kind=NoticeKind.CERTIFICATE_REQUESTED,
             subject_id=request.public_id,
             occasion="requested",
             audience=NoticeAudience.CONTRACTOR,
@@ -234,7 +234,7 @@ async def _remind_one(
         found.append(
             await notify(
                 session,
-                kind="certificate.reminder",
+                kind=NoticeKind.CERTIFICATE_REMINDER,
                 subject_id=request.public_id,
                 occasion="before-due",
                 audience=NoticeAudience.CONTRACTOR,
@@ -249,7 +249,7 @@ async def _remind_one(
         found.append(
             await notify(
                 session,
-                kind="certificate.reminder",
+                kind=NoticeKind.CERTIFICATE_REMINDER,
                 subject_id=request.public_id,
                 occasion=f"overdue-{week}",
                 audience=NoticeAudience.CONTRACTOR,
@@ -260,7 +260,7 @@ async def _remind_one(
         )
         escalation = await notify(
             session,
-            kind="certificate.overdue",
+            kind=NoticeKind.CERTIFICATE_OVERDUE,
             subject_id=request.public_id,
             occasion="overdue",
             audience=NoticeAudience.WARD,

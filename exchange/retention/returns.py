@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange.duties.mail import Mailer
-from exchange.duties.notices import notify, send_emails
+from exchange.duties.notices import NoticeKind, notify, send_emails
 from ledger.models.contracts import Contract
 from ledger.models.duties import NoticeAudience
 from ledger.models.packages import Package
@@ -89,7 +89,7 @@ async def flag_overdue(
             item.overdue_at = item.overdue_at or now
             notice = await notify(
                 session,
-                kind="return.overdue",
+                kind=NoticeKind.RETURN_OVERDUE,
                 subject_id=item.public_id,
                 occasion="overdue",
                 audience=NoticeAudience.WARD,
@@ -106,7 +106,7 @@ async def flag_overdue(
             assert medium.due_back_on is not None  # overdue_returns selects only media with a due date
             notice = await notify(
                 session,
-                kind="media.overdue",
+                kind=NoticeKind.MEDIA_OVERDUE,
                 subject_id=medium.media_id,
                 occasion="overdue",
                 audience=NoticeAudience.WARD,
