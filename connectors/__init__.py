@@ -6,7 +6,7 @@
   Japan refused (C-14)
 * ``checks`` — reachability, authentication and jurisdiction of each endpoint
 * ``local`` — a local or mounted outbox folder (each kind's module holds its options model and its connector)
-* ``box`` — Box (over LGWAN), through Box's own SDK
+* ``box`` — Box (over LGWAN), through Box's own SDK; ``box_answers`` reads what Box returns or raises
 * ``sftp`` — LGWAN-ASP file services and other SSH endpoints
 * ``media`` — the DVD fallback: staged per medium, sealed into an ISO image (C-21)
 * ``media_label`` — the printable DVD label

@@ -16,9 +16,7 @@ Box admin has to create first, and the register already holds it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -38,7 +36,6 @@ from box_sdk_gen import (
     CreateCollaborationItemTypeField,
     CreateCollaborationRole,
     CreateFolderParent,
-    FileFull,
     NetworkSession,
     PreflightFileUploadCheckParent,
     UpdateCollaborationByIdRole,
@@ -56,23 +53,14 @@ from connectors.base import (
     StoredObject,
     VerificationError,
 )
+from connectors.box_answers import RemoteFile, api_error, hash_file, ignore_404, name_conflict, remote_file
 from connectors.options import ConnectorOptions, SecretRef
 
 T = TypeVar("T")
 
 # Box accepts upload sessions only for files of at least this size.
 MIN_CHUNKED_SIZE = 20_000_000
-_HASH_BLOCK = 1024 * 1024
 _FILE_FIELDS = ["name", "size", "sha1", "item_status", "parent"]
-
-
-@dataclass(frozen=True)
-class _RemoteFile:
-    id: str
-    name: str
-    size: int
-    sha1: str
-    active: bool
 
 
 class BoxOptions(ConnectorOptions):
@@ -153,7 +141,7 @@ class BoxConnector(Connector):
 
     async def put(self, folder: str, name: str, source: Path, metadata: Mapping[str, str]) -> StoredObject:
         try:
-            size, sha1, sha256 = await asyncio.to_thread(_hash_file, source)
+            size, sha1, sha256 = await asyncio.to_thread(hash_file, source)
         except OSError as exc:
             raise ConnectorError(f"送信するファイルを読み込めません: {source.name}", retryable=False) from exc
         stored = await self._run(self._put_sync, folder, name, source, size, sha1)
@@ -209,13 +197,13 @@ class BoxConnector(Connector):
             # A fresh token proves the credentials now, not when the cached token was issued.
             self._auth.refresh_token(network_session=self._network)
         except BoxAPIError as exc:
-            return HealthReport(reachable=True, authenticated=False, detail=_api_error(exc).reason_ja)
+            return HealthReport(reachable=True, authenticated=False, detail=api_error(exc).reason_ja)
         except BoxSDKError:
             return HealthReport(reachable=False, authenticated=False, detail="Boxに接続できません。")
         try:
             self._client.folders.get_folder_by_id(self.root_folder_id, fields=["name"])
         except BoxAPIError as exc:
-            return HealthReport(reachable=True, authenticated=True, detail=_api_error(exc).reason_ja)
+            return HealthReport(reachable=True, authenticated=True, detail=api_error(exc).reason_ja)
         except BoxSDKError:
             return HealthReport(reachable=False, authenticated=True, detail="Boxに接続できません。")
         return HealthReport(reachable=True, authenticated=True, detail="Boxに接続し、ルートフォルダを確認しました。")
@@ -230,7 +218,7 @@ class BoxConnector(Connector):
             except ConnectorError:
                 raise
             except BoxAPIError as exc:
-                raise _api_error(exc) from exc
+                raise api_error(exc) from exc
             except BoxSDKError as exc:
                 raise ConnectorError(
                     "Boxに接続できません。ネットワークの状態を確認してください。", retryable=True
@@ -249,7 +237,7 @@ class BoxConnector(Connector):
                 folder, CreateFolderParent(id=self.root_folder_id), fields=["name"]
             )
         except BoxAPIError as exc:
-            conflict = _conflict(exc)
+            conflict = name_conflict(exc)
             if conflict is None:
                 raise
             if conflict.get("type") != "folder":
@@ -259,7 +247,7 @@ class BoxConnector(Connector):
             return str(conflict["id"])
         return created.id
 
-    def _put_sync(self, folder: str, name: str, source: Path, size: int, sha1: str) -> _RemoteFile:
+    def _put_sync(self, folder: str, name: str, source: Path, size: int, sha1: str) -> RemoteFile:
         folder_id = self._folder_id(folder)
         existing = self._preflight(folder_id, name, size)
         if existing is None:
@@ -278,14 +266,14 @@ class BoxConnector(Connector):
             )
         return existing
 
-    def _preflight(self, folder_id: str, name: str, size: int) -> _RemoteFile | None:
+    def _preflight(self, folder_id: str, name: str, size: int) -> RemoteFile | None:
         """The file already stored under ``name`` in the folder, or None when an upload would be accepted."""
         try:
             self._client.uploads.preflight_file_upload_check(
                 name=name, size=size, parent=PreflightFileUploadCheckParent(id=folder_id)
             )
         except BoxAPIError as exc:
-            conflict = _conflict(exc)
+            conflict = name_conflict(exc)
             if conflict is None:
                 raise
             if conflict.get("type") != "file":
@@ -298,7 +286,7 @@ class BoxConnector(Connector):
             return found
         return None
 
-    def _upload(self, folder_id: str, name: str, source: Path, size: int, sha1: str) -> _RemoteFile:
+    def _upload(self, folder_id: str, name: str, source: Path, size: int, sha1: str) -> RemoteFile:
         with source.open("rb") as stream:
             if size >= self.chunked_threshold:
                 try:
@@ -318,11 +306,11 @@ class BoxConnector(Connector):
                 if not files.entries:
                     raise ConnectorError("Boxがアップロード結果を返しませんでした。", retryable=True)
                 uploaded = files.entries[0]
-        return _remote(uploaded)
+        return remote_file(uploaded)
 
-    def _get_file(self, file_id: str) -> _RemoteFile | None:
+    def _get_file(self, file_id: str) -> RemoteFile | None:
         try:
-            return _remote(self._client.files.get_file_by_id(file_id, fields=_FILE_FIELDS))
+            return remote_file(self._client.files.get_file_by_id(file_id, fields=_FILE_FIELDS))
         except BoxAPIError as exc:
             if exc.response_info.status_code == 404:
                 return None
@@ -372,73 +360,9 @@ class BoxConnector(Connector):
         for person in people:
             existing = current.get(person.login.lower())
             if existing is not None:
-                _ignore_404(self._client.user_collaborations.delete_collaboration_by_id, existing[0])
+                ignore_404(self._client.user_collaborations.delete_collaboration_by_id, existing[0])
 
     def _delete_sync(self, file_id: str) -> None:
         # 404 means already trashed (or purged); the purge below still has to run.
-        _ignore_404(self._client.files.delete_file_by_id, file_id)
-        _ignore_404(self._client.trashed_files.delete_trashed_file_by_id, file_id)
-
-
-def _hash_file(path: Path) -> tuple[int, str, str]:
-    sha1 = hashlib.sha1(usedforsecurity=False)
-    sha256 = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while block := stream.read(_HASH_BLOCK):
-            sha1.update(block)
-            sha256.update(block)
-            size += len(block)
-    return size, sha1.hexdigest(), sha256.hexdigest()
-
-
-def _remote(file: FileFull) -> _RemoteFile:
-    if file.size is None or file.sha_1 is None:
-        raise ConnectorError("Boxがファイルの大きさまたはSHA-1を返しませんでした。", retryable=True)
-    active = file.item_status is None or file.item_status.value == "active"
-    return _RemoteFile(id=file.id, name=file.name or "", size=file.size, sha1=file.sha_1, active=active)
-
-
-def _conflict(exc: BoxAPIError) -> Mapping[str, Any] | None:
-    """The item named in a 409 ``item_name_in_use``; Box sends ``conflicts`` as a list or a single object."""
-    if exc.response_info.status_code != 409 or exc.response_info.code != "item_name_in_use":
-        return None
-    conflicts = (exc.response_info.context_info or {}).get("conflicts")
-    if isinstance(conflicts, list):
-        conflicts = conflicts[0] if conflicts else None
-    if isinstance(conflicts, dict) and "id" in conflicts:
-        return conflicts
-    return None
-
-
-def _ignore_404(func: Callable[[str], None], item_id: str) -> None:
-    try:
-        func(item_id)
-    except BoxAPIError as exc:
-        if exc.response_info.status_code != 404:
-            raise
-
-
-def _api_error(exc: BoxAPIError) -> ConnectorError:
-    info = exc.response_info
-    status = info.status_code
-    suffix = f"（HTTP {status}、コード {info.code or '-'}、要求ID {info.request_id or '-'}）"
-    if exc.request_info.url.endswith("/oauth2/token") or status == 401:
-        return ConnectorError(
-            "Boxの認証に失敗しました。クライアントID・シークレットとアプリの承認状態を確認してください。" + suffix,
-            retryable=False,
-        )
-    if status == 403:
-        return ConnectorError("Boxでこの操作の権限がありません。" + suffix, retryable=False)
-    if status == 404:
-        return ConnectorError("Box上に対象のフォルダまたはファイルが見つかりません。" + suffix, retryable=False)
-    if status == 409:
-        return ConnectorError("Box上で同じ名前の項目と競合しました。" + suffix, retryable=False)
-    if status == 429:
-        return ConnectorError(
-            "Boxの利用制限（要求が多すぎます）により処理できませんでした。時間をおいて再試行します。" + suffix,
-            retryable=True,
-        )
-    if status >= 500 or status == 202:
-        return ConnectorError("Box側で一時的な障害が起きています。時間をおいて再試行します。" + suffix, retryable=True)
-    return ConnectorError("Boxが要求を受け付けませんでした。" + suffix, retryable=False)
+        ignore_404(self._client.files.delete_file_by_id, file_id)
+        ignore_404(self._client.trashed_files.delete_trashed_file_by_id, file_id)
