@@ -99,10 +99,10 @@ async def landing(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(
-    session_maker: async_sessionmaker[AsyncSession], *, secure_cookies: bool = False, deps: PortalDeps | None = None
+    sessions: async_sessionmaker[AsyncSession], *, secure_cookies: bool = False, deps: PortalDeps | None = None
 ) -> web.Application:
     app = web.Application(middlewares=[security_middleware])
-    app[SESSIONS] = session_maker
+    app[SESSIONS] = sessions
     app[SECURE_COOKIES] = secure_cookies
     app[DEPS] = deps or PortalDeps()
     env = aiohttp_jinja2.setup(
