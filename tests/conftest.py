@@ -25,6 +25,8 @@ from ledger.db import create_engine
 from ledger.migrate import upgrade
 from tests.services import skip_or_fail
 
+# Fixtures for the real services that tests in several folders share (sshd, clamd, the Box emulator, a tiny tmpfs).
+pytest_plugins = ["tests.services.sshd", "tests.services.clamd", "tests.services.box", "tests.services.tmpfs"]
 PG_ADMIN_URL = os.environ.get("HANDOVER_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
 _counter = itertools.count()

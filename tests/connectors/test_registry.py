@@ -11,7 +11,7 @@ from connectors.local import LocalConnector
 from connectors.media import MediaConnector
 from connectors.registry import ConnectorConfigError, build_connector, build_connectors
 from connectors.sftp import SftpConnector
-from tests.connectors.conftest import SshdServer
+from tests.services.sshd import SshdServer
 
 JP = {"country": "jp", "region": "tokyo"}
 

@@ -18,8 +18,8 @@ from ledger.canonical import CanonicalError
 from ledger.checkpoint import SigningKey, VerifierKey, open_note
 from ledger.merkle import leaf_hash, root_hash
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
-from tests.ledger.conftest import allow_tampering
-from tests.ledger.test_merkle import ref_mth
+from tests.ledger.merkle_reference import ref_mth
+from tests.ledger.tampering import allow_tampering
 
 AT = datetime(2026, 8, 1, tzinfo=UTC)
 ORIGIN = "handover.test/ledger"

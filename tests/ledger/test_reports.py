@@ -18,21 +18,22 @@ from ledger.reports import Report, ReportError, ReportFilter, build, render
 from ledger.reports.csvfile import UnencodableError
 from ledger.reports.model import Column, Section, neutralise
 from ledger.wareki import JST
-from tests.ledger.world import World, clock, delivered_package, make_world
+from tests.clock import frozen
+from tests.factories import RegisterWorld, register_world
 
 CREATED = datetime(2019, 5, 1, 0, 0, tzinfo=UTC)  # 令和元年5月1日 09:00 JST
 HOSTILE = '=HYPERLINK("http://example.invalid/","開く")'
 
 
-async def _register(session: AsyncSession) -> tuple[World, Report]:
-    world = await make_world(session)
+async def _register(session: AsyncSession) -> tuple[RegisterWorld, Report]:
+    world = await register_world(session)
     for contract in (world.print_contract, world.call_contract):
-        package = await delivered_package(
+        package = await world.deliver(
             session, contract, f"{contract.code}_データ.csv", datetime(2026, 4, 1, tzinfo=JST)
         )
-        with clock(datetime(2026, 4, 1, 10, 0, tzinfo=JST)):
+        with frozen(datetime(2026, 4, 1, 10, 0, tzinfo=JST)):
             await record(session, delivered_entry(package, "sftp"))
-    with clock(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
         await record(
             session,
             RegisterEntry(

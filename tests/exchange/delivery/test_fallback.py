@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from exchange.admin import bootstrap
-from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.service import IntakeService
@@ -25,21 +24,15 @@ from exchange.settings import (
 )
 from ledger.models import LedgerEntry, Package
 from policies.dummy import write_dummy_csv
-from tests.connectors.conftest import SshdServer, start_sshd
-from tests.exchange.hubfixture import DEMO, packages, route_dir
+from tests.exchange.helpers import packages, route_dir
+from tests.factories import load_demo
+from tests.services.sshd import SshdServer
 
 
 @pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[SshdServer]:
-    server = start_sshd(tmp_path / "sshd", tmp_path / "sftp-root")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[HubServices]:
+async def hub(tmp_path: Path, db_url: str, sshd_server: SshdServer) -> AsyncIterator[HubServices]:
     key = tmp_path / "client.key"
-    key.write_text(sshd.client_private_key, encoding="utf-8")
+    key.write_text(sshd_server.client_private_key, encoding="utf-8")
     key.chmod(0o600)
     jp = JurisdictionSettings(country="jp", region="lgwan")
     settings = Settings(
@@ -49,12 +42,12 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
         connectors={
             "lgwan-printer": ConnectorSettings(
                 kind="sftp",
-                host=sshd.host,
-                port=sshd.port,
-                username=sshd.username,
-                host_key=sshd.host_public_key,
+                host=sshd_server.host,
+                port=sshd_server.port,
+                username=sshd_server.username,
+                host_key=sshd_server.host_public_key,
                 private_key=SecretRef(file=key),
-                root=sshd.root,
+                root=sshd_server.root,
                 jurisdiction=jp,
             ),
             "dvd": ConnectorSettings(kind="media", root=tmp_path / "media", jurisdiction=jp),
@@ -71,7 +64,7 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
     await bootstrap.initialise(settings)
     async with services(settings) as running:
         async with running.sessions.begin() as session:
-            await import_files(session, [*DEMO, route], base_dir=settings.data_dir.resolve())
+            await load_demo(session, settings.data_dir.resolve(), route)
         yield running
 
 
@@ -83,7 +76,7 @@ async def deliver_all(hub: HubServices) -> None:
 
 
 async def test_sftp_down_falls_back_to_dvd_and_the_register_shows_it(
-    hub: HubServices, sshd: SshdServer, tmp_path: Path
+    hub: HubServices, sshd_server: SshdServer, tmp_path: Path
 ) -> None:
     folder = await route_dir(hub, "s2-notices")
     folder.mkdir(parents=True, exist_ok=True)
@@ -91,9 +84,9 @@ async def test_sftp_down_falls_back_to_dvd_and_the_register_shows_it(
     await deliver_all(hub)
     [first] = await packages(hub)
     assert first.delivered_via == "lgwan-printer"
-    assert (sshd.root / "s2-print" / first.zip_name).exists()
+    assert (sshd_server.root / "s2-print" / first.zip_name).exists()
 
-    sshd.stop()
+    sshd_server.stop()
     write_dummy_csv("kaigo-hokenryo", 10, folder / "第2期.csv", seed=2)
     await deliver_all(hub)
     second = (await packages(hub))[1]

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from exchange.duties.scheduler import DUTIES, Duty, DutyContext, DutyRunner
 from ledger.db import create_engine
 from ledger.models.duties import DutyRun, DutyState
-from tests.exchange.duty_helpers import Clock, duty_context, jst
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -17,11 +17,8 @@ from exchange.intake.service import IntakeService
 from ledger.models import IntakeStatus
 from policies.dummy import write_dummy_csv
 from policies.pluginmanager import build_plugin_manager
-from tests.clamd import EICAR, Clamd, clamd, start_clamd
-from tests.exchange.hubfixture import hub, packages, route_dir
-from tests.exchange.intake.test_pipeline import intakes
-
-__all__ = ["clamd", "hub"]
+from tests.exchange.helpers import intakes, packages, route_dir
+from tests.services.clamd import EICAR, Clamd, start_clamd
 
 
 async def test_clean_and_infected(clamd: Clamd, tmp_path: Path) -> None:

@@ -6,15 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from sqlalchemy import select
-
 from exchange.hub import HubServices
 from exchange.keys.sealing import SealedSecret, unseal
-from ledger.models import IntakeFile, IntakeStatus, Package, PackageStatus
+from ledger.models import IntakeStatus, Package, PackageStatus
 from policies.dummy import write_dummy_csv
-from tests.exchange.hubfixture import hub, ledger_kinds, packages, process, route_dir, seven_zip_extract
-
-__all__ = ["hub"]
+from tests.exchange.helpers import intakes, ledger_kinds, packages, process, route_dir, seven_zip_extract
 
 S1 = "seikatsu-hogo-tsuika"
 
@@ -22,11 +18,6 @@ S1 = "seikatsu-hogo-tsuika"
 def password_of(hub: HubServices, package: Package) -> str:
     assert package.sealed_password is not None
     return unseal(hub.keyring, SealedSecret.from_bytes(package.sealed_password), package.public_id.encode()).decode()
-
-
-async def intakes(hub: HubServices) -> list[IntakeFile]:
-    async with hub.sessions() as session:
-        return list((await session.execute(select(IntakeFile).order_by(IntakeFile.id))).scalars())
 
 
 async def test_printer_gets_the_file_without_the_account_column(hub: HubServices, tmp_path: Path) -> None:

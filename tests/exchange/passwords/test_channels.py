@@ -22,10 +22,8 @@ from exchange.settings import SmtpSettings
 from ledger.models import Package, PasswordRelease, Person
 from ledger.models.base import utcnow
 from policies.dummy import write_dummy_csv
-from tests.e2e.demo_hub import free_port
-from tests.exchange.hubfixture import hub, ledger_kinds, packages, process, route_dir
-
-__all__ = ["hub"]
+from tests.exchange.helpers import ledger_kinds, packages, process, route_dir
+from tests.services import free_port
 
 
 class Inbox:
