@@ -163,7 +163,8 @@ async def add_package(
 
 
 def keyring(directory: Path) -> sealing.Keyring:
-    """The hub's sealing keys, from ``directory/master.key`` (made on first use)."""
+    """The hub's sealing keys, from ``directory/master.key`` (made on first use; file work, so call it off the
+    event loop)."""
     path = directory / "master.key"
     if not path.exists():
         sealing.create_master_key(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,13 +36,13 @@ def hub_settings(tmp_path: Path, db_url: str) -> Settings:
     )
 
 
-def duty_context(
+async def duty_context(
     engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: Mapping[str, Connector] | None = None
 ) -> DutyContext:
     """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use)."""
     key_path = tmp_path / "ledger-signing.key"
-    if not key_path.exists():
-        generate_key_file(key_path, "test.handover/ledger")
+    if not await asyncio.to_thread(key_path.exists):
+        await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
     config = DutyConfig(
         certificates_dir=tmp_path / "certificates", signing_key_path=key_path, ledger_origin="test.handover/ledger"
     )

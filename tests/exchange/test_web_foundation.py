@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -27,7 +28,8 @@ async def client_with_demo(
         await load_demo(session, tmp_path)
         password = await create_admin(session)
     assert password is not None
-    return await aiohttp_client(create_app(maker, deps=PortalDeps(keyring=keyring(tmp_path)))), password
+    ring = await asyncio.to_thread(keyring, tmp_path)
+    return await aiohttp_client(create_app(maker, deps=PortalDeps(keyring=ring))), password
 
 
 async def first_login(client: TestClient, password: str) -> ClientResponse:

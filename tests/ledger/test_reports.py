@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import subprocess
@@ -57,7 +58,7 @@ def _pdftotext(path: Path) -> str:
 async def test_pdf_text_extracts_with_japanese_and_wareki(db_session: AsyncSession, tmp_path: Path) -> None:
     _, report = await _register(db_session)
     path = tmp_path / "register.pdf"
-    path.write_bytes(render(report, "pdf"))
+    path.write_bytes(await asyncio.to_thread(render, report, "pdf"))
     text = _pdftotext(path)
     for expected in (
         "個人情報受渡し管理簿（確認記録票）",
@@ -86,7 +87,7 @@ async def test_xlsx_has_a_sheet_per_contract_frozen_header_filter_and_no_formula
 ) -> None:
     _, report = await _register(db_session)
     path = tmp_path / "register.xlsx"
-    path.write_bytes(render(report, "xlsx"))
+    path.write_bytes(await asyncio.to_thread(render, report, "xlsx"))
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["S2-CALL", "S2-PRINT"]
     sheet = book["S2-PRINT"]

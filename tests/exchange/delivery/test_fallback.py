@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -80,14 +81,14 @@ async def test_sftp_down_falls_back_to_dvd_and_the_register_shows_it(
 ) -> None:
     folder = await route_dir(hub, "s2-notices")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv("kaigo-hokenryo", 10, folder / "第1期.csv", seed=1)
+    await asyncio.to_thread(write_dummy_csv, "kaigo-hokenryo", 10, folder / "第1期.csv", seed=1)
     await deliver_all(hub)
     [first] = await packages(hub)
     assert first.delivered_via == "lgwan-printer"
     assert (sshd_server.root / "s2-print" / first.zip_name).exists()
 
     sshd_server.stop()
-    write_dummy_csv("kaigo-hokenryo", 10, folder / "第2期.csv", seed=2)
+    await asyncio.to_thread(write_dummy_csv, "kaigo-hokenryo", 10, folder / "第2期.csv", seed=2)
     await deliver_all(hub)
     second = (await packages(hub))[1]
     assert second.delivered_via == "dvd"

@@ -24,7 +24,7 @@ async def test_incident_freezes_packages_and_reminds_of_report_deadlines(
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2026, 9, 1))
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
         await load_demo(session, tmp_path)
         package = await add_package(session, "s4-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
@@ -62,7 +62,7 @@ async def test_access_analysis_finds_off_hours_and_failed_login_bursts_and_recor
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2026, 9, 2))
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
         await load_demo(session, tmp_path)
         package = await add_package(session, "s4-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 from collections.abc import Iterator
 from datetime import timedelta
@@ -49,7 +50,7 @@ def smtp() -> Iterator[tuple[SmtpSettings, Inbox]]:
 async def delivered_package(hub: HubServices) -> Package:
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv("seikatsu-hogo-tsuika", 5, folder / "a.csv", encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, "seikatsu-hogo-tsuika", 5, folder / "a.csv", encoding="cp932")
     await process(hub)
     [package] = await packages(hub)
     return package

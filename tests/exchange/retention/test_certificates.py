@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ async def test_coverage_detects_a_missing_package_and_a_missing_subcontractor(
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2027, 4, 2))
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
         await load_demo(session, tmp_path)
         first, second = [
@@ -68,7 +69,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     (tmp_path / "outbox").mkdir()
     outbox = LocalConnector("outbox", TOKYO, root=tmp_path / "outbox")
     clock = Clock(jst(2026, 8, 1))
-    ctx = duty_context(db_engine, tmp_path, clock, {"outbox": outbox})
+    ctx = await duty_context(db_engine, tmp_path, clock, {"outbox": outbox})
     async with ctx.sessions() as session, session.begin():
         await load_demo(session, tmp_path)
         packages = []
@@ -86,7 +87,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     assert number is not None and runs["certificates.reminders"]["requested"] == 2  # S4 ended too, but received nothing
     directory = tmp_path / "certificates"
     document = (directory / f"{number}.json").read_bytes()
-    vkey = load_key_file(tmp_path / "ledger-signing.key").verifier.vkey
+    vkey = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier.vkey
     assert verify_document(document, (directory / f"{number}.sig").read_text().strip(), vkey)
     assert {p["package_id"] for p in json.loads(document)["packages"]} == {p.public_id for p in packages}
     assert (directory / f"{number}.pdf").read_bytes().startswith(b"%PDF")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +35,7 @@ def test_deadline_is_receipt_plus_days_capped_at_contract_end_plus_grace() -> No
 
 
 async def _sweeper(engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: dict[str, object]) -> Sweeper:
-    ctx = duty_context(engine, tmp_path, clock, connectors)  # type: ignore[arg-type]
+    ctx = await duty_context(engine, tmp_path, clock, connectors)  # type: ignore[arg-type]
     return Sweeper(
         ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
     )
@@ -75,7 +76,7 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
     directory = tmp_path / "certificates"
     document = (directory / f"{result.issued}.json").read_bytes()
     signature = (directory / f"{result.issued}.sig").read_text().strip()
-    vkey = load_key_file(tmp_path / "ledger-signing.key").verifier.vkey
+    vkey = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier.vkey
     assert verify_document(document, signature, vkey)
     assert not verify_document(document.replace(b"delete", b"keep!!"), signature, vkey)
     other = base64.b64encode(bytes(64)).decode()

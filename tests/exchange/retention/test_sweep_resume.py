@@ -31,7 +31,7 @@ async def test_sweep_killed_mid_way_resumes_with_one_certificate(db_url: str, tm
     (tmp_path / "clock").write_text(clock().isoformat())
     (tmp_path / "outbox").mkdir()
     outbox = LocalConnector("outbox", TOKYO, root=tmp_path / "outbox")
-    ctx = duty_context(engine, tmp_path, clock, {"outbox": outbox})
+    ctx = await duty_context(engine, tmp_path, clock, {"outbox": outbox})
     names = []
     async with ctx.sessions() as session, session.begin():
         await load_demo(session, tmp_path)

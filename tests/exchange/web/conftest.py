@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.factories import keyring, portal_world
 @pytest.fixture
 async def portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path: Path) -> Portal:
     maker = session_factory(db_engine)
-    ring = keyring(tmp_path)
+    ring = await asyncio.to_thread(keyring, tmp_path)
     async with maker.begin() as session:
         world = await portal_world(session, tmp_path / "store", ring)
     deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data")
