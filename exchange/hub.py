@@ -52,12 +52,13 @@ class HubServices:
 async def services(settings: Settings) -> AsyncIterator[HubServices]:
     async with bootstrap.open_engine(settings) as engine:
         keyring = await asyncio.to_thread(Keyring.load, settings.master_key_path)
-        connectors = build_connectors(settings.connectors)
+        connectors = await asyncio.to_thread(build_connectors, settings.connectors)  # reads secret files
         sessions = bootstrap.sessions(engine)
         scanner = None
         if settings.antivirus is not None:
             scanner = ClamdScanner(settings.antivirus.clamd_socket, timeout=settings.antivirus.timeout_seconds)
-        preparer = Preparer(connectors, keyring, build_plugin_manager(plugin_config(settings)), scanner=scanner)
+        plugins = await asyncio.to_thread(build_plugin_manager, plugin_config(settings))  # scans entry points
+        preparer = Preparer(connectors, keyring, plugins, scanner=scanner)
         config = PipelineConfig(
             store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
         )

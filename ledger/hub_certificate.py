@@ -48,6 +48,9 @@ def tool_version() -> str:
         return "unknown"
 
 
+TOOL_VERSION = tool_version()  # looked up once, at import: it reads the installed packages' metadata
+
+
 def certificate_number(certificate: HubDeletionCertificate, issued_at: datetime) -> str:
     return f"HDC-{fiscal_year(issued_at)}-{certificate.id:05d}"
 
@@ -91,7 +94,7 @@ def build_document(
         "sweep_started_at": certificate.opened_at,
         "issued_at": issued_at,
         "performed_by": {"type": "system", "name": "handover retention sweep"},
-        "tool": {"name": "handover", "version": tool_version()},
+        "tool": {"name": "handover", "version": TOOL_VERSION},
         "packages": [_package_entry(item) for item in erased],
         "verification": {
             "performed": "each copy was looked up again after deletion (connector exists() is false)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
@@ -49,7 +50,7 @@ class SchemaOutOfDate(Exception):
 
 async def require_current(engine: AsyncEngine) -> None:
     current = await current_revision(engine)
-    head = head_revision()
+    head = await asyncio.to_thread(head_revision)
     if current != head:
         state = "has no schema yet" if current is None else f"is at migration {current}"
         raise SchemaOutOfDate(

@@ -1,5 +1,8 @@
 """Database fixtures: every database test runs on SQLite and on PostgreSQL.
 
+The other shared fixtures are plugins listed in ``pytest_plugins`` below: the event-loop guards
+(``tests/blocking.py``) and the real services (``tests/services/``).
+
 Isolation: ``db_session`` wraps a test in a transaction on a migrated database and rolls it back (the savepoint
 pattern); ``db_engine`` gives a test a whole fresh database (a copy of a migrated SQLite file, or a PostgreSQL
 database cloned from a migrated template) for tests that need several connections or commits.
@@ -9,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from ledger.db import create_engine
 from ledger.migrate import upgrade
 from tests.services import skip_or_fail
+
+# The event-loop guards every async test runs under, and the real services that tests in several folders share.
+pytest_plugins = [
+    "tests.blocking",
+    "tests.services.sshd",
+    "tests.services.clamd",
+    "tests.services.box",
+    "tests.services.tmpfs",
+]
 
 PG_ADMIN_URL = os.environ.get("HANDOVER_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 PG_BASE = PG_ADMIN_URL.rsplit("/", 1)[0]
@@ -121,38 +132,3 @@ async def db_session(db_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
-
-
-class _SlowCallbacks(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.getMessage().startswith("Executing "):
-            self.messages.append(record.getMessage())
-
-
-@pytest.fixture(autouse=True)
-async def no_blocking_in_the_event_loop(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Fail a test whose code blocks the event loop (file or network I/O, Argon2, outside a worker thread).
-
-    asyncio's debug mode reports every callback that holds the loop longer than ``slow_callback_duration``;
-    the threshold is generous so that only real blocking, not a busy machine, trips it. A test that blocks on
-    purpose says why with ``@pytest.mark.allow_blocking("reason")``.
-    """
-    if request.node.get_closest_marker("allow_blocking") is not None:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    loop.slow_callback_duration = 1.0
-    handler = _SlowCallbacks()
-    logger = logging.getLogger("asyncio")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-    if handler.messages:
-        pytest.fail("blocking call in the event loop: " + "; ".join(handler.messages[:3]), pytrace=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,22 +67,30 @@ class InitResult:
 async def initialise(settings: Settings, admin_login: str = "admin") -> InitResult:
     """Create what a fresh hub needs; safe to run again (existing keys and accounts are kept)."""
     result = InitResult(admin_login=admin_login)
+    result.actions += await asyncio.to_thread(_make_files, settings)
+    async with open_engine(settings, require_schema=False) as engine:
+        await migrate.upgrade(engine)
+        head = await asyncio.to_thread(migrate.head_revision)
+        result.actions.append(f"database {describe_database(settings.database.url)} at {head}")
+        async with sessions(engine)() as session, session.begin():
+            result.admin_password = await create_admin(session, admin_login)
+    return result
+
+
+def _make_files(settings: Settings) -> list[str]:
+    """The data folder, the keys and the connectors' folders (file work, so it runs off the event loop)."""
+    actions: list[str] = []
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
     if not settings.master_key_path.exists():
         sealing.create_master_key(settings.master_key_path)
-        result.actions.append(f"created master key {settings.master_key_path} (mode 0600)")
+        actions.append(f"created master key {settings.master_key_path} (mode 0600)")
     if not settings.signing_key_path.exists():
         checkpoint.generate_key_file(settings.signing_key_path, settings.ledger_origin)
-        result.actions.append(f"created ledger signing key {settings.signing_key_path} (mode 0600)")
+        actions.append(f"created ledger signing key {settings.signing_key_path} (mode 0600)")
     for name, connector in settings.connectors.items():
         for folder in connector.local_folders():
             if not folder.exists():
                 folder.mkdir(parents=True)
-                result.actions.append(f"created folder {folder} for connector {name}")
-    async with open_engine(settings, require_schema=False) as engine:
-        await migrate.upgrade(engine)
-        result.actions.append(f"database {describe_database(settings.database.url)} at {migrate.head_revision()}")
-        async with sessions(engine)() as session, session.begin():
-            result.admin_password = await create_admin(session, admin_login)
-    return result
+                actions.append(f"created folder {folder} for connector {name}")
+    return actions

@@ -7,6 +7,7 @@ the file, the entry and the field, and nothing is written when any file has an e
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -215,8 +216,8 @@ class _Importer:
             self.problems.append(f"{where}: refers to unknown {model.__tablename__} '{code}'")
         return row
 
-    def _absolute(self, path: Path) -> str:
-        return str(path if path.is_absolute() else (self.base_dir / path).resolve())
+    async def _absolute(self, path: Path) -> str:
+        return str(path if path.is_absolute() else await asyncio.to_thread((self.base_dir / path).resolve))
 
     async def run(self, files: list[tuple[Path, ImportFile]]) -> None:
         # Kinds in dependency order across all files, so one file may refer to another's entries.
@@ -300,9 +301,9 @@ class _Importer:
         values = {
             "name": entry.name,
             "program_id": program.id,
-            "watch_dir": self._absolute(entry.watch_dir),
-            "quarantine_dir": self._absolute(quarantine),
-            "processed_dir": self._absolute(entry.processed_dir) if entry.processed_dir else None,
+            "watch_dir": await self._absolute(entry.watch_dir),
+            "quarantine_dir": await self._absolute(quarantine),
+            "processed_dir": await self._absolute(entry.processed_dir) if entry.processed_dir else None,
             "force_polling": entry.force_polling,
             "encoding": entry.encoding,
             "allowed_file_types": entry.allowed_file_types,
@@ -335,7 +336,7 @@ async def import_files(session: AsyncSession, paths: Sequence[Path], *, base_dir
     The caller rolls back on the exception, so nothing is half-written. Relative folder paths in routes are
     resolved against ``base_dir`` and stored absolute.
     """
-    files = parse_files(paths)
+    files = await asyncio.to_thread(parse_files, paths)
     importer = _Importer(session, base_dir)
     await importer.run(files)
     if importer.problems:

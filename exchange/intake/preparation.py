@@ -108,7 +108,7 @@ class Preparer:
             contract = target.contract
             await self._check_contract(session, contract, target, program.code)
             folder = work / str(target.id)
-            folder.mkdir()
+            await asyncio.to_thread(folder.mkdir)
             minimised = folder / name
             items = RecipientItems(
                 allowed=tuple(contract.allowed_items),

@@ -10,6 +10,7 @@ a final report within 30 days, or 60 when a wrongful purpose is suspected; an ho
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -231,4 +232,4 @@ async def incident_pdf(session: AsyncSession, incident: Incident) -> bytes:
             ),
         ),
     )
-    return render(document)
+    return await asyncio.to_thread(render, document)

@@ -109,9 +109,12 @@ def create_app(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
+        auto_reload=False,
     )
     env.filters["wareki"] = to_wareki
     env.filters["jst"] = _jst
+    for name in env.list_templates():  # compiled now, so no request reads a template from disk
+        env.get_template(name)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", landing)
     app.router.add_static("/static", HERE / "static", append_version=True)

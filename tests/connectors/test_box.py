@@ -16,7 +16,7 @@ import pytest
 from connectors.base import ConnectorError, Grantee, StoredObject, VerificationError
 from connectors.box import MIN_CHUNKED_SIZE, BoxConnector
 from tests.boxemu import BoxEmulator, RecordedRequest
-from tests.connectors.box_fixture import connector_for
+from tests.services.box import connector_for
 
 FOLDER = "生活保護追加給付_委託先A"
 MB = 1024 * 1024

@@ -8,7 +8,8 @@ from pathlib import Path
 from connectors.base import HealthReport, Jurisdiction
 from connectors.checks import check_all
 from connectors.local import LocalConnector
-from tests.connectors.conftest import TOKYO, SshdServer, sftp_connector_for
+from tests.factories import TOKYO
+from tests.services.sshd import SshdServer, sftp_connector_for
 
 
 class _SlowLocal(LocalConnector):

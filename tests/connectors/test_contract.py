@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.base import Connector, ConnectorError, Grantee, VerificationError
-from tests.connectors.conftest import Package
+from tests.factories import PackageFile
 
 FOLDER = "委託先A_生活保護追加給付"
 NAME = "生活保護追加給付_20261125.zip"
@@ -25,26 +25,26 @@ def own_connector(request: pytest.FixtureRequest) -> Connector:
     return fixture
 
 
-async def test_put_then_verify(connector: Connector, package: Package) -> None:
+async def test_put_then_verify(connector: Connector, package: PackageFile) -> None:
     stored = await connector.put(FOLDER, NAME, package.path, {"program": "生活保護追加給付"})
     assert (stored.connector, stored.folder, stored.name, stored.size) == (connector.name, FOLDER, NAME, package.size)
     await connector.verify(stored, size=package.size, sha256=package.sha256)
     assert await connector.exists(stored)
 
 
-async def test_verify_with_wrong_hash_fails(connector: Connector, package: Package) -> None:
+async def test_verify_with_wrong_hash_fails(connector: Connector, package: PackageFile) -> None:
     stored = await connector.put(FOLDER, NAME, package.path, {})
     with pytest.raises(VerificationError):
         await connector.verify(stored, size=package.size, sha256="0" * 64)
 
 
-async def test_verify_with_wrong_size_fails(connector: Connector, package: Package) -> None:
+async def test_verify_with_wrong_size_fails(connector: Connector, package: PackageFile) -> None:
     stored = await connector.put(FOLDER, NAME, package.path, {})
     with pytest.raises(VerificationError):
         await connector.verify(stored, size=package.size + 1, sha256=package.sha256)
 
 
-async def test_put_twice_with_same_content_is_idempotent(connector: Connector, package: Package) -> None:
+async def test_put_twice_with_same_content_is_idempotent(connector: Connector, package: PackageFile) -> None:
     first = await connector.put(FOLDER, NAME, package.path, {})
     second = await connector.put(FOLDER, NAME, package.path, {})
     assert second.location == first.location
@@ -53,7 +53,7 @@ async def test_put_twice_with_same_content_is_idempotent(connector: Connector, p
 
 
 async def test_put_different_content_under_same_name_refused(
-    own_connector: Connector, package: Package, other_package: Package
+    own_connector: Connector, package: PackageFile, other_package: PackageFile
 ) -> None:
     stored = await own_connector.put(FOLDER, NAME, package.path, {})
     with pytest.raises(ConnectorError) as caught:
@@ -62,7 +62,7 @@ async def test_put_different_content_under_same_name_refused(
     await own_connector.verify(stored, size=package.size, sha256=package.sha256)
 
 
-async def test_grant_and_revoke_are_idempotent(connector: Connector, package: Package) -> None:
+async def test_grant_and_revoke_are_idempotent(connector: Connector, package: PackageFile) -> None:
     await connector.put(FOLDER, NAME, package.path, {})
     await connector.grant(FOLDER, HANDLERS, "viewer")
     await connector.grant(FOLDER, HANDLERS, "viewer")
@@ -70,7 +70,7 @@ async def test_grant_and_revoke_are_idempotent(connector: Connector, package: Pa
     await connector.revoke(FOLDER, HANDLERS)
 
 
-async def test_delete_then_exists_is_false_and_delete_twice_is_fine(connector: Connector, package: Package) -> None:
+async def test_delete_then_exists_is_false_and_delete_twice_is_fine(connector: Connector, package: PackageFile) -> None:
     stored = await connector.put(FOLDER, NAME, package.path, {})
     await connector.delete(stored)
     assert not await connector.exists(stored)
@@ -78,14 +78,14 @@ async def test_delete_then_exists_is_false_and_delete_twice_is_fine(connector: C
     assert not await connector.exists(stored)
 
 
-async def test_verify_after_delete_fails(connector: Connector, package: Package) -> None:
+async def test_verify_after_delete_fails(connector: Connector, package: PackageFile) -> None:
     stored = await connector.put(FOLDER, NAME, package.path, {})
     await connector.delete(stored)
     with pytest.raises(VerificationError):
         await connector.verify(stored, size=package.size, sha256=package.sha256)
 
 
-async def test_path_escape_refused(own_connector: Connector, package: Package) -> None:
+async def test_path_escape_refused(own_connector: Connector, package: PackageFile) -> None:
     for folder, name in (("..", NAME), (FOLDER, "../escape.zip"), (FOLDER, "")):
         with pytest.raises(ConnectorError) as caught:
             await own_connector.put(folder, name, package.path, {})

@@ -13,14 +13,14 @@ import pytest
 import connectors.local
 from connectors.base import ConnectorError, Grantee
 from connectors.local import TEMP_PREFIX, LocalConnector
-from tests.connectors.conftest import TOKYO, Package, make_package
+from tests.factories import TOKYO, PackageFile, package_file
 
 FOLDER = "委託先A"
 
 
 async def test_real_full_disk_is_retryable_and_removes_temp(tiny_tmpfs: Path, tmp_path: Path) -> None:
     connector = LocalConnector("tiny", TOKYO, root=tiny_tmpfs)
-    big = make_package(tmp_path / "big.zip", os.urandom(1024 * 1024))
+    big = package_file(tmp_path / "big.zip", os.urandom(1024 * 1024))
     with pytest.raises(ConnectorError) as caught:
         await connector.put(FOLDER, "big.zip", big.path, {})
     assert caught.value.retryable
@@ -29,7 +29,7 @@ async def test_real_full_disk_is_retryable_and_removes_temp(tiny_tmpfs: Path, tm
 
 
 async def test_injected_full_disk_removes_temp(
-    local_connector: LocalConnector, package: Package, monkeypatch: pytest.MonkeyPatch
+    local_connector: LocalConnector, package: PackageFile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Runs where no tmpfs can be mounted: the disk fills after part of the package was written."""
 
@@ -44,7 +44,7 @@ async def test_injected_full_disk_removes_temp(
     assert list((local_connector.root / FOLDER).iterdir()) == []
 
 
-async def test_file_is_group_readable_and_no_temp_left(local_connector: LocalConnector, package: Package) -> None:
+async def test_file_is_group_readable_and_no_temp_left(local_connector: LocalConnector, package: PackageFile) -> None:
     stored = await local_connector.put(FOLDER, "a.zip", package.path, {})
     path = Path(stored.location)
     assert path == local_connector.root / FOLDER / "a.zip"
@@ -59,7 +59,7 @@ async def test_missing_source_is_not_retryable(local_connector: LocalConnector, 
     assert not caught.value.retryable
 
 
-async def test_file_in_place_of_folder_is_not_retryable(local_connector: LocalConnector, package: Package) -> None:
+async def test_file_in_place_of_folder_is_not_retryable(local_connector: LocalConnector, package: PackageFile) -> None:
     (local_connector.root / FOLDER).write_text("a file where the folder should be")
     with pytest.raises(ConnectorError) as caught:
         await local_connector.put(FOLDER, "a.zip", package.path, {})

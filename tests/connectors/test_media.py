@@ -15,7 +15,7 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.media import MediaConnector, MediumDescription, check_aes_zip, new_media_id
-from tests.connectors.conftest import PACKAGE_PASSWORD, TOKYO, Package, make_package
+from tests.factories import PACKAGE_PASSWORD, TOKYO, PackageFile, package_file
 from tests.services import require_binary
 
 FOLDER = "委託先A_生活保護追加給付_第1便"
@@ -25,21 +25,23 @@ CONTRACT = "生活保護追加給付 通知書作成等業務委託"
 PREPARED = date(2026, 11, 25)
 
 
-async def _sealed(media_connector: MediaConnector, packages: list[Package]) -> MediumDescription:
+async def _sealed(media_connector: MediaConnector, packages: list[PackageFile]) -> MediumDescription:
     for item in packages:
         await media_connector.put(FOLDER, item.path.name, item.path, {"note": "metadata-must-not-print"})
     return await media_connector.finalize_medium(FOLDER, contract_name=CONTRACT, prepared_on=PREPARED)
 
 
 @pytest.fixture
-def packages(tmp_path: Path) -> list[Package]:
+def packages(tmp_path: Path) -> list[PackageFile]:
     return [
-        make_package(tmp_path / "通知書データ_委託先A.zip", "氏名,住所\n区民 花子,新宿区\n".encode()),
-        make_package(tmp_path / "flyer.zip", b"x" * 5000),
+        package_file(tmp_path / "通知書データ_委託先A.zip", "氏名,住所\n区民 花子,新宿区\n".encode()),
+        package_file(tmp_path / "flyer.zip", b"x" * 5000),
     ]
 
 
-async def test_finalize_builds_image_that_reads_back(media_connector: MediaConnector, packages: list[Package]) -> None:
+async def test_finalize_builds_image_that_reads_back(
+    media_connector: MediaConnector, packages: list[PackageFile]
+) -> None:
     medium = await _sealed(media_connector, packages)
     assert MEDIA_ID_PATTERN.fullmatch(medium.media_id) and medium.media_id.startswith("DVD-2026-")
     assert medium.image_path == media_connector.image_root / f"{medium.media_id}.iso"
@@ -60,7 +62,7 @@ async def test_finalize_builds_image_that_reads_back(media_connector: MediaConne
 
 
 async def test_image_lists_and_extracts_with_7zip(
-    media_connector: MediaConnector, packages: list[Package], tmp_path: Path
+    media_connector: MediaConnector, packages: list[PackageFile], tmp_path: Path
 ) -> None:
     seven = require_binary("7zz")
     medium = await _sealed(media_connector, packages)
@@ -99,7 +101,7 @@ def _csv(path: Path) -> Path:
 
 
 def _aes128(path: Path) -> Path:
-    return make_package(path, b"data", nbits=128).path
+    return package_file(path, b"data", nbits=128).path
 
 
 @pytest.mark.parametrize(
@@ -125,7 +127,7 @@ async def test_unencrypted_files_are_refused(
 
 def test_aes_check_reads_local_headers(tmp_path: Path) -> None:
     """A central directory claiming AES is not enough: the local header an extractor reads must agree."""
-    package = make_package(tmp_path / "p.zip", b"data")
+    package = package_file(tmp_path / "p.zip", b"data")
     check_aes_zip(package.path)
     data = bytearray(package.path.read_bytes())
     assert data[:4] == b"PK\x03\x04"
@@ -137,7 +139,7 @@ def test_aes_check_reads_local_headers(tmp_path: Path) -> None:
 
 
 async def test_label_has_japanese_text_and_no_password(
-    media_connector: MediaConnector, packages: list[Package]
+    media_connector: MediaConnector, packages: list[PackageFile]
 ) -> None:
     pdftotext = require_binary("pdftotext")
     medium = await _sealed(media_connector, packages)
@@ -151,7 +153,7 @@ async def test_label_has_japanese_text_and_no_password(
         assert secret.encode() not in raw
 
 
-async def test_nothing_staged_and_capacity_are_refused(tmp_path: Path, packages: list[Package]) -> None:
+async def test_nothing_staged_and_capacity_are_refused(tmp_path: Path, packages: list[PackageFile]) -> None:
     staging, images = tmp_path / "s", tmp_path / "i"
     staging.mkdir()
     images.mkdir()

@@ -14,7 +14,7 @@ from connectors.media import MediaConnector
 from connectors.options import JurisdictionOptions, SecretRef
 from connectors.registry import AnyConnectorOptions, ConnectorConfigError, build_connector, build_connectors
 from connectors.sftp import SftpConnector, SftpOptions
-from tests.connectors.conftest import SshdServer
+from tests.services.sshd import SshdServer
 
 JP = {"country": "jp", "region": "tokyo"}
 OPTIONS = TypeAdapter(dict[str, AnyConnectorOptions])

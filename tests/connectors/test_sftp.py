@@ -11,12 +11,13 @@ import pytest
 
 from connectors.base import ConnectorError
 from connectors.sftp import SftpConnector
-from tests.connectors.conftest import TOKYO, Package, SshdServer, make_package, sftp_connector_for
+from tests.factories import TOKYO, PackageFile, package_file
+from tests.services.sshd import SshdServer, sftp_connector_for
 
 FOLDER = "委託先B_介護保険料通知"
 
 
-async def test_changed_host_key_is_refused_without_retry(sshd_server: SshdServer, package: Package) -> None:
+async def test_changed_host_key_is_refused_without_retry(sshd_server: SshdServer, package: PackageFile) -> None:
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
     connector = sftp_connector_for(sshd_server, host_key=impostor)
     with pytest.raises(ConnectorError) as caught:
@@ -29,7 +30,7 @@ async def test_changed_host_key_is_refused_without_retry(sshd_server: SshdServer
     assert report.reachable and not report.authenticated
 
 
-async def test_unknown_client_key_is_refused_without_retry(sshd_server: SshdServer, package: Package) -> None:
+async def test_unknown_client_key_is_refused_without_retry(sshd_server: SshdServer, package: PackageFile) -> None:
     stranger = asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()
     connector = sftp_connector_for(sshd_server, client_key=stranger)
     with pytest.raises(ConnectorError) as caught:
@@ -39,7 +40,7 @@ async def test_unknown_client_key_is_refused_without_retry(sshd_server: SshdServ
     assert stranger not in caught.value.reason_ja
 
 
-async def test_server_down_is_retryable(sshd_server: SshdServer, package: Package) -> None:
+async def test_server_down_is_retryable(sshd_server: SshdServer, package: PackageFile) -> None:
     connector = sftp_connector_for(sshd_server)
     sshd_server.stop()
     with pytest.raises(ConnectorError) as caught:
@@ -53,7 +54,7 @@ async def test_server_down_is_retryable(sshd_server: SshdServer, package: Packag
 async def test_few_megabytes_round_trip_with_hash(
     sftp_connector: SftpConnector, sshd_server: SshdServer, tmp_path: Path
 ) -> None:
-    big = make_package(tmp_path / "big.zip", os.urandom(5 * 1024 * 1024 + 123))
+    big = package_file(tmp_path / "big.zip", os.urandom(5 * 1024 * 1024 + 123))
     stored = await sftp_connector.put(FOLDER, "big.zip", big.path, {})
     assert stored.sha256 == big.sha256
     await sftp_connector.verify(stored, size=big.size, sha256=big.sha256)
@@ -63,7 +64,7 @@ async def test_few_megabytes_round_trip_with_hash(
 
 
 async def test_tampered_file_fails_verification(
-    sftp_connector: SftpConnector, sshd_server: SshdServer, package: Package
+    sftp_connector: SftpConnector, sshd_server: SshdServer, package: PackageFile
 ) -> None:
     stored = await sftp_connector.put(FOLDER, "a.zip", package.path, {})
     on_server = sshd_server.root / FOLDER / "a.zip"
@@ -79,7 +80,7 @@ async def test_full_disk_on_server_is_retryable_and_leaves_no_temp(
     sshd_server: SshdServer, tiny_tmpfs: Path, tmp_path: Path
 ) -> None:
     connector = sftp_connector_for(sshd_server, root=tiny_tmpfs)
-    big = make_package(tmp_path / "big.zip", os.urandom(1024 * 1024))
+    big = package_file(tmp_path / "big.zip", os.urandom(1024 * 1024))
     with pytest.raises(ConnectorError) as caught:
         await connector.put(FOLDER, "big.zip", big.path, {})
     assert caught.value.retryable

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.factories import DEMO_DIR, ROOT
+from tests.services import free_port
 
 
 class DemoHub:
@@ -27,7 +21,7 @@ class DemoHub:
         self.config = workdir / "hub.toml"
         url = database_url or f"sqlite+aiosqlite:///{workdir}/var/handover.db"
         self.config.write_text(
-            f'data_dir = "var"\ndemo_dir = "{ROOT / "config" / "demo"}"\n'
+            f'data_dir = "var"\ndemo_dir = "{DEMO_DIR}"\n'
             f'[database]\nurl = "{url}"\n[web]\nport = {self.port}\n'
             "[intake]\nquiet_seconds = 0.3\nrescan_seconds = 5.0\n"
             '[connectors.outbox]\nkind = "local"\nroot = "var/outbox"\n'

@@ -11,6 +11,7 @@ from pathlib import Path
 from ledger.wareki import JST
 from policies.dummy import write_dummy_csv
 from tests.e2e.demo_hub import DemoHub
+from tests.factories import DEMO_FILES
 from tests.services import require_binary
 
 ROUTE = """
@@ -27,9 +28,8 @@ def test_dvd_is_sealed_handed_over_flagged_and_returned(tmp_path: Path) -> None:
     pdftotext = require_binary("pdftotext")
     hub = DemoHub(tmp_path)
     assert hub.cli("init").returncode == 0
-    demo = sorted(str(p) for p in (Path(__file__).parents[2] / "config" / "demo").glob("*.toml"))
     (tmp_path / "dvd.toml").write_text(ROUTE, encoding="utf-8")
-    imported = hub.cli("admin", "import", *demo, str(tmp_path / "dvd.toml"))
+    imported = hub.cli("admin", "import", *map(str, DEMO_FILES), str(tmp_path / "dvd.toml"))
     assert imported.returncode == 0, imported.stderr
     data = tmp_path / "第3期.csv"
     write_dummy_csv("kaigo-hokenryo", 20, data, seed=3)

@@ -8,7 +8,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -24,9 +24,9 @@ from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import create_engine, session_factory
 from ledger.models.base import new_public_id
-from ledger.models.contracts import Contract, Designation, DesignationRole, Program
-from ledger.models.packages import Package, PackageStatus
-from ledger.models.parties import Party, PartyKind, Person, PersonRole
+from ledger.models.contracts import DesignationRole
+from ledger.models.parties import PartyKind, PersonRole
+from tests.factories import add_contract, add_package, add_party, add_person, add_program, designate
 from tests.services import require_binary
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -51,28 +51,20 @@ async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, s
     engine = create_engine(url)
     try:
         async with session_factory(engine).begin() as session:
-            ward = Party(code="ward", name="見本区", kind=PartyKind.WARD)
-            contractor = Party(
-                code="a", name="株式会社見本情報サービス", kind=PartyKind.CONTRACTOR, ip_allowlist=["127.0.0.1/32"]
+            await add_party(session, "ward", PartyKind.WARD, name="見本区")
+            contractor = await add_party(
+                session, "a", PartyKind.CONTRACTOR, name="株式会社見本情報サービス", ip_allowlist=["127.0.0.1/32"]
             )
-            program = Program(code="s1", name="生活保護 追加給付", section="生活福祉課")
-            session.add_all([ward, contractor, program])
-            await session.flush()
-            contract = Contract(
-                code="s1-main",
-                name="生活保護追加給付 通知作成委託",
-                program_id=program.id,
-                party_id=contractor.id,
-                starts_on=date(2020, 4, 1),
-                ends_on=date(2099, 3, 31),
-                channels=["local"],
+            program = await add_program(session, "s1", "生活保護 追加給付", "生活福祉課")
+            contract = await add_contract(
+                session, "s1-main", contractor, program, name="生活保護追加給付 通知作成委託", channels=["local"]
             )
-            person = Person(code="a-handler", party_id=contractor.id, name="見本 二郎", role=PersonRole.HANDLER)
-            session.add_all([contract, person])
-            await session.flush()
-            session.add(Designation(contract_id=contract.id, person_id=person.id, role=DesignationRole.HANDLER))
+            person = await add_person(session, "a-handler", contractor, PersonRole.HANDLER, name="見本 二郎")
+            await designate(session, contract, person, DesignationRole.HANDLER)
             source = tmp_path / "対象者一覧.csv"
-            source.write_text("郵便番号,住所,氏名\n160-0000,見本区一丁目,見本 太郎\n", encoding="utf-8")
+            await asyncio.to_thread(
+                source.write_text, "郵便番号,住所,氏名\n160-0000,見本区一丁目,見本 太郎\n", encoding="utf-8"
+            )
             package_id = new_public_id()
             password = new_package_password()
             manifest = packing.Manifest(
@@ -82,27 +74,24 @@ async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, s
                 recipient=contractor.name,
                 created_at=datetime.now(UTC),
             )
-            store = tmp_path / "store"
-            store.mkdir()
-            packed = packing.pack(
-                [packing.PackSource(source.name, source, 1)], manifest, password, store / f"{package_id}.zip"
+            target = tmp_path / "store" / f"{package_id}.zip"
+            await asyncio.to_thread(target.parent.mkdir)
+            packed = await asyncio.to_thread(
+                packing.pack, [packing.PackSource(source.name, source, 1)], manifest, password, target
             )
             sealed = sealing.seal(ring.current, password.encode(), package_id.encode())
-            session.add(
-                Package(
-                    public_id=package_id,
-                    contract_id=contract.id,
-                    status=PackageStatus.DELIVERED,
-                    zip_name="対象者一覧_pkg.zip",
-                    store_path=str(packed.path),
-                    size=packed.size,
-                    sha256=packed.sha256,
-                    sealed_password=sealed.to_bytes(),
-                    key_id=sealed.key_id,
-                    connector="outbox",
-                    delivered_via="outbox",
-                    delivered_at=datetime.now(UTC),
-                )
+            await add_package(
+                session,
+                contract,
+                delivered_at=datetime.now(UTC),
+                public_id=package_id,
+                zip_name="対象者一覧_pkg.zip",
+                store_path=str(packed.path),
+                size=packed.size,
+                sha256=packed.sha256,
+                content={},
+                sealed_password=sealed.to_bytes(),
+                key_id=sealed.key_id,
             )
             letter = await invitations.invite(
                 session, "a-handler", issuer="見本区", portal_url="http://127.0.0.1/", now=datetime.now(UTC)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import DEMO_DIR, DEMO_FILES
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -29,7 +31,7 @@ def handover(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
 def hub_dir(tmp_path: Path, db_url: str) -> Path:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "hub.toml").write_text(
-        f'data_dir = "var"\ndemo_dir = "{ROOT / "config" / "demo"}"\n[database]\nurl = "{db_url}"\n'
+        f'data_dir = "var"\ndemo_dir = "{DEMO_DIR}"\n[database]\nurl = "{db_url}"\n'
         '[connectors.outbox]\nkind = "local"\nroot = "var/outbox"\njurisdiction = { country = "jp", region = "x" }\n',
         encoding="utf-8",
     )
@@ -50,8 +52,7 @@ def test_init_creates_keys_and_prints_the_admin_password_once(hub_dir: Path) -> 
 
 def test_import_then_routes_list_json(hub_dir: Path) -> None:
     assert handover("init", cwd=hub_dir).returncode == 0
-    demo = sorted(str(p) for p in (ROOT / "config" / "demo").glob("*.toml"))
-    imported = handover("admin", "import", *demo, cwd=hub_dir)
+    imported = handover("admin", "import", *map(str, DEMO_FILES), cwd=hub_dir)
     assert imported.returncode == 0, imported.stderr
     listed = handover("routes", "list", "--json", cwd=hub_dir)
     assert listed.returncode == 0, listed.stderr

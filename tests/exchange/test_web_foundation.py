@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -11,14 +12,12 @@ from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange.admin.data_import import import_files
 from exchange.identity.accounts import create_admin
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
-from tests.exchange.web.world import CSRF, keyring
-
-DEMO = sorted((Path(__file__).parents[2] / "config" / "demo").glob("*.toml"))
+from tests.exchange.web.portal import CSRF
+from tests.factories import keyring, load_demo
 
 
 async def client_with_demo(
@@ -26,10 +25,11 @@ async def client_with_demo(
 ) -> tuple[TestClient, str]:
     maker = session_factory(db_engine)
     async with maker.begin() as session:
-        await import_files(session, DEMO, base_dir=tmp_path)
+        await load_demo(session, tmp_path)
         password = await create_admin(session)
     assert password is not None
-    return await aiohttp_client(create_app(maker, deps=PortalDeps(keyring=keyring(tmp_path)))), password
+    ring = await asyncio.to_thread(keyring, tmp_path)
+    return await aiohttp_client(create_app(maker, deps=PortalDeps(keyring=ring))), password
 
 
 async def first_login(client: TestClient, password: str) -> ClientResponse:

@@ -23,8 +23,9 @@ from ledger.db import create_engine, session_factory
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.tlog import checkpoint
 from ledger.wareki import JST
-from tests.ledger.conftest import allow_tampering
-from tests.ledger.world import clock, delivered_package, make_world
+from tests.clock import frozen
+from tests.factories import register_world
+from tests.ledger.tampering import allow_tampering
 
 ORIGIN = "handover.test/ledger"
 
@@ -48,14 +49,14 @@ async def _populate(url: str) -> None:
     engine = create_engine(url)
     try:
         async with session_factory(engine).begin() as session:
-            world = await make_world(session)
+            world = await register_world(session)
             for day in (1, 2, 3):
-                package = await delivered_package(
+                package = await world.deliver(
                     session, world.print_contract, f"通知_{day}.csv", datetime(2026, 4, day, tzinfo=JST)
                 )
-                with clock(datetime(2026, 4, day, 10, 0, tzinfo=JST)):
+                with frozen(datetime(2026, 4, day, 10, 0, tzinfo=JST)):
                     await record(session, delivered_entry(package, "sftp"))
-            with clock(datetime(2026, 4, 4, 10, 0, tzinfo=JST)):
+            with frozen(datetime(2026, 4, 4, 10, 0, tzinfo=JST)):
                 await record(
                     session,
                     RegisterEntry(
@@ -66,7 +67,7 @@ async def _populate(url: str) -> None:
                         handler_to="𠮷田 太郎",
                     ),
                 )
-                other = await delivered_package(
+                other = await world.deliver(
                     session, world.call_contract, "問合せ.csv", datetime(2026, 4, 4, tzinfo=JST)
                 )
                 await record(session, delivered_entry(other, "box"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import subprocess
@@ -18,21 +19,22 @@ from ledger.reports import Report, ReportError, ReportFilter, build, render
 from ledger.reports.csvfile import UnencodableError
 from ledger.reports.model import Column, Section, neutralise
 from ledger.wareki import JST
-from tests.ledger.world import World, clock, delivered_package, make_world
+from tests.clock import frozen
+from tests.factories import RegisterWorld, register_world
 
 CREATED = datetime(2019, 5, 1, 0, 0, tzinfo=UTC)  # 令和元年5月1日 09:00 JST
 HOSTILE = '=HYPERLINK("http://example.invalid/","開く")'
 
 
-async def _register(session: AsyncSession) -> tuple[World, Report]:
-    world = await make_world(session)
+async def _register(session: AsyncSession) -> tuple[RegisterWorld, Report]:
+    world = await register_world(session)
     for contract in (world.print_contract, world.call_contract):
-        package = await delivered_package(
+        package = await world.deliver(
             session, contract, f"{contract.code}_データ.csv", datetime(2026, 4, 1, tzinfo=JST)
         )
-        with clock(datetime(2026, 4, 1, 10, 0, tzinfo=JST)):
+        with frozen(datetime(2026, 4, 1, 10, 0, tzinfo=JST)):
             await record(session, delivered_entry(package, "sftp"))
-    with clock(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
         await record(
             session,
             RegisterEntry(
@@ -56,7 +58,7 @@ def _pdftotext(path: Path) -> str:
 async def test_pdf_text_extracts_with_japanese_and_wareki(db_session: AsyncSession, tmp_path: Path) -> None:
     _, report = await _register(db_session)
     path = tmp_path / "register.pdf"
-    path.write_bytes(render(report, "pdf"))
+    path.write_bytes(await asyncio.to_thread(render, report, "pdf"))
     text = _pdftotext(path)
     for expected in (
         "個人情報受渡し管理簿（確認記録票）",
@@ -85,7 +87,7 @@ async def test_xlsx_has_a_sheet_per_contract_frozen_header_filter_and_no_formula
 ) -> None:
     _, report = await _register(db_session)
     path = tmp_path / "register.xlsx"
-    path.write_bytes(render(report, "xlsx"))
+    path.write_bytes(await asyncio.to_thread(render, report, "xlsx"))
     book = openpyxl.load_workbook(path)
     assert book.sheetnames == ["S2-CALL", "S2-PRINT"]
     sheet = book["S2-PRINT"]

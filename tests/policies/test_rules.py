@@ -14,7 +14,9 @@ from policies.rules import (
     check_program,
     check_subcontract_chain,
 )
-from tests.policies.facts import APPROVED, CONTRACT, PRINTER
+from tests.factories import S1_APPROVAL as APPROVED
+from tests.factories import S1_CONTRACT as CONTRACT
+from tests.factories import S1_PRINTER as PRINTER
 
 NOW = datetime(2026, 8, 1, 10)
 

@@ -13,7 +13,7 @@ from policies.split_password import (
     ReleaseRequest,
     SplitPasswordRule,
 )
-from tests.policies.facts import CONTRACT
+from tests.factories import S1_CONTRACT as CONTRACT
 
 DELIVERED = datetime(2026, 8, 1, 10)
 RULE = SplitPasswordRule()

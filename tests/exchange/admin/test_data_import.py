@@ -9,11 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from exchange.admin.data_import import ImportError_, ImportSummary, import_files
 from exchange.admin.routes_view import list_routes
 from ledger.models import Contract, Designation, Party, Person, Route
+from tests.factories import DEMO_DIR, DEMO_FILES
 
-DEMO = sorted((Path(__file__).parents[3] / "config" / "demo").glob("*.toml"))
 
-
-async def load(session: AsyncSession, tmp_path: Path, files: list[Path] = DEMO) -> ImportSummary:
+async def load(session: AsyncSession, tmp_path: Path, files: list[Path] = DEMO_FILES) -> ImportSummary:
     async with session.begin():
         return await import_files(session, files, base_dir=tmp_path)
 
@@ -55,7 +54,7 @@ async def test_sub_contract_keeps_its_approval(db_session: AsyncSession, tmp_pat
 async def test_dropping_a_designation_undesignates(db_session: AsyncSession, tmp_path: Path) -> None:
     await load(db_session, tmp_path)
     changed = tmp_path / "s2.toml"
-    text = (Path(__file__).parents[3] / "config" / "demo" / "s2_kaigo_hokenryo.toml").read_text(encoding="utf-8")
+    text = (DEMO_DIR / "s2_kaigo_hokenryo.toml").read_text(encoding="utf-8")
     changed.write_text(text.replace('designations = [{ person = "asp-handler", role = "handler" }]', ""), "utf-8")
     await load(db_session, tmp_path, [changed])
     async with db_session.begin():

@@ -7,16 +7,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange.admin.data_import import import_files
 from exchange.delivery.endpoint_access import sync_access
 from ledger.db import session_factory
 from ledger.models import Contract, Designation, Person
 from ledger.models.base import utcnow
-from tests.boxemu.server import BoxEmulator
-from tests.connectors.box_fixture import box_emulator, connector_for
-from tests.exchange.hubfixture import DEMO
-
-__all__ = ["box_emulator"]
+from tests.boxemu import BoxEmulator
+from tests.factories import load_demo
+from tests.services.box import connector_for
 
 
 def collaborators(emulator: BoxEmulator) -> set[str]:
@@ -28,7 +25,7 @@ async def test_designations_drive_box_collaborations(
 ) -> None:
     maker = session_factory(db_engine)
     async with maker.begin() as session:
-        await import_files(session, DEMO, base_dir=tmp_path)
+        await load_demo(session, tmp_path)
     box = connector_for(box_emulator)
     try:
         async with maker.begin() as session:

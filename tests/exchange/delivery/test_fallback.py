@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,28 +15,21 @@ from connectors.media import MediaOptions
 from connectors.options import JurisdictionOptions, SecretRef
 from connectors.sftp import SftpOptions
 from exchange.admin import bootstrap
-from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.service import IntakeService
 from exchange.settings import DatabaseSettings, IntakeSettings, Settings
 from ledger.models import LedgerEntry, Package
 from policies.dummy import write_dummy_csv
-from tests.connectors.conftest import SshdServer, start_sshd
-from tests.exchange.hubfixture import DEMO, packages, route_dir
+from tests.exchange.helpers import packages, route_dir
+from tests.factories import load_demo
+from tests.services.sshd import SshdServer
 
 
 @pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[SshdServer]:
-    server = start_sshd(tmp_path / "sshd", tmp_path / "sftp-root")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[HubServices]:
+async def hub(tmp_path: Path, db_url: str, sshd_server: SshdServer) -> AsyncIterator[HubServices]:
     key = tmp_path / "client.key"
-    key.write_text(sshd.client_private_key, encoding="utf-8")
+    key.write_text(sshd_server.client_private_key, encoding="utf-8")
     key.chmod(0o600)
     jp = JurisdictionOptions(country="jp", region="lgwan")
     settings = Settings(
@@ -44,12 +38,12 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
         intake=IntakeSettings(quiet_seconds=0),
         connectors={
             "lgwan-printer": SftpOptions(
-                host=sshd.host,
-                port=sshd.port,
-                username=sshd.username,
-                host_key=sshd.host_public_key,
+                host=sshd_server.host,
+                port=sshd_server.port,
+                username=sshd_server.username,
+                host_key=sshd_server.host_public_key,
                 private_key=SecretRef(file=key),
-                root=sshd.root,
+                root=sshd_server.root,
                 jurisdiction=jp,
             ),
             "dvd": MediaOptions(root=tmp_path / "media", jurisdiction=jp),
@@ -66,7 +60,7 @@ async def hub(tmp_path: Path, db_url: str, sshd: SshdServer) -> AsyncIterator[Hu
     await bootstrap.initialise(settings)
     async with services(settings) as running:
         async with running.sessions.begin() as session:
-            await import_files(session, [*DEMO, route], base_dir=settings.data_dir.resolve())
+            await load_demo(session, settings.data_dir.resolve(), route)
         yield running
 
 
@@ -78,18 +72,18 @@ async def deliver_all(hub: HubServices) -> None:
 
 
 async def test_sftp_down_falls_back_to_dvd_and_the_register_shows_it(
-    hub: HubServices, sshd: SshdServer, tmp_path: Path
+    hub: HubServices, sshd_server: SshdServer, tmp_path: Path
 ) -> None:
     folder = await route_dir(hub, "s2-notices")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv("kaigo-hokenryo", 10, folder / "第1期.csv", seed=1)
+    await asyncio.to_thread(write_dummy_csv, "kaigo-hokenryo", 10, folder / "第1期.csv", seed=1)
     await deliver_all(hub)
     [first] = await packages(hub)
     assert first.delivered_via == "lgwan-printer"
-    assert (sshd.root / "s2-print" / first.zip_name).exists()
+    assert (sshd_server.root / "s2-print" / first.zip_name).exists()
 
-    sshd.stop()
-    write_dummy_csv("kaigo-hokenryo", 10, folder / "第2期.csv", seed=2)
+    sshd_server.stop()
+    await asyncio.to_thread(write_dummy_csv, "kaigo-hokenryo", 10, folder / "第2期.csv", seed=2)
     await deliver_all(hub)
     second = (await packages(hub))[1]
     assert second.delivered_via == "dvd"

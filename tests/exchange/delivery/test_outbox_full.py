@@ -12,16 +12,12 @@ from pathlib import Path
 import pytest
 
 from exchange.admin import bootstrap
-from exchange.admin.data_import import import_files
 from exchange.hub import HubServices, services
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.service import IntakeService
 from ledger.models import IntakeStatus, PackageStatus
-from tests.connectors.conftest import tiny_tmpfs
-from tests.exchange.hubfixture import DEMO, hub_settings, packages, route_dir
-from tests.exchange.intake.test_pipeline import intakes
-
-__all__ = ["tiny_tmpfs"]
+from tests.exchange.helpers import hub_settings, intakes, packages, route_dir
+from tests.factories import load_demo
 
 
 @pytest.fixture
@@ -32,7 +28,7 @@ async def hub_on_tiny_outbox(tmp_path: Path, db_url: str, tiny_tmpfs: Path) -> A
     await bootstrap.initialise(settings)
     async with services(settings) as running:
         async with running.sessions.begin() as session:
-            await import_files(session, DEMO, base_dir=settings.data_dir.resolve())
+            await load_demo(session, settings.data_dir.resolve())
         yield running
 
 

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from exchange.duties.scheduler import DUTIES, Duty, DutyContext, DutyRunner
 from ledger.db import create_engine
 from ledger.models.duties import DutyRun, DutyState
-from tests.exchange.duty_helpers import Clock, duty_context, jst
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +36,7 @@ def counting_duty(name: str, calls: list[str], every: timedelta = timedelta(hour
 async def test_a_duty_runs_once_per_due_time_on_the_injected_clock(db_engine: AsyncEngine, tmp_path: Path) -> None:
     clock = Clock(jst(2026, 9, 1, 10))
     calls: list[str] = []
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     first, second = (DutyRunner(ctx, (counting_duty("probe", calls),), owner=o) for o in ("a", "b"))
     assert await first.run_if_due("probe") is not None
     assert await second.run_if_due("probe") is None
@@ -51,7 +52,7 @@ async def test_a_live_lease_blocks_others_and_an_expired_one_is_taken_over(
 ) -> None:
     clock = Clock(jst(2026, 9, 1, 10))
     calls: list[str] = []
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     duty = counting_duty("probe", calls)
     runner = DutyRunner(ctx, (duty,), owner="survivor")
     async with ctx.sessions() as session, session.begin():  # a process that died holding the lease
@@ -74,7 +75,7 @@ async def test_a_failing_duty_is_recorded_and_retried_after_a_pause(db_engine: A
             raise RuntimeError("Box unavailable")
         return {}
 
-    ctx = duty_context(db_engine, tmp_path, clock)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     runner = DutyRunner(ctx, (Duty("flaky", timedelta(days=1), flaky),))
     failed = await runner.run_if_due("flaky")
     assert failed is not None and failed.ok is False and "Box unavailable" in str(failed.result)
@@ -112,7 +113,7 @@ async def _wait_for(db_url: str, expected: set[tuple[str, Any]], children: list[
 async def test_two_hub_processes_run_each_duty_exactly_once_per_due_time(db_url: str, tmp_path: Path) -> None:
     clock = Clock(jst(2026, 9, 1, 10))
     engine = create_engine(db_url)
-    duty_context(engine, tmp_path, clock)  # writes the signing key
+    await duty_context(engine, tmp_path, clock)  # writes the signing key
     await engine.dispose()
     (tmp_path / "clock").write_text(clock().isoformat())
     children = [_start(db_url, tmp_path), _start(db_url, tmp_path)]

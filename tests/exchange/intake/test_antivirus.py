@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,12 +17,8 @@ from exchange.intake.preparation import Preparer
 from exchange.intake.service import IntakeService
 from ledger.models import IntakeStatus
 from policies.dummy import write_dummy_csv
-from policies.pluginmanager import build_plugin_manager
-from tests.clamd import EICAR, Clamd, clamd, start_clamd
-from tests.exchange.hubfixture import hub, packages, route_dir
-from tests.exchange.intake.test_pipeline import intakes
-
-__all__ = ["clamd", "hub"]
+from tests.exchange.helpers import intakes, packages, route_dir
+from tests.services.clamd import EICAR, Clamd, start_clamd
 
 
 async def test_clean_and_infected(clamd: Clamd, tmp_path: Path) -> None:
@@ -40,7 +37,8 @@ async def test_scanner_down_is_an_error_not_a_pass(tmp_path: Path) -> None:
 
 
 def scanning_pipeline(hub: HubServices, socket: Path) -> Pipeline:
-    preparer = Preparer(hub.connectors, hub.keyring, build_plugin_manager(), scanner=ClamdScanner(socket, timeout=10))
+    scanner = ClamdScanner(socket, timeout=10)
+    preparer = Preparer(hub.connectors, hub.keyring, hub.pipeline.preparer.plugins, scanner=scanner)
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0))
     return Pipeline(hub.sessions, hub.connectors, preparer, config)
 
@@ -56,7 +54,7 @@ async def test_eicar_is_quarantined_and_clean_data_flows(hub: HubServices, clamd
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "eicar.csv").write_bytes(EICAR)
-    write_dummy_csv("seikatsu-hogo-tsuika", 5, folder / "clean.csv", encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, "seikatsu-hogo-tsuika", 5, folder / "clean.csv", encoding="cp932")
     await run(hub, scanning_pipeline(hub, clamd.socket))
     outcome = json.loads((folder / "eicar.csv.result.json").read_text(encoding="utf-8"))
     assert outcome["status"] == "quarantined" and "ウイルス" in outcome["reason"]
@@ -74,7 +72,7 @@ async def private_clamd(tmp_path: Path) -> AsyncIterator[Clamd]:
 async def test_nothing_moves_while_clamd_is_down(hub: HubServices, private_clamd: Clamd) -> None:
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv("seikatsu-hogo-tsuika", 5, folder / "待機.csv", encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, "seikatsu-hogo-tsuika", 5, folder / "待機.csv", encoding="cp932")
     private_clamd.stop()
     pipeline = scanning_pipeline(hub, private_clamd.socket)
     await run(hub, pipeline)

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
 
-from sqlalchemy import select
-
 from exchange.hub import HubServices
 from exchange.keys.sealing import SealedSecret, unseal
-from ledger.models import IntakeFile, IntakeStatus, Package, PackageStatus
+from ledger.models import IntakeStatus, Package, PackageStatus
 from policies.dummy import write_dummy_csv
-from tests.exchange.hubfixture import hub, ledger_kinds, packages, process, route_dir, seven_zip_extract
-
-__all__ = ["hub"]
+from tests.exchange.helpers import intakes, ledger_kinds, packages, process, route_dir, seven_zip_extract
 
 S1 = "seikatsu-hogo-tsuika"
 
@@ -24,16 +21,11 @@ def password_of(hub: HubServices, package: Package) -> str:
     return unseal(hub.keyring, SealedSecret.from_bytes(package.sealed_password), package.public_id.encode()).decode()
 
 
-async def intakes(hub: HubServices) -> list[IntakeFile]:
-    async with hub.sessions() as session:
-        return list((await session.execute(select(IntakeFile).order_by(IntakeFile.id))).scalars())
-
-
 async def test_printer_gets_the_file_without_the_account_column(hub: HubServices, tmp_path: Path) -> None:
     folder = await route_dir(hub, "s1-to-printer")
     folder.mkdir(parents=True, exist_ok=True)
     dropped = folder / "対象者一覧.csv"
-    write_dummy_csv(S1, 20, dropped, encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, S1, 20, dropped, encoding="cp932")
     await process(hub)
 
     [package] = await packages(hub)
@@ -62,7 +54,7 @@ async def test_contractor_gets_a_byte_identical_file(hub: HubServices, tmp_path:
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
     original = tmp_path / "original.csv"
-    write_dummy_csv(S1, 50, original, encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, S1, 50, original, encoding="cp932")
     (folder / "支給対象.csv").write_bytes(original.read_bytes())
     await process(hub)
 
@@ -122,7 +114,7 @@ async def test_expired_contract_refuses_new_files(hub: HubServices) -> None:
 async def test_temp_and_hidden_files_wait_and_done_marker_counts(hub: HubServices) -> None:
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv(S1, 5, folder / "途中.csv.part", encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, S1, 5, folder / "途中.csv.part", encoding="cp932")
     (folder / ".hidden.csv").write_text("x", encoding="utf-8")
     await process(hub)
     assert await intakes(hub) == []
@@ -135,7 +127,7 @@ async def test_the_same_file_dropped_twice_makes_two_packages(hub: HubServices, 
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
     source = tmp_path / "same.csv"
-    write_dummy_csv(S1, 3, source, encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, S1, 3, source, encoding="cp932")
     for _ in range(2):
         (folder / "同じ.csv").write_bytes(source.read_bytes())
         await process(hub)

@@ -15,18 +15,20 @@ from ledger.models.audit import AuditEvent
 from ledger.models.duties import DutyNotice
 from ledger.models.oversight import AccessFinding
 from ledger.models.packages import Package
-from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo, run_due
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context, run_due
+from tests.factories import add_package, load_demo
 
 
 async def test_incident_freezes_packages_and_reminds_of_report_deadlines(
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2026, 9, 1))
-    ctx = duty_context(db_engine, tmp_path, clock)
-    await load_demo(ctx.sessions, tmp_path)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
-        package = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
-        other = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
+        await load_demo(session, tmp_path)
+        package = await add_package(session, "s4-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
+        other = await add_package(session, "s4-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
     form = incidents.IncidentForm(
         "USBメモリの紛失",
         "委託先でデータを保存したUSBメモリを紛失",
@@ -60,10 +62,10 @@ async def test_access_analysis_finds_off_hours_and_failed_login_bursts_and_recor
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2026, 9, 2))
-    ctx = duty_context(db_engine, tmp_path, clock)
-    await load_demo(ctx.sessions, tmp_path)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
-        package = await add_package(session, "s4-main", tmp_path / "store", delivered_at=jst(2026, 8, 1))
+        await load_demo(session, tmp_path)
+        package = await add_package(session, "s4-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
         session.add_all(
             [
                 AuditEvent(

@@ -9,19 +9,18 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange.admin.data_import import import_files
 from exchange.oversight import inspections
 from ledger.db import session_factory
 from ledger.models import Contract
 from ledger.models.duties import DutyNotice
 from ledger.models.oversight import Inspection
-from tests.exchange.hubfixture import DEMO
+from tests.factories import load_demo
 
 
 async def test_inspections_are_due_reminded_and_recorded(db_engine: AsyncEngine, tmp_path: Path) -> None:
     sessions = session_factory(db_engine)
     async with sessions.begin() as session:
-        await import_files(session, DEMO, base_dir=tmp_path)
+        await load_demo(session, tmp_path)
 
     early = await inspections.remind(sessions, datetime(2026, 6, 1, 3, tzinfo=UTC), mailer=None)
     assert early["pending"] == 5, "every contract and sub-contract in force in FY2026 gets one inspection"

@@ -14,7 +14,8 @@ from ledger.models.registers import PrintFindingKind
 from ledger.reports import ReportFilter, build
 from ledger.reports.printlog import prints_text
 from ledger.wareki import JST
-from tests.ledger.world import clock, delivered_package, make_world
+from tests.clock import frozen
+from tests.factories import register_world
 
 HEADER = "印刷元コンピュータ名,印刷日時,印刷ファイル名,印刷先プリンタ名,印刷枚数"
 FIRST_LOG = (
@@ -64,14 +65,14 @@ def test_problems_are_listed_with_their_place(tmp_path: Path) -> None:
 
 
 async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncSession, tmp_path: Path) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     contract = world.print_contract
-    notices = await delivered_package(
+    notices = await world.deliver(
         db_session, contract, "介護保険料通知_印刷データ.csv", datetime(2026, 8, 1, tzinfo=JST)
     )
-    reminders = await delivered_package(db_session, contract, "督促状.csv", datetime(2026, 8, 1, tzinfo=JST))
+    reminders = await world.deliver(db_session, contract, "督促状.csv", datetime(2026, 8, 1, tzinfo=JST))
 
-    with clock(datetime(2026, 8, 5, 10, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 8, 5, 10, 0, tzinfo=JST)):
         first = await print_logs.ingest(
             db_session, contract, _write(tmp_path / "8月.csv", FIRST_LOG, "cp932"), uploaded_by="印刷 花子"
         )
@@ -89,7 +90,7 @@ async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncS
         "PC-01,2026/08/10 09:00,介護保険料通知_印刷データ.csv,PRN-A3,3,用紙詰まりのため3枚を再印刷\r\n"
         "PC-01,2026/08/10 09:05,督促状.pdf,PRN-A3,40,\r\n"
     )
-    with clock(datetime(2026, 8, 11, 10, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 8, 11, 10, 0, tzinfo=JST)):
         second = await print_logs.ingest(
             db_session, contract, _write(tmp_path / "8月追加.csv", second_log, "utf-8-sig"), uploaded_by="印刷 花子"
         )
@@ -106,7 +107,7 @@ async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncS
         (PrintFindingKind.UNMATCHED, "チラシ（髙橋さん作成）.pdf"),
         (PrintFindingKind.DUPLICATE, "督促状.pdf"),
     ]
-    with clock(datetime(2026, 8, 12, 15, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 8, 12, 15, 0, tzinfo=JST)):
         await print_logs.give_reason(db_session, waiting[0], "  試し刷りの2枚目  ", given_by="印刷 花子")
     with pytest.raises(PrintLogError, match="記録済み"):
         await print_logs.give_reason(db_session, waiting[0], "別の理由", given_by="印刷 花子")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,10 +23,8 @@ from exchange.settings import SmtpSettings
 from ledger.models import Package, PasswordRelease, Person
 from ledger.models.base import utcnow
 from policies.dummy import write_dummy_csv
-from tests.e2e.demo_hub import free_port
-from tests.exchange.hubfixture import hub, ledger_kinds, packages, process, route_dir
-
-__all__ = ["hub"]
+from tests.exchange.helpers import ledger_kinds, packages, process, route_dir
+from tests.services import free_port
 
 
 class Inbox:
@@ -51,7 +50,7 @@ def smtp() -> Iterator[tuple[SmtpSettings, Inbox]]:
 async def delivered_package(hub: HubServices) -> Package:
     folder = await route_dir(hub, "s1-to-contractor")
     folder.mkdir(parents=True, exist_ok=True)
-    write_dummy_csv("seikatsu-hogo-tsuika", 5, folder / "a.csv", encoding="cp932")
+    await asyncio.to_thread(write_dummy_csv, "seikatsu-hogo-tsuika", 5, folder / "a.csv", encoding="cp932")
     await process(hub)
     [package] = await packages(hub)
     return package

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import date, timedelta
@@ -11,7 +12,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.base import Jurisdiction
 from connectors.local import LocalConnector
 from exchange.duties.scheduler import DutyRunner
 from exchange.retention import contractor_certificates as contractor_certs
@@ -21,7 +21,9 @@ from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.retention import CertificateRequest, ErasureMethod
 from ledger.reports import deletion
 from ledger.tlog.checkpoint import load_key_file
-from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo, run_due
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context, run_due
+from tests.factories import TOKYO, add_package, load_demo
 
 
 def form(*package_ids: str) -> Submission:
@@ -32,14 +34,15 @@ async def test_coverage_detects_a_missing_package_and_a_missing_subcontractor(
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     clock = Clock(jst(2027, 4, 2))
-    ctx = duty_context(db_engine, tmp_path, clock)
-    await load_demo(ctx.sessions, tmp_path)
+    ctx = await duty_context(db_engine, tmp_path, clock)
     async with ctx.sessions() as session, session.begin():
+        await load_demo(session, tmp_path)
         first, second = [
-            await add_package(session, "s1-main", tmp_path / "store", delivered_at=jst(2026, 8, 1)) for _ in range(2)
+            await add_package(session, "s1-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
+            for _ in range(2)
         ]
-        printed = await add_package(session, "s1-print", tmp_path / "store", delivered_at=jst(2026, 8, 3))
-        await add_package(session, "s1-main", tmp_path / "store", delivered_at=None)  # never delivered
+        printed = await add_package(session, "s1-print", store=tmp_path / "store", delivered_at=jst(2026, 8, 3))
+        await add_package(session, "s1-main", store=tmp_path / "store", delivered_at=None)  # never delivered
         main = (await session.scalars(select(Contract).where(Contract.code == "s1-main"))).one()
         created, _ = await contractor_certs.request_certificates(
             session, main, clock(), reason="on_demand", due_days=30
@@ -64,14 +67,14 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     db_engine: AsyncEngine, tmp_path: Path
 ) -> None:
     (tmp_path / "outbox").mkdir()
-    outbox = LocalConnector("outbox", Jurisdiction("jp", "tokyo"), root=tmp_path / "outbox")
+    outbox = LocalConnector("outbox", TOKYO, root=tmp_path / "outbox")
     clock = Clock(jst(2026, 8, 1))
-    ctx = duty_context(db_engine, tmp_path, clock, {"outbox": outbox})
-    await load_demo(ctx.sessions, tmp_path)
+    ctx = await duty_context(db_engine, tmp_path, clock, {"outbox": outbox})
     async with ctx.sessions() as session, session.begin():
+        await load_demo(session, tmp_path)
         packages = []
         for code in ("s1-main", "s1-print"):
-            package = await add_package(session, code, tmp_path / "store", delivered_at=jst(2026, 8, 1))
+            package = await add_package(session, code, store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
             stored = await outbox.put(code, package.zip_name, Path(package.store_path), {})
             package.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
             packages.append(package)
@@ -84,7 +87,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     assert number is not None and runs["certificates.reminders"]["requested"] == 2  # S4 ended too, but received nothing
     directory = tmp_path / "certificates"
     document = (directory / f"{number}.json").read_bytes()
-    verifier = load_key_file(tmp_path / "ledger-signing.key").verifier
+    verifier = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier
     signature = (directory / f"{number}.sig").read_text().strip()
     assert verifier.verify(document, base64.b64decode(signature, validate=True))
     assert {p["package_id"] for p in json.loads(document)["packages"]} == {p.public_id for p in packages}

@@ -9,14 +9,13 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from exchange.admin.data_import import import_files
 from exchange.retention import returns
 from ledger.db import session_factory
 from ledger.models import Contract, LedgerEntry
 from ledger.models.duties import DutyNotice
 from ledger.models.retention import ExpectedReturn, ReturnKind
 from ledger.registers import media as media_register
-from tests.exchange.hubfixture import DEMO
+from tests.factories import load_demo
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ async def test_overdue_notice_and_disc_flagged_once_then_returned(db_engine: Asy
     sessions = session_factory(db_engine)
     handed = datetime(2026, 6, 1, 1, tzinfo=UTC)
     async with sessions.begin() as session:
-        await import_files(session, DEMO, base_dir=tmp_path)
+        await load_demo(session, tmp_path)
         contract = (await session.execute(select(Contract).where(Contract.code == "s2-print"))).scalar_one()
         notice = await returns.expect_return(
             session,

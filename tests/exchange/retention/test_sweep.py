@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -10,7 +11,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from connectors.base import Jurisdiction
 from connectors.box import BoxConnector
 from connectors.local import LocalConnector
 from exchange.retention.sweep import Sweeper, retention_deadline
@@ -20,10 +20,9 @@ from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate
 from ledger.tlog.checkpoint import load_key_file
 from tests.boxemu import BoxEmulator
-from tests.connectors.box_fixture import box_connector, box_emulator  # noqa: F401 - fixtures
-from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
-
-TOKYO = Jurisdiction("jp", "tokyo")
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context
+from tests.factories import TOKYO, add_package, load_demo
 
 
 def test_deadline_is_receipt_plus_days_capped_at_contract_end_plus_grace() -> None:
@@ -35,7 +34,7 @@ def test_deadline_is_receipt_plus_days_capped_at_contract_end_plus_grace() -> No
 
 
 async def _sweeper(engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: dict[str, object]) -> Sweeper:
-    ctx = duty_context(engine, tmp_path, clock, connectors)  # type: ignore[arg-type]
+    ctx = await duty_context(engine, tmp_path, clock, connectors)  # type: ignore[arg-type]
     return Sweeper(
         ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
     )
@@ -48,15 +47,19 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
     outbox = LocalConnector("outbox", TOKYO, root=tmp_path / "outbox")
     clock = Clock(jst(2026, 9, 1))
     sweeper = await _sweeper(db_engine, tmp_path, clock, {"outbox": outbox})
-    await load_demo(sweeper.sessions, tmp_path)
     async with sweeper.sessions() as session, session.begin():
+        await load_demo(session, tmp_path)
         due = await add_package(
-            session, "s1-main", tmp_path / "store", delivered_at=jst(2026, 8, 1), acknowledged_at=jst(2026, 8, 2)
+            session, "s1-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1), acknowledged_at=jst(2026, 8, 2)
         )
         stored = await outbox.put("s1-main", due.zip_name, Path(due.store_path), {})
         due.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
         kept = await add_package(
-            session, "s1-main", tmp_path / "store", delivered_at=jst(2026, 8, 20), acknowledged_at=jst(2026, 8, 21)
+            session,
+            "s1-main",
+            store=tmp_path / "store",
+            delivered_at=jst(2026, 8, 20),
+            acknowledged_at=jst(2026, 8, 21),
         )
     result = await sweeper.sweep(clock())
     assert result.erased == 1 and result.issued is not None
@@ -72,7 +75,7 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
     directory = tmp_path / "certificates"
     document = (directory / f"{result.issued}.json").read_bytes()
     signature = (directory / f"{result.issued}.sig").read_text().strip()
-    verifier = load_key_file(tmp_path / "ledger-signing.key").verifier
+    verifier = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier
     assert verifier.verify(document, base64.b64decode(signature, validate=True))
     assert not verifier.verify(document.replace(b"delete", b"keep!!"), base64.b64decode(signature, validate=True))
     assert not verifier.verify(document, bytes(64))
@@ -91,17 +94,17 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
 async def test_box_failure_is_retried_and_certificate_waits_for_every_copy(
     db_engine: AsyncEngine,
     tmp_path: Path,
-    box_emulator: BoxEmulator,  # noqa: F811
-    box_connector: BoxConnector,  # noqa: F811
+    box_emulator: BoxEmulator,
+    box_connector: BoxConnector,
 ) -> None:
     clock = Clock(jst(2026, 9, 1))
     sweeper = await _sweeper(db_engine, tmp_path, clock, {"box-test": box_connector})
-    await load_demo(sweeper.sessions, tmp_path)
     async with sweeper.sessions() as session, session.begin():
+        await load_demo(session, tmp_path)
         package = await add_package(
             session,
             "s4-main",
-            tmp_path / "store",
+            store=tmp_path / "store",
             delivered_at=jst(2026, 7, 1),
             acknowledged_at=jst(2026, 7, 2),
             connector="box-test",

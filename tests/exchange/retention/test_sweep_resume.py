@@ -12,14 +12,15 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from connectors.base import Jurisdiction
 from connectors.local import LocalConnector
 from exchange.retention.sweep import Sweeper
 from ledger.db import create_engine
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
-from tests.exchange.duty_helpers import Clock, add_package, duty_context, jst, load_demo
+from tests.clock import Clock, jst
+from tests.exchange.helpers import duty_context
+from tests.factories import TOKYO, add_package, load_demo
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,14 +30,14 @@ async def test_sweep_killed_mid_way_resumes_with_one_certificate(db_url: str, tm
     clock = Clock(jst(2026, 9, 1))
     (tmp_path / "clock").write_text(clock().isoformat())
     (tmp_path / "outbox").mkdir()
-    outbox = LocalConnector("outbox", Jurisdiction("jp", "tokyo"), root=tmp_path / "outbox")
-    ctx = duty_context(engine, tmp_path, clock, {"outbox": outbox})
-    await load_demo(ctx.sessions, tmp_path)
+    outbox = LocalConnector("outbox", TOKYO, root=tmp_path / "outbox")
+    ctx = await duty_context(engine, tmp_path, clock, {"outbox": outbox})
     names = []
     async with ctx.sessions() as session, session.begin():
+        await load_demo(session, tmp_path)
         for code in ("s1-main", "s1-print", "s1-main"):
             package = await add_package(
-                session, code, tmp_path / "store", delivered_at=jst(2026, 7, 1), acknowledged_at=jst(2026, 7, 2)
+                session, code, store=tmp_path / "store", delivered_at=jst(2026, 7, 1), acknowledged_at=jst(2026, 7, 2)
             )
             stored = await outbox.put(code, package.zip_name, Path(package.store_path), {})
             package.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}

@@ -1,33 +1,27 @@
+"""The portal on a fresh database of each kind, with the portal's world (``tests.factories.portal_world``)."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
-from tests.exchange.web.world import World, build, keyring
-
-
-@dataclass
-class Portal:
-    client: TestClient
-    world: World
-    maker: async_sessionmaker[AsyncSession]
-    data_dir: Path
+from tests.exchange.web.portal import Portal
+from tests.factories import keyring, portal_world
 
 
 @pytest.fixture
 async def portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path: Path) -> Portal:
     maker = session_factory(db_engine)
-    ring = keyring(tmp_path)
+    ring = await asyncio.to_thread(keyring, tmp_path)
     async with maker.begin() as session:
-        world = await build(session, tmp_path, ring)
+        world = await portal_world(session, tmp_path / "store", ring)
     deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data")
     client = await aiohttp_client(create_app(maker, deps=deps))
     return Portal(client, world, maker, tmp_path / "data")

@@ -10,7 +10,7 @@ from exchange.retention import contractor_certificates as contractor_certs
 from ledger.models.contracts import Contract
 from ledger.models.retention import CertificateRequest, ContractorCertificate
 from ledger.wareki import JST
-from tests.exchange.web.conftest import Portal
+from tests.exchange.web.portal import Portal
 
 
 async def _request(portal: Portal, code: str) -> None:
@@ -39,7 +39,7 @@ async def test_family_coverage_is_shown_until_every_party_has_certified(portal: 
     client, world = portal.client, portal.world
     main, sub = world.packages["main"].public_id, world.packages["sub"].public_id
     url = f"/contracts/{world.contracts['main'].public_id}/certificate"
-    csrf = await world.login(client, "a-handler")
+    csrf = await portal.login("a-handler", client)
     page = await (await client.get(url)).text()
     assert main in page and sub not in page
 
@@ -58,7 +58,7 @@ async def test_family_coverage_is_shown_until_every_party_has_certified(portal: 
     assert partial.status == 200 and "まだ証明されていないデータがあります（1件）" in text
     assert "b株式会社（契約 sub）：再委託先からの提出待ち" in text
 
-    csrf = await world.login(client, "b-handler")
+    csrf = await portal.login("b-handler", client)
     done = await client.post(f"/contracts/{world.contracts['sub'].public_id}/certificate", data=_form(csrf, sub))
     assert done.status == 200 and "全データの消去証明書がそろいました" in await done.text()
     async with portal.maker() as session:
@@ -70,7 +70,7 @@ async def test_an_ended_contracts_handler_can_still_certify(portal: Portal) -> N
     await _request(portal, "expired")
     client, world = portal.client, portal.world
     url = f"/contracts/{world.contracts['expired'].public_id}/certificate"
-    csrf = await world.login(client, "e-handler")
+    csrf = await portal.login("e-handler", client)
     assert (await client.get(f"/packages/{world.packages['expired'].public_id}/download")).status == 403
     response = await client.post(url, data=_form(csrf, world.packages["expired"].public_id, method="destroy"))
     assert response.status == 200 and "全データの消去証明書がそろいました" in await response.text()
@@ -80,7 +80,7 @@ async def test_an_ended_contracts_handler_can_still_certify(portal: Portal) -> N
 
 
 async def test_no_request_no_form(portal: Portal) -> None:
-    csrf = await portal.world.login(portal.client, "a-handler")
+    csrf = await portal.login("a-handler")
     url = f"/contracts/{portal.world.contracts['main'].public_id}/certificate"
     assert "提出依頼はありません" in await (await portal.client.get(url)).text()
     response = await portal.client.post(url, data=_form(csrf, portal.world.packages["main"].public_id))

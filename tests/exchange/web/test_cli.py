@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from exchange.cli import admin, database, setup
+from tests.factories import DEMO_FILES
 from tests.services import require_binary
 
 
@@ -30,8 +31,7 @@ def test_invite_writes_a_private_letter(tmp_path: Path, monkeypatch: pytest.Monk
     runner = CliRunner()
     cli = _cli()
     assert runner.invoke(cli, ["init"]).exit_code == 0
-    demo = sorted((Path(__file__).parents[3] / "config" / "demo").glob("*.toml"))
-    assert runner.invoke(cli, ["admin", "import", *map(str, demo)]).exit_code == 0
+    assert runner.invoke(cli, ["admin", "import", *map(str, DEMO_FILES)]).exit_code == 0
     out = tmp_path / "letter.pdf"
     result = runner.invoke(cli, ["admin", "invite", "a-handler", "--out", str(out)])
     assert result.exit_code == 0, result.output

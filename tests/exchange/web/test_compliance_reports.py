@@ -25,7 +25,7 @@ from ledger.registers.handover import Category, RegisterEntry, RegisterKind, rec
 from ledger.reports import access_log, deletion, handover, media, printlog
 from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import JST, fiscal_year
-from tests.exchange.web.conftest import Portal
+from tests.exchange.web.portal import Portal
 
 TITLES = {
     "handover": "個人情報受渡し管理簿（確認記録票）",
@@ -77,7 +77,7 @@ async def audit_count(portal: Portal, action: str, outcome: str = "allowed") -> 
 
 
 async def test_compliance_downloads_each_report_in_each_format(portal: Portal, tmp_path: Path) -> None:
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     year = fiscal_year(datetime.now(UTC))
     downloads = [
         (kind, fmt, encoding)
@@ -128,7 +128,7 @@ async def test_date_range_and_contract_filter_the_register(portal: Portal) -> No
                 contract_id=portal.world.contracts[code].public_id,
             )
             await record(session, line)
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     today = datetime.now(UTC).astimezone(JST).date().isoformat()
 
     async def download(**params: str) -> str:
@@ -158,7 +158,7 @@ BAD_REQUESTS = [
 
 
 async def test_a_bad_request_shows_the_form_with_the_reason(portal: Portal) -> None:
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     for params, message in BAD_REQUESTS:
         response = await portal.client.get("/compliance/reports/download", params=params)
         assert response.status == 400, params
@@ -169,7 +169,7 @@ async def test_a_bad_request_shows_the_form_with_the_reason(portal: Portal) -> N
 
 
 async def test_reports_page_offers_every_kind_and_the_contracts(portal: Portal) -> None:
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     page = await (await portal.client.get("/compliance/reports")).text()
     for title in ("受渡し台帳", "媒体管理台帳", "印刷ログ確認結果", "データ消去状況一覧", "アクセスログ分析結果"):
         assert title in page
@@ -220,7 +220,7 @@ async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -
         )
         await contractor_certs.submit(session, request.public_id, form, datetime.now(UTC))
 
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     page = await (await portal.client.get("/compliance/certificates")).text()
     assert number in page and "発行済み" in page
     assert f'href="/compliance/certificates/{public_id}.pdf"' in page
@@ -260,7 +260,7 @@ async def test_unknown_or_open_certificate_is_not_found(portal: Portal) -> None:
         session.add(open_one)
         await session.flush()
         open_id = open_one.public_id
-    await portal.world.login(portal.client, "compliance")
+    await portal.login("compliance")
     assert "消去処理中" in await (await portal.client.get("/compliance/certificates")).text()
     for public_id in (open_id, "00000000-0000-4000-8000-000000000000"):
         response = await portal.client.get(f"/compliance/certificates/{public_id}.pdf")
@@ -278,7 +278,7 @@ async def test_others_are_refused_everything(portal: Portal) -> None:
     ]
     logins = ["a-handler", "staff-other", "staff-same"]
     for login in logins:
-        await portal.world.login(portal.client, login)
+        await portal.login(login)
         for path in paths:
             response = await portal.client.get(path, allow_redirects=False)
             assert response.status == 403, (login, path)

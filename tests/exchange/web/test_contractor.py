@@ -14,8 +14,8 @@ from ledger.models.contracts import Contract
 from ledger.models.inbound import InboundFile
 from ledger.models.packages import Package
 from ledger.models.parties import Account
-from tests.exchange.web.conftest import Portal
-from tests.exchange.web.world import add_package
+from tests.exchange.web.portal import Portal
+from tests.factories import add_package
 
 
 async def _count(portal: Portal, public_id: str) -> int:
@@ -28,7 +28,7 @@ async def test_download_resume_and_limit(portal: Portal) -> None:
     client = portal.client
     package = portal.world.packages["main"]
     content = bytes(range(256)) * 64
-    await portal.world.login(client, "a-handler")
+    await portal.login("a-handler", client)
     url = f"/packages/{package.public_id}/download"
     response = await client.get(url)
     assert response.status == 200 and await response.read() == content
@@ -42,7 +42,7 @@ async def test_download_resume_and_limit(portal: Portal) -> None:
     assert refused.status == 403 and "上限（10回）" in await refused.text()
     # Resuming a counted transfer still works at the limit.
     assert (await client.get(url, headers={"Range": "bytes=5-9"})).status == 206
-    await portal.world.login(client, "a-manager")
+    await portal.login("a-manager", client)
     assert (await client.get(url, headers={"Range": "bytes=100-"})).status == 403
 
 
@@ -50,12 +50,14 @@ async def test_password_only_after_receipt_and_only_on_its_page(portal: Portal) 
     ring = portal.world.keyring
     async with portal.maker.begin() as session:
         contract = (await session.execute(select(Contract).where(Contract.code == "main"))).scalar_one()
-        package = await add_package(session, contract, portal.data_dir.parent / "store", b"zip", public_id=None)
+        package = await add_package(
+            session, contract, delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=b"zip"
+        )
         package.sealed_password = sealing.seal(
             ring.current, b"Secret-Zip-Pass-1234", package.public_id.encode()
         ).to_bytes()
     client = portal.client
-    csrf = await portal.world.login(client, "a-handler")
+    csrf = await portal.login("a-handler", client)
     detail = await (await client.get(f"/packages/{package.public_id}")).text()
     assert "Secret-Zip-Pass-1234" not in detail
     early = await client.post(f"/packages/{package.public_id}/password", data={"csrf_token": csrf})
@@ -79,7 +81,7 @@ def _form(csrf: str, content: bytes, name: str) -> FormData:
 
 async def test_upload_is_stored_with_a_safe_name(portal: Portal) -> None:
     client = portal.client
-    csrf = await portal.world.login(client, "a-handler")
+    csrf = await portal.login("a-handler", client)
     contract = portal.world.contracts["main"].public_id
     ok = await client.post(
         f"/contracts/{contract}/inbound",
@@ -121,7 +123,7 @@ async def test_frozen_package_cannot_be_downloaded(portal: Portal) -> None:
     """An incident freezes a package at once (C-18): the portal refuses its download from then on."""
     client = portal.client
     package = portal.world.packages["main"]
-    await portal.world.login(client, "a-handler")
+    await portal.login("a-handler", client)
     url = f"/packages/{package.public_id}/download"
     assert (await client.get(url)).status == 200
     async with portal.maker.begin() as session:

@@ -15,10 +15,8 @@ from exchange.web.context import PortalDeps
 from ledger.models.audit import AuditEvent
 from ledger.models.inbound import InboundFile
 from ledger.models.ledger import LedgerEntry
-from tests.clamd import EICAR, Clamd, clamd
-from tests.exchange.web.conftest import Portal
-
-__all__ = ["clamd"]
+from tests.exchange.web.portal import Portal
+from tests.services.clamd import EICAR, Clamd
 
 
 def _form(csrf: str, content: bytes, name: str) -> FormData:
@@ -32,7 +30,7 @@ def _form(csrf: str, content: bytes, name: str) -> FormData:
 async def _scanning(portal: Portal, aiohttp_client: AiohttpClient, socket: Path) -> str:
     deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, scanner=ClamdScanner(socket, timeout=30))
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
-    return await portal.world.login(portal.client, "a-handler")
+    return await portal.login("a-handler")
 
 
 def _stored_files(folder: Path) -> list[str]:

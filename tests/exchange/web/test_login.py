@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from exchange.identity import invitations
 from ledger.models.audit import AuditEvent
 from ledger.models.identity import LoginAttempt
-from tests.exchange.web.conftest import Portal
-from tests.exchange.web.world import CSRF, PASSWORD
+from tests.exchange.web.portal import CSRF, Portal
+from tests.factories import PASSWORD
 from tests.services import require_binary
 
 
@@ -41,7 +41,7 @@ async def test_password_alone_does_not_open_a_contractor_session(portal: Portal)
 
 
 async def test_session_rotates_at_login(portal: Portal) -> None:
-    await portal.world.login(portal.client, "staff-same")
+    await portal.login("staff-same")
     first = portal.client.session.cookie_jar.filter_cookies(portal.client.make_url("/"))["handover_session"].value
     response = await portal.client.post(
         "/login", data={"login": "staff-same", "password": PASSWORD}, allow_redirects=False

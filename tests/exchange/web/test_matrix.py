@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from ledger.models.audit import AuditEvent
-from tests.exchange.web.conftest import Portal
+from tests.exchange.web.portal import Portal
 
 ROLES = [
     "admin",
@@ -85,7 +85,7 @@ async def test_every_role_on_every_route(portal: Portal) -> None:
     outcomes: dict[tuple[str, str], str] = {}
     expected: dict[tuple[str, str], str] = {}
     for role in ROLES:
-        csrf = await portal.world.login(client, role)
+        csrf = await portal.login(role, client)
         for method, path, label, allowed in table:
             if method == "GET":
                 response = await client.get(path, allow_redirects=False)
@@ -125,7 +125,7 @@ async def test_network_allowlist_refuses_login_from_elsewhere(portal: Portal) ->
 
 
 async def test_forged_csrf_is_refused_and_changes_nothing(portal: Portal) -> None:
-    await portal.world.login(portal.client, "a-handler")
+    await portal.login("a-handler")
     pkg = portal.world.packages["main"].public_id
     response = await portal.client.post(f"/packages/{pkg}/acknowledge", data={"csrf_token": "guess"})
     assert response.status == 403

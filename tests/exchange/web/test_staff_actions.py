@@ -19,8 +19,8 @@ from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person
-from tests.exchange.web.conftest import Portal
-from tests.exchange.web.world import add_package
+from tests.exchange.web.portal import Portal
+from tests.factories import add_package
 
 
 async def _package(portal: Portal, public_id: str) -> Package:
@@ -41,12 +41,12 @@ async def _audit(portal: Portal, action: str) -> list[AuditEvent]:
 
 async def test_revoke_stops_downloads_and_password_pickup(portal: Portal) -> None:
     client, package = portal.client, portal.world.packages["main"]
-    await portal.world.login(client, "a-handler")
+    await portal.login("a-handler", client)
     url = f"/packages/{package.public_id}"
     assert (await client.get(f"{url}/download")).status == 200
     assert (await client.get(f"{url}/password")).status == 200
 
-    csrf = await portal.world.login(client, "staff-same")
+    csrf = await portal.login("staff-same", client)
     empty = await client.post(f"/staff/packages/{package.public_id}/revoke", data={"csrf_token": csrf, "reason": " "})
     assert empty.status == 400 and "理由を入力" in await empty.text()
     assert await _register(portal, "package.revoked") == []
@@ -63,7 +63,7 @@ async def test_revoke_stops_downloads_and_password_pickup(portal: Portal) -> Non
     assert [e.object_id for e in await _audit(portal, "package.revoke")] == [package.public_id]
     assert "（提供取消し）" in await (await client.get("/staff")).text()
 
-    await portal.world.login(client, "a-handler")
+    await portal.login("a-handler", client)
     for response in (
         await client.get(f"{url}/download"),
         await client.get(f"{url}/download", headers={"Range": "bytes=10-"}),
@@ -97,8 +97,10 @@ async def _failed_delivery(portal: Portal) -> tuple[Package, IntakeFile]:
         )
         session.add(intake)
         await session.flush()
-        package = await add_package(session, contract, portal.data_dir.parent / "store", b"zip")
-        package.status, package.delivered_at, package.intake_id = PackageStatus.FAILED, None, intake.id
+        package = await add_package(
+            session, contract, delivered_at=None, store=portal.data_dir.parent / "store", data=b"zip"
+        )
+        package.status, package.intake_id = PackageStatus.FAILED, intake.id
         package.attempts, package.next_attempt_at, package.last_error = 3, never, "outbox: 接続できません"
     return package, intake
 
@@ -110,7 +112,7 @@ async def test_resend_requeues_a_failed_delivery_for_ward_changers_only(portal: 
     got = {}
     before = datetime.now(UTC)
     for role in expected:
-        csrf = await portal.world.login(client, role)
+        csrf = await portal.login(role, client)
         response = await client.post(
             f"/staff/packages/{package.public_id}/resend", data={"csrf_token": csrf}, allow_redirects=False
         )
@@ -129,7 +131,7 @@ async def test_resend_requeues_a_failed_delivery_for_ward_changers_only(portal: 
 
 
 async def test_resend_refuses_a_delivered_package(portal: Portal) -> None:
-    csrf = await portal.world.login(portal.client, "staff-same")
+    csrf = await portal.login("staff-same")
     package = portal.world.packages["main"]
     response = await portal.client.post(f"/staff/packages/{package.public_id}/resend", data={"csrf_token": csrf})
     assert response.status == 400 and "再送できません" in await response.text()
@@ -172,7 +174,7 @@ async def test_designation_changes_reach_the_endpoints(
 ) -> None:
     connector = RecordingConnector(tmp_path / "outbox")
     await _with_connector(portal, aiohttp_client, connector)
-    csrf = await portal.world.login(portal.client, "staff-same")
+    csrf = await portal.login("staff-same")
     url = f"/staff/contracts/{portal.world.contracts['main'].public_id}/designations"
     form = {"csrf_token": csrf, "person": portal.world.people["a-handler"].public_id, "role": "handler"}
     response = await portal.client.post(url, data={**form, "op": "revoke"}, allow_redirects=False)
@@ -194,7 +196,7 @@ async def test_an_endpoint_that_fails_is_reported_and_the_designation_stands(
     portal: Portal, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     await _with_connector(portal, aiohttp_client, RecordingConnector(tmp_path / "outbox", fail=True))
-    csrf = await portal.world.login(portal.client, "staff-same")
+    csrf = await portal.login("staff-same")
     contract = portal.world.contracts["main"].public_id
     form = {"csrf_token": csrf, "person": portal.world.people["a-handler"].public_id, "role": "handler"}
     response = await portal.client.post(f"/staff/contracts/{contract}/designations", data={**form, "op": "revoke"})
@@ -225,13 +227,13 @@ async def test_staff_home_lists_ward_notices_of_the_own_section(portal: Portal) 
                 )
             )
     client = portal.client
-    await portal.world.login(client, "staff-same")
+    await portal.login("staff-same", client)
     page = await (await client.get("/staff")).text()
     assert "消去証明書が期限を過ぎています（main）" in page
     assert "kaigo" not in page and "委託先あて" not in page
-    await portal.world.login(client, "staff-other")
+    await portal.login("staff-other", client)
     page = await (await client.get("/staff")).text()
     assert "返却期限を過ぎています（kaigo）" in page and "（main）" not in page
-    await portal.world.login(client, "admin")
+    await portal.login("admin", client)
     page = await (await client.get("/staff")).text()
     assert "（main）" in page and "（kaigo）" in page and "委託先あて" not in page

@@ -13,24 +13,25 @@ from ledger.reports import ReportError, ReportFilter, build
 from ledger.reports.handover import quantity_text
 from ledger.tlog.appending import append
 from ledger.wareki import JST
-from tests.ledger.world import World, clock, delivered_package, make_world
+from tests.clock import frozen
+from tests.factories import RegisterWorld, register_world
 
 # 2026-03-31 23:30 JST is still 令和7年度 (FY2025); 2026-04-01 00:10 JST starts FY2026. Both are 31 March in UTC.
 LAST_OF_FY2025 = datetime(2026, 3, 31, 23, 30, tzinfo=JST)
 FIRST_OF_FY2026 = datetime(2026, 4, 1, 0, 10, tzinfo=JST)
 
 
-async def _history(session: AsyncSession, world: World) -> None:
+async def _history(session: AsyncSession, world: RegisterWorld) -> None:
     """March: one delivery. April: a delivery, its acknowledgement and the password notice; other contracts."""
-    march = await delivered_package(session, world.print_contract, "三月分_印刷データ.csv", LAST_OF_FY2025)
-    april = await delivered_package(session, world.print_contract, "四月分_印刷データ.csv", FIRST_OF_FY2026)
-    with clock(LAST_OF_FY2025):
+    march = await world.deliver(session, world.print_contract, "三月分_印刷データ.csv", LAST_OF_FY2025)
+    april = await world.deliver(session, world.print_contract, "四月分_印刷データ.csv", FIRST_OF_FY2026)
+    with frozen(LAST_OF_FY2025):
         await record(session, delivered_entry(march, "sftp"))
-    with clock(FIRST_OF_FY2026):
+    with frozen(FIRST_OF_FY2026):
         await record(session, delivered_entry(april, "sftp"))
         # A ledger event that is not a register line (no category) stays out of the register.
         await append(session, "access.login", {"who": "x"}, contract_id=world.print_contract.public_id)
-    with clock(datetime(2026, 4, 1, 9, 30, tzinfo=JST)):
+    with frozen(datetime(2026, 4, 1, 9, 30, tzinfo=JST)):
         await record(
             session,
             RegisterEntry(
@@ -44,7 +45,7 @@ async def _history(session: AsyncSession, world: World) -> None:
                 channel="portal",
             ),
         )
-    with clock(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 4, 2, 10, 0, tzinfo=JST)):
         await record(
             session,
             RegisterEntry(
@@ -59,12 +60,12 @@ async def _history(session: AsyncSession, world: World) -> None:
             ),
         )
         for contract in (world.call_contract, world.aircon_contract):
-            other = await delivered_package(session, contract, f"{contract.code}.csv", FIRST_OF_FY2026)
+            other = await world.deliver(session, contract, f"{contract.code}.csv", FIRST_OF_FY2026)
             await record(session, delivered_entry(other, "box"))
 
 
 async def test_register_rows_from_real_lines_with_acknowledgement(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     await _history(db_session, world)
     report = await build(db_session, "handover", ReportFilter(contract="S2-PRINT", fiscal_year=2026))
     assert [column.title for column in report.columns] == [
@@ -120,7 +121,7 @@ async def test_register_rows_from_real_lines_with_acknowledgement(db_session: As
 
 
 async def test_fiscal_year_runs_april_to_march_in_jst(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     await _history(db_session, world)
     fy2025 = await build(db_session, "handover", ReportFilter(contract="S2-PRINT", fiscal_year=2025))
     assert [(row[0], row[1]) for row in fy2025.sections[0].rows] == [(0, "令和8年3月31日 23:30")]
@@ -132,18 +133,18 @@ async def test_fiscal_year_runs_april_to_march_in_jst(db_session: AsyncSession) 
 
 
 async def test_acknowledgement_falls_back_to_the_package_row(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
-    package = await delivered_package(db_session, world.call_contract, "問合せ一覧.csv", FIRST_OF_FY2026)
+    world = await register_world(db_session)
+    package = await world.deliver(db_session, world.call_contract, "問合せ一覧.csv", FIRST_OF_FY2026)
     package.acknowledged_at = datetime(2026, 4, 3, 1, 0, tzinfo=UTC)
     package.acknowledged_by_id = world.handler.id
-    with clock(FIRST_OF_FY2026):
+    with frozen(FIRST_OF_FY2026):
         await record(db_session, delivered_entry(package, "box"))
     (row,) = (await build(db_session, "handover", ReportFilter(contract="S2-CALL"))).sections[0].rows
     assert row[-1] == "印刷 花子 令和8年4月3日 10:00"
 
 
 async def test_program_and_party_choose_contracts(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     await _history(db_session, world)
     by_program = await build(db_session, "handover", ReportFilter(program="kaigo-hokenryo", fiscal_year=2026))
     assert [s.code for s in by_program.sections] == ["S2-CALL", "S2-PRINT"]
@@ -156,7 +157,7 @@ async def test_program_and_party_choose_contracts(db_session: AsyncSession) -> N
 
 
 async def test_unknown_codes_and_reversed_periods_are_refused(db_session: AsyncSession) -> None:
-    await make_world(db_session)
+    await register_world(db_session)
     with pytest.raises(ReportError, match="契約コード「nope」は登録されていません"):
         await build(db_session, "handover", ReportFilter(contract="nope"))
     with pytest.raises(ReportError, match="業務コード「nope」"):

@@ -13,7 +13,8 @@ from ledger.registers import media as media_register
 from ledger.registers.media import MediaRegisterError
 from ledger.reports import ReportFilter, build
 from ledger.wareki import JST
-from tests.ledger.world import clock, make_world
+from tests.clock import frozen
+from tests.factories import register_world
 
 PREPARED = datetime(2026, 8, 3, 9, 0, tzinfo=JST)
 HANDED = datetime(2026, 8, 3, 14, 0, tzinfo=JST)
@@ -34,9 +35,9 @@ def _description(media_id: str) -> MediumDescription:
 
 
 async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     contract = world.print_contract
-    with clock(PREPARED):
+    with frozen(PREPARED):
         first = await media_register.register_medium(
             db_session, contract, _description("DVD-2026-AAAAAA"), prepared_by="区職員 一郎"
         )
@@ -44,7 +45,7 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
             db_session, contract, _description("DVD-2026-BBBBBB"), prepared_by="区職員 一郎"
         )
     assert first.contents[1] == {"name": "通知書データ_2.zip", "size": 2_000, "sha256": "22" * 32}
-    with clock(HANDED):
+    with frozen(HANDED):
         for medium in (first, second):
             await media_register.hand_over(
                 db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2026, 8, 31)
@@ -56,7 +57,7 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
         await media_register.overdue_returns(db_session, date(2026, 9, 1), contract_ids=[world.call_contract.id]) == []
     )
 
-    with clock(datetime(2026, 8, 20, 16, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 8, 20, 16, 0, tzinfo=JST)):
         await media_register.record_return(db_session, first, returned_by="印刷 花子", received_by="区職員 一郎")
     overdue = await media_register.overdue_returns(db_session, date(2026, 9, 1))
     assert [m.media_id for m in overdue] == ["DVD-2026-BBBBBB"]
@@ -73,7 +74,7 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
     assert register[2][6] == "媒体 1枚、ファイル 2件、4,096,000バイト"
     assert register[4][1] == "令和8年8月20日 16:00"
 
-    with clock(datetime(2026, 9, 2, 9, 0, tzinfo=JST)):
+    with frozen(datetime(2026, 9, 2, 9, 0, tzinfo=JST)):
         media = await build(db_session, "media", ReportFilter(contract="S2-PRINT", fiscal_year=2026))
     rows = media.sections[0].rows
     assert [(row[0], row[5], row[8], row[9], row[10]) for row in rows] == [
@@ -84,7 +85,7 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
 
 
 async def test_steps_out_of_order_are_refused(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
+    world = await register_world(db_session)
     medium = await media_register.register_medium(
         db_session, world.print_contract, _description("DVD-2026-CCCCCC"), prepared_by="区職員 一郎"
     )
@@ -110,15 +111,15 @@ async def test_steps_out_of_order_are_refused(db_session: AsyncSession) -> None:
 
 
 async def test_late_return_is_marked(db_session: AsyncSession) -> None:
-    world = await make_world(db_session)
-    with clock(PREPARED):
+    world = await register_world(db_session)
+    with frozen(PREPARED):
         medium = await media_register.register_medium(
             db_session, world.print_contract, _description("DVD-2026-DDDDDD"), prepared_by="区職員 一郎"
         )
         await media_register.hand_over(
             db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2026, 8, 10)
         )
-    with clock(datetime(2026, 8, 11, 0, 30, tzinfo=JST)):  # 10 August in UTC, 11 August in JST: late
+    with frozen(datetime(2026, 8, 11, 0, 30, tzinfo=JST)):  # 10 August in UTC, 11 August in JST: late
         await media_register.record_return(db_session, medium, returned_by="印刷 花子", received_by="区職員 一郎")
         rows = (await build(db_session, "media", ReportFilter(contract="S2-PRINT"))).sections[0].rows
     assert rows[0][10] == "返却済（期限後）"

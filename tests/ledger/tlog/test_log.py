@@ -22,8 +22,8 @@ from ledger.tlog.merkle import leaf_hash, root_hash
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
 from ledger.tlog.store import LedgerIntegrityError, tree_size
 from ledger.tlog.verification import sign_checkpoint, verify
-from tests.ledger.conftest import allow_tampering
-from tests.ledger.tlog.test_merkle import ref_mth
+from tests.ledger.merkle_reference import ref_mth
+from tests.ledger.tampering import allow_tampering
 
 AT = datetime(2026, 8, 1, tzinfo=UTC)
 ORIGIN = "handover.test/ledger"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
 import pytest
@@ -20,6 +19,7 @@ from ledger.tlog.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.ledger.merkle_reference import ref_mth, ref_path, ref_subproof
 
 # The Certificate Transparency reference tree (certificate-transparency and transparency-dev/merkle tests).
 CT_ENTRIES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
@@ -74,42 +74,6 @@ def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
 
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
     return _proof(consistency_ranges(old_size, len(leaf_hashes)), leaf_hashes)
-
-
-# Naive reference: the recursive definitions of RFC 9162 §2.1.1, §2.1.3.1 and §2.1.4.1, written literally.
-def _k(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def ref_mth(leaves: list[bytes]) -> bytes:
-    if not leaves:
-        return hashlib.sha256(b"").digest()
-    if len(leaves) == 1:
-        return leaves[0]
-    k = _k(len(leaves))
-    return hashlib.sha256(b"\x01" + ref_mth(leaves[:k]) + ref_mth(leaves[k:])).digest()
-
-
-def ref_path(m: int, leaves: list[bytes]) -> list[bytes]:
-    if len(leaves) == 1:
-        return []
-    k = _k(len(leaves))
-    if m < k:
-        return [*ref_path(m, leaves[:k]), ref_mth(leaves[k:])]
-    return [*ref_path(m - k, leaves[k:]), ref_mth(leaves[:k])]
-
-
-def ref_subproof(m: int, leaves: list[bytes], whole: bool) -> list[bytes]:
-    n = len(leaves)
-    if m == n:
-        return [] if whole else [ref_mth(leaves)]
-    k = _k(n)
-    if m <= k:
-        return [*ref_subproof(m, leaves[:k], whole), ref_mth(leaves[k:])]
-    return [*ref_subproof(m - k, leaves[k:], False), ref_mth(leaves[:k])]
 
 
 def leaves_of(n: int) -> list[bytes]:

@@ -1,30 +1,33 @@
-"""A whole hub on a temporary data directory and a fresh database of each kind, with the demo contracts."""
+"""Helpers for tests that run the hub's services: its settings, a duty context, and reading back what it did."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.base import Connector
 from connectors.local import LocalOptions
 from connectors.media import MediaOptions
 from connectors.options import JurisdictionOptions
-from exchange.admin import bootstrap
-from exchange.admin.data_import import import_files
-from exchange.hub import HubServices, services
+from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
+from exchange.hub import HubServices
 from exchange.intake.service import IntakeService
 from exchange.settings import DatabaseSettings, IntakeSettings, Settings
-from ledger.models import LedgerEntry, Package, Route
+from ledger.db import session_factory
+from ledger.models import IntakeFile, LedgerEntry, Package, Route
+from ledger.models.duties import DutyRun
+from ledger.tlog.checkpoint import generate_key_file
+from tests.clock import Clock
 from tests.services import require_binary
-
-ROOT = Path(__file__).parents[2]
-DEMO = sorted((ROOT / "config" / "demo").glob("*.toml"))
 
 
 def hub_settings(tmp_path: Path, db_url: str) -> Settings:
+    """A hub on ``tmp_path/var`` that delivers to ``tmp_path/outbox`` and burns DVDs under ``tmp_path/media``."""
     jp = JurisdictionOptions(country="jp", region="test")
     return Settings(
         data_dir=tmp_path / "var",
@@ -37,14 +40,22 @@ def hub_settings(tmp_path: Path, db_url: str) -> Settings:
     )
 
 
-@pytest.fixture
-async def hub(tmp_path: Path, db_url: str) -> AsyncIterator[HubServices]:
-    settings = hub_settings(tmp_path, db_url)
-    await bootstrap.initialise(settings)
-    async with services(settings) as running:
-        async with running.sessions.begin() as session:
-            await import_files(session, DEMO, base_dir=settings.data_dir.resolve())
-        yield running
+async def duty_context(
+    engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: Mapping[str, Connector] | None = None
+) -> DutyContext:
+    """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use)."""
+    key_path = tmp_path / "ledger-signing.key"
+    if not await asyncio.to_thread(key_path.exists):
+        await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
+    config = DutyConfig(
+        certificates_dir=tmp_path / "certificates", signing_key_path=key_path, ledger_origin="test.handover/ledger"
+    )
+    return DutyContext(session_factory(engine), connectors or {}, config, clock=clock)
+
+
+async def run_due(runner: DutyRunner) -> list[DutyRun]:
+    """Every due duty once, in order, as one round of the scheduler's ticks would run them."""
+    return [run for name in runner.duties if (run := await runner.run_if_due(name)) is not None]
 
 
 async def route_dir(hub: HubServices, code: str) -> Path:
@@ -63,6 +74,11 @@ async def process(hub: HubServices) -> None:
 async def packages(hub: HubServices) -> list[Package]:
     async with hub.sessions() as session:
         return list((await session.execute(select(Package).order_by(Package.id))).scalars())
+
+
+async def intakes(hub: HubServices) -> list[IntakeFile]:
+    async with hub.sessions() as session:
+        return list((await session.execute(select(IntakeFile).order_by(IntakeFile.id))).scalars())
 
 
 async def ledger_kinds(hub: HubServices) -> list[str]:

@@ -1,4 +1,7 @@
-"""Skip-or-fail switch for tests that need a real external service.
+"""Real external services the tests start, and the skip-or-fail switch for when one is missing.
+
+The fixture modules here (``sshd``, ``clamd``, ``box``, ``tmpfs``) are registered once with ``pytest_plugins`` in
+``tests/conftest.py``, so any test asks for their fixtures by name.
 
 CI sets ``HANDOVER_REQUIRE_SERVICES=1``: then a missing service is a test failure, not a skip, so a green run
 proves that PostgreSQL, sshd, Chromium, ClamAV and 7-Zip really took part.
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 
 import pytest
 
@@ -30,3 +34,10 @@ def require_binary(name: str) -> str:
         skip_or_fail(f"{name} is not installed")
         raise AssertionError("unreachable")
     return path
+
+
+def free_port() -> int:
+    """A TCP port on the loopback address that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,4 +1,7 @@
-"""A real ClamAV daemon for tests, with a signature database the test writes itself (no downloads here)."""
+"""A real ClamAV daemon for tests, with a signature database the test writes itself (no downloads here).
+
+``clamd`` is one daemon for the whole session; a test that stops its daemon starts its own with ``start_clamd``.
+"""
 
 from __future__ import annotations
 
