@@ -59,6 +59,10 @@ def fail(headline: str, details: list[str] | None = None) -> NoReturn:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine, turning the hub's known failures into one readable paragraph."""
+    context = click.get_current_context(silent=True)
+    if context is not None and isinstance(context.obj, CliState):
+        # Read the configuration before the event loop starts: reading files on the loop would block it.
+        _ = context.obj.settings
     try:
         return asyncio.run(coro)
     except bootstrap.HubUnavailable as exc:

@@ -22,7 +22,7 @@ from ledger.models.audit import AuditEvent
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package, PackageStatus, PasswordRelease
 from ledger.models.parties import Account
-from tests.exchange.web.conftest import Portal
+from tests.exchange.web.portal import Portal
 
 HIDDEN = "対象が見つかりません。"
 EVERY_USE = {"view", "download", "acknowledge", "password"}
@@ -100,7 +100,7 @@ async def test_every_path_refuses_the_same_uses_with_the_same_reason(
     await _mark(portal, pid, state)
     config = _config(portal, db_url)
     auth = await _token(portal, "a-handler")
-    csrf = await portal.world.login(client, "a-handler")
+    csrf = await portal.login("a-handler", client)
     url = f"/packages/{pid}"
     web: list[tuple[str, str, Callable[[], Awaitable[ClientResponse]]]] = [
         ("portal page", "view", lambda: client.get(url)),
@@ -199,7 +199,7 @@ async def test_cli_acknowledge_keeps_the_first_and_writes_the_portals_line(porta
     again = await _cli(config, "packages", "acknowledge", main_pid, "--by", "a-manager")
     assert again.exit_code == 0 and "first acknowledgement stands" in again.stdout
     # Nor does the portal overwrite what the command line recorded.
-    csrf = await portal.world.login(portal.client, "a-manager")
+    csrf = await portal.login("a-manager")
     await portal.client.post(f"/packages/{main_pid}/acknowledge", data={"csrf_token": csrf})
     async with portal.maker() as session:
         stored = (await session.execute(select(Package).where(Package.public_id == main_pid))).scalar_one()
@@ -207,7 +207,7 @@ async def test_cli_acknowledge_keeps_the_first_and_writes_the_portals_line(porta
     assert stored.acknowledged_by_id == portal.world.people["a-handler"].id
     [by_staff] = await _acknowledgements(portal, main_pid)
 
-    csrf = await portal.world.login(portal.client, "b-handler")
+    csrf = await portal.login("b-handler")
     await portal.client.post(f"/packages/{sub_pid}/acknowledge", data={"csrf_token": csrf})
     [by_portal] = await _acknowledgements(portal, sub_pid)
     # One register line for a receipt, whoever records it; only the channel says how it reached the hub.
