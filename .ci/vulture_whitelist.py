@@ -28,6 +28,10 @@ _.type_annotation_map  # SQLAlchemy DeclarativeBase
 
 _.autogen_context  # alembic passes it to render_item (ledger/migrations/env.py)
 _.tb  # the context-manager protocol passes it to __exit__
+_.readable  # io.RawIOBase protocol: io.BufferedReader calls them (exchange.packing.proof._Member)
+_.seekable
+_.tell
+_.readinto
 
 _.alignment  # openpyxl writes these worksheet and cell settings into the XLSX file (ledger/reports/xlsx.py)
 _.freeze_panes
@@ -59,26 +63,11 @@ _.route_target_id
 _.validation_comment
 _.print_log_id  # also the foreign key of PrintLogRow and PrintFinding, set through relationships
 
+_.load_bytecode  # jinja2.BytecodeCache: Jinja calls these on the portal's shared template cache
+_.dump_bytecode
+
 # --- Wired by a named open issue --------------------------------------------------------------------------------
 
-_.data_channels  # issue 12 wires: data and password channels in one vocabulary, so the same-channel check fires
-
-_.ingest  # issue 14 wires: print-log intake, findings and reasons (exchange/oversight/print_logs.py)
-_.give_reason
-_.open_findings
-_.read_print_log  # issue 14 wires: one print-log parser (merges the S2 plugin's into print_logs)
-_.compare_print_log
-_.PRINT_DELIVERED  # issue 14 wires: sealed-notice deliveries recorded by the printer
-_.record_result  # issue 14 wires: inspection results in the portal and CLI
-_.record_report  # issue 14 wires: incident report filings (速報, 確報)
-_.derive_columns  # issue 14 wires: the plugin hooks called in the flow
-_.default_items
-_.collected_items  # issue 14 wires: uploads checked against the items a contractor may collect
-_.COLLECTED_ITEMS
-_.sensitive_items_approval_ref  # issue 14 wires: sensitive-item approvals, per-route screening policies
-_.screening_hits
-_.read_extract  # issue 14 wires: S1's application-type check on the data the contractor returns
-_.check_application
 
 _.rewrap  # issue 15 wires: key rotation (handover keys rotate)
 _.key_ids

@@ -5,7 +5,10 @@
 For each size it generates a CSV (about half compressible: repeated field values mixed with random kanji)
 in a temporary directory, then packs it with the hub (in a child process) and with
 ``7zz a -tzip -mem=AES256`` at the same deflate level, and both again in stored mode. It prints MB/s, output
-size, CPU seconds and peak RSS, and the hub/7-Zip speed ratio.
+size, CPU seconds and peak RSS, and the hub/7-Zip speed ratio. The hub's time includes the package's proof
+(:mod:`exchange.packing.proof`: the ZIP read back, decrypted, inflated, hashed and its CSV records counted);
+the child proves the finished package once more on its own to show that share, printed as the proof's
+seconds, its ratio to the whole pack and what it adds to writing alone.
 
 Peak RSS is read from the child's own ``VmHWM`` (polled from /proc): ``ru_maxrss`` of a child, via
 ``RUSAGE_CHILDREN`` or ``wait4``, starts at the *parent's* RSS inherited at exec, so it cannot show a child
@@ -35,14 +38,21 @@ KINDS = "生活扶助 住宅扶助 教育扶助 医療扶助 介護扶助".split
 KANJI = [chr(c) for c in range(0x4E00, 0x4E00 + 3000)]
 
 HUB_SCRIPT = """
-import sys
+import sys, time
 from datetime import UTC, datetime
 from pathlib import Path
-from exchange.packing.packer import Manifest, PackSource, pack
+from exchange.packing.packer import Manifest, PackSource, pack, prove_packed
 
-src, dest, level, password = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.stdin.readline().strip()
+src, dest, level, records = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+password = sys.stdin.readline().strip()
 manifest = Manifest("BENCH", "C-BENCH", "ベンチマーク", "委託先", datetime.now(UTC))
-pack([PackSource(src.name, src)], manifest, password, dest, level=level)
+started = time.perf_counter()
+result = pack([PackSource(src.name, src, records)], manifest, password, dest, level=level)
+packed = time.perf_counter() - started
+started = time.perf_counter()
+with dest.open("rb") as fp:
+    prove_packed(fp, password, result)
+Path(sys.argv[5]).write_text(f"{packed} {time.perf_counter() - started}")
 """
 
 
@@ -54,8 +64,9 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def generate_csv(path: Path, size: int, seed: int = 2026) -> None:
-    """Write ``size`` bytes of CSV rows, sampled from a pool far larger than deflate's 32 KiB window."""
+def generate_csv(path: Path, size: int, seed: int = 2026) -> int:
+    """Write about ``size`` bytes of CSV rows, sampled from a pool far larger than deflate's 32 KiB window;
+    return the record count (the last row is whole, so the count is exact and the file decodes)."""
     rng = random.Random(seed)
     pool = [
         f"{rng.randrange(10**9):09d},{rng.choice(SURNAMES)} {rng.choice(GIVEN)},"
@@ -64,12 +75,17 @@ def generate_csv(path: Path, size: int, seed: int = 2026) -> None:
         for _ in range(100_000)
     ]
     written = 0
+    records = 0
     with path.open("wb") as out:
         out.write("受付番号,氏名,住所,扶助の種類,備考,金額\n".encode())
         while written < size:
-            block = b"".join(rng.choices(pool, k=20_000))[: size - written]
+            block = b"".join(rng.choices(pool, k=20_000))
+            if written + len(block) > size:
+                block = block[: block.rfind(b"\n", 0, size - written) + 1] or block[: block.find(b"\n") + 1]
             out.write(block)
             written += len(block)
+            records += block.count(b"\n")
+    return records
 
 
 @dataclass
@@ -116,16 +132,19 @@ def run_measured(argv: list[str], dest: Path, tool: str, mode: str) -> Run:
 def bench_size(work: Path, size: int, level: int, sevenzip: str) -> list[Run]:
     src = work / "対象者一覧.csv"
     started = time.perf_counter()
-    generate_csv(src, size)
+    records = generate_csv(src, size)
+    size = src.stat().st_size
     print(f"\n== {size / 1e9:.2f} GB CSV generated in {time.perf_counter() - started:.0f} s", flush=True)
     runs: list[Run] = []
     for mode, lvl in ((f"deflate-{level}", level), ("stored", 0)):
+        timings = work / "hub-timings.txt"
         hub = run_measured(
-            [sys.executable, "-c", HUB_SCRIPT, str(src), str(work / "hub.zip"), str(lvl)],
+            [sys.executable, "-c", HUB_SCRIPT, str(src), str(work / "hub.zip"), str(lvl), str(records), str(timings)],
             work / "hub.zip",
             "hub",
             mode,
         )
+        pack_seconds, proof_seconds = map(float, timings.read_text().split())
         seven = run_measured(
             [sevenzip, "a", "-tzip", "-mem=AES256", f"-mx={lvl}", "-p", str(work / "7z.zip"), str(src)],
             work / "7z.zip",
@@ -141,6 +160,13 @@ def bench_size(work: Path, size: int, level: int, sevenzip: str) -> list[Run]:
                 flush=True,
             )
         print(f"hub/7-Zip speed ratio ({mode}): {seven.seconds / hub.seconds:.2f}x", flush=True)
+        print(
+            f"hub proof ({mode}): {proof_seconds:.1f} s of the {pack_seconds:.1f} s pack "
+            f"({size / proof_seconds / 1e6:.1f} MB/s, {records} records counted), "
+            f"proof/pack ratio {proof_seconds / pack_seconds:.2f} (the proof adds "
+            f"{proof_seconds / max(pack_seconds - proof_seconds, 1e-9):.0%} to writing alone)",
+            flush=True,
+        )
     src.unlink()
     return runs
 

@@ -58,12 +58,18 @@ class HealthReport:
 
 
 class ConnectorError(Exception):
-    """A failure staff can read. ``retryable`` tells the delivery queue whether trying again may help."""
+    """A failure staff can read. ``retryable`` tells the delivery queue whether trying again may help.
 
-    def __init__(self, reason_ja: str, *, retryable: bool) -> None:
+    ``may_be_stored`` marks an unknown outcome: the endpoint may have kept the object although no answer said so
+    (the connection died after the last byte, or while the final rename or commit was on its way). Before the
+    queue uploads again or falls back, it asks the connector (``locate``) whether the object is there.
+    """
+
+    def __init__(self, reason_ja: str, *, retryable: bool, may_be_stored: bool = False) -> None:
         super().__init__(reason_ja)
         self.reason_ja = reason_ja
         self.retryable = retryable
+        self.may_be_stored = may_be_stored
 
 
 class VerificationError(ConnectorError):
@@ -105,6 +111,15 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     async def exists(self, obj: StoredObject) -> bool:
         """Whether the object can still be found, used to confirm a deletion."""
+
+    @abc.abstractmethod
+    async def locate(self, folder: str, name: str, expected: Path | None = None) -> StoredObject | None:
+        """Where ``folder/name`` is stored at the endpoint, or None when nothing is there; changes nothing.
+
+        Asked after an unknown outcome, and by retention for a copy whose address was never answered. With
+        ``expected`` (the local file the object should hold), the result is ready for ``verify`` against it even
+        where the endpoint reports another hash than SHA-256 (Box: SHA-1).
+        """
 
     @abc.abstractmethod
     async def health(self) -> HealthReport:

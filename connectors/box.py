@@ -53,7 +53,17 @@ from connectors.base import (
     StoredObject,
     VerificationError,
 )
-from connectors.box_answers import RemoteFile, api_error, hash_file, ignore_404, name_conflict, remote_file
+from connectors.box_answers import (
+    NETWORK_JA,
+    RemoteFile,
+    api_error,
+    hash_file,
+    ignore_404,
+    may_have_landed,
+    name_conflict,
+    outcome_unknown,
+    remote_file,
+)
 from connectors.options import ConnectorOptions, SecretRef
 
 T = TypeVar("T")
@@ -188,6 +198,46 @@ class BoxConnector(Connector):
         """A file in the trash still exists: Box answers GET for it until it is purged."""
         return await self._run(self._get_file, obj.location) is not None
 
+    async def locate(self, folder: str, name: str, expected: Path | None = None) -> StoredObject | None:
+        """Found by name (preflight answers with the conflicting item); nothing is created while looking.
+
+        Box reports SHA-1 only, so with ``expected`` the object carries that file's SHA-1 and SHA-256, and
+        ``verify`` compares Box's SHA-1 with it; without, it carries what Box reports.
+        """
+        found = await self._run(self._locate_sync, folder, name)
+        if found is None or not found.active:
+            return None
+        sha256: str | None = None
+        sha1 = found.sha1
+        if expected is not None:
+            try:
+                _size, sha1, sha256 = await asyncio.to_thread(hash_file, expected)
+            except OSError as exc:
+                raise ConnectorError(f"照合に使うファイルを読み込めません: {expected.name}", retryable=False) from exc
+        return StoredObject(
+            connector=self.name,
+            folder=folder,
+            name=name,
+            location=found.id,
+            size=found.size,
+            sha256=sha256,
+            extra={"sha1": sha1},
+        )
+
+    def _locate_sync(self, folder: str, name: str) -> RemoteFile | None:
+        try:
+            self._client.uploads.preflight_file_upload_check(
+                name=folder, size=0, parent=PreflightFileUploadCheckParent(id=self.root_folder_id)
+            )
+        except BoxAPIError as exc:
+            conflict = name_conflict(exc)
+            if conflict is None:
+                raise
+            if conflict.get("type") != "folder":
+                return None
+            return self._preflight(str(conflict["id"]), name, 0)
+        return None  # no such folder, so no such file
+
     async def health(self) -> HealthReport:
         async with self._semaphore:
             return await asyncio.to_thread(self._health_sync)
@@ -199,13 +249,13 @@ class BoxConnector(Connector):
         except BoxAPIError as exc:
             return HealthReport(reachable=True, authenticated=False, detail=api_error(exc).reason_ja)
         except BoxSDKError:
-            return HealthReport(reachable=False, authenticated=False, detail="Boxに接続できません。")
+            return HealthReport(reachable=False, authenticated=False, detail=NETWORK_JA)
         try:
             self._client.folders.get_folder_by_id(self.root_folder_id, fields=["name"])
         except BoxAPIError as exc:
             return HealthReport(reachable=True, authenticated=True, detail=api_error(exc).reason_ja)
         except BoxSDKError:
-            return HealthReport(reachable=False, authenticated=True, detail="Boxに接続できません。")
+            return HealthReport(reachable=False, authenticated=True, detail=NETWORK_JA)
         return HealthReport(reachable=True, authenticated=True, detail="Boxに接続し、ルートフォルダを確認しました。")
 
     async def close(self) -> None:
@@ -220,9 +270,7 @@ class BoxConnector(Connector):
             except BoxAPIError as exc:
                 raise api_error(exc) from exc
             except BoxSDKError as exc:
-                raise ConnectorError(
-                    "Boxに接続できません。ネットワークの状態を確認してください。", retryable=True
-                ) from exc
+                raise ConnectorError(NETWORK_JA, retryable=True) from exc
             except AssertionError as exc:
                 # upload_big_file asserts each part's SHA-1, size and offset and the number of parts.
                 raise ConnectorError(
@@ -253,9 +301,14 @@ class BoxConnector(Connector):
         if existing is None:
             try:
                 existing = self._upload(folder_id, name, source, size, sha1)
-            except (BoxSDKError, AssertionError, ConnectorError):
+            except (BoxSDKError, AssertionError, ConnectorError) as failure:
                 # The upload may have landed before its answer was lost (a retried POST, a repeated commit).
-                existing = self._preflight(folder_id, name, size)
+                try:
+                    existing = self._preflight(folder_id, name, size)
+                except (BoxSDKError, ConnectorError) as exc:
+                    if may_have_landed(failure):
+                        raise outcome_unknown(name) from exc
+                    raise
                 if existing is None:
                     raise
         if existing.sha1 != sha1 or existing.size != size:

@@ -67,26 +67,64 @@ def ignore_404(func: Callable[[str], None], item_id: str) -> None:
             raise
 
 
+NETWORK_JA = "Boxに接続できないか、通信が途中で切れました（ネットワークの障害）。時間をおいて自動で再試行します。"
+
+
 def api_error(exc: BoxAPIError) -> ConnectorError:
+    """Box's answer in words that say what happened; only conditions that can clear up are retryable.
+
+    The status decides, not the endpoint: a 500 from the token endpoint is Box failing, not our credentials.
+    """
     info = exc.response_info
     status = info.status_code
     suffix = f"（HTTP {status}、コード {info.code or '-'}、要求ID {info.request_id or '-'}）"
-    if exc.request_info.url.endswith("/oauth2/token") or status == 401:
+    if status == 429:
+        return ConnectorError(
+            "Boxの利用制限（短時間の要求が多すぎます）により処理できませんでした。時間をおいて自動で再試行します。"
+            + suffix,
+            retryable=True,
+        )
+    if status >= 500:
+        return ConnectorError(
+            "Box側で一時的な障害が起きています（サーバーエラー）。時間をおいて自動で再試行します。" + suffix,
+            retryable=True,
+        )
+    if status == 202:
+        return ConnectorError(
+            "Boxがまだ処理を終えていません。時間をおいて自動で再試行します。" + suffix, retryable=True
+        )
+    if status == 401 or exc.request_info.url.endswith("/oauth2/token"):
         return ConnectorError(
             "Boxの認証に失敗しました。クライアントID・シークレットとアプリの承認状態を確認してください。" + suffix,
             retryable=False,
         )
     if status == 403:
-        return ConnectorError("Boxでこの操作の権限がありません。" + suffix, retryable=False)
+        return ConnectorError(
+            "Boxでこの操作の権限がありません。アプリのアクセス範囲とフォルダの共同作業者設定を確認してください。"
+            + suffix,
+            retryable=False,
+        )
     if status == 404:
         return ConnectorError("Box上に対象のフォルダまたはファイルが見つかりません。" + suffix, retryable=False)
     if status == 409:
         return ConnectorError("Box上で同じ名前の項目と競合しました。" + suffix, retryable=False)
-    if status == 429:
-        return ConnectorError(
-            "Boxの利用制限（要求が多すぎます）により処理できませんでした。時間をおいて再試行します。" + suffix,
-            retryable=True,
-        )
-    if status >= 500 or status == 202:
-        return ConnectorError("Box側で一時的な障害が起きています。時間をおいて再試行します。" + suffix, retryable=True)
     return ConnectorError("Boxが要求を受け付けませんでした。" + suffix, retryable=False)
+
+
+def may_have_landed(failure: BaseException) -> bool:
+    """Whether an upload that failed this way may still have been stored: anything but a plain refusal."""
+    if isinstance(failure, ConnectorError):
+        return failure.retryable
+    if isinstance(failure, BoxAPIError):
+        # A retried POST answered 409 (name in use) or a repeated commit 404 (session gone) point to a stored file.
+        return failure.response_info.status_code not in (400, 401, 403)
+    return True  # a network error or a mismatched part: the request may have been handled
+
+
+def outcome_unknown(name: str) -> ConnectorError:
+    return ConnectorError(
+        f"Boxへの「{name}」のアップロードの応答が得られず、保存されたか確認できません。"
+        "自動で確認してから再試行します。",
+        retryable=True,
+        may_be_stored=True,
+    )

@@ -37,6 +37,9 @@ from ledger.files import atomic_writer, fsync_directory
 CHUNK_SIZE = 1024 * 1024
 TEMP_PREFIX = ".handover-"
 TEMP_SUFFIX = ".part"
+# Where an incident moves a package out of the served outbox: owner-only, so the group that reads the outbox
+# (the contractor's share) cannot open it, while the hub keeps the file as evidence.
+WITHDRAWN = ".revoked"
 _NAME_MAX_BYTES = 255
 _ROLES: frozenset[str] = frozenset({"viewer", "editor"})
 
@@ -196,7 +199,10 @@ class LocalConnector(Connector):
                             f"書き込んだファイルを読み直すと内容が異なります。read-back mismatch for {target}"
                         )
             except OSError as exc:
-                raise os_error(exc, "パッケージを出力先に書き込み") from exc
+                error = os_error(exc, "パッケージを出力先に書き込み")
+                # The rename may have happened before a later step (the folder's fsync) failed.
+                error.may_be_stored = target.exists()
+                raise error from exc
         return self._stored(folder, name, target, size, digest)
 
     def _existing(self, folder: str, name: str, target: Path, source: Path) -> StoredObject:
@@ -229,6 +235,32 @@ class LocalConnector(Connector):
     async def revoke(self, folder: str, people: Sequence[Grantee]) -> None:
         check_access_request(folder, people, None)
 
+    async def withdraw(self, folder: str, name: str) -> str | None:
+        """Move ``folder/name`` out of reach into ``.revoked/folder/`` (0700 folders, 0600 file); returns the new
+        folder, or None when nothing was there. Idempotent: a second call finds the file already moved."""
+        source = self.path_of(folder, name)
+        target_folder = f"{WITHDRAWN}/{folder}"
+        target = self.path_of(target_folder, name)
+        try:
+            moved = await asyncio.to_thread(self._withdraw_sync, source, target, folder_parts(target_folder))
+        except OSError as exc:
+            raise os_error(exc, "出力先のファイルを取り下げ") from exc
+        return target_folder if moved else None
+
+    def _withdraw_sync(self, source: Path, target: Path, parts: Sequence[str]) -> bool:
+        if not source.exists():
+            return target.exists()
+        current = self.root
+        for part in parts:
+            current = current / part
+            current.mkdir(mode=0o700, exist_ok=True)
+            current.chmod(0o700)
+        source.chmod(0o600)
+        source.rename(target)
+        fsync_directory(source.parent)
+        fsync_directory(target.parent)
+        return True
+
     async def delete(self, obj: StoredObject) -> None:
         path = self.path_of(obj.folder, obj.name)
         await asyncio.to_thread(self._delete_sync, path)
@@ -244,6 +276,17 @@ class LocalConnector(Connector):
 
     async def exists(self, obj: StoredObject) -> bool:
         return await asyncio.to_thread(self.path_of(obj.folder, obj.name).exists)
+
+    async def locate(self, folder: str, name: str, expected: Path | None = None) -> StoredObject | None:
+        """The finished file only: a leftover temp file is never a delivery (the rename is the commit)."""
+        path = self.path_of(folder, name)
+        try:
+            info = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise os_error(exc, "出力先のファイルを確認") from exc
+        return StoredObject(connector=self.name, folder=folder, name=name, location=str(path), size=info.st_size)
 
     async def health(self) -> HealthReport:
         return await asyncio.to_thread(self._health_sync)

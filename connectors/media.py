@@ -277,6 +277,9 @@ class MediaConnector(Connector):
     async def exists(self, obj: StoredObject) -> bool:
         return await self._staging.exists(obj)
 
+    async def locate(self, folder: str, name: str, expected: Path | None = None) -> StoredObject | None:
+        return await self._staging.locate(folder, name, expected)
+
     async def health(self) -> HealthReport:
         return await asyncio.to_thread(self._health_sync)
 

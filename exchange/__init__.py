@@ -18,4 +18,5 @@
 * ``contract_facts`` — database contracts as the plain facts the policies take
 * ``logs`` — structured logging without secrets or personal data
 * ``leases`` — the one lease and heartbeat on database rows, shared by the intake pipeline and the duties
+* ``supervision`` — the one supervisor of background loops (restart with back-off, log) and the health they report
 """

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,16 +19,17 @@ from connectors.base import Connector
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
-from exchange.duties.scheduler import build_context, start_scheduler
+from exchange.duties.scheduler import DutyRunner, build_context, run_duties
 from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.preparation import Preparer
 from exchange.intake.service import IntakeService
 from exchange.keys.sealing import Keyring
 from exchange.settings import Settings
+from exchange.supervision import Health, supervise
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
-from policies.pluginmanager import PluginConfig, ProgramConfig, build_plugin_manager
+from policies.pluginmanager import HandoverPlugins, PluginConfig, ProgramConfig, build_plugin_manager
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class HubServices:
     keyring: Keyring
     pipeline: Pipeline
     scanner: ClamdScanner | None
+    plugins: HandoverPlugins
 
     @property
     def connector_kinds(self) -> dict[str, str]:
@@ -60,11 +63,13 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         plugins = await asyncio.to_thread(build_plugin_manager, plugin_config(settings))  # scans entry points
         preparer = Preparer(connectors, keyring, plugins, scanner=scanner)
         config = PipelineConfig(
-            store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
+            store_dir=settings.data_dir / "store",
+            lease=timedelta(seconds=settings.intake.lease_seconds),
+            quarantine_dir=settings.data_dir / "quarantine",
         )
         pipeline = Pipeline(sessions, connectors, preparer, config)
         try:
-            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner)
+            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins)
         finally:
             for connector in connectors.values():
                 await connector.close()
@@ -93,7 +98,10 @@ async def _load_demo(settings: Settings, echo: Callable[[str], None]) -> None:
         echo(f"  password: {result.admin_password}")
     files = sorted(settings.demo_dir.glob("*.toml"))
     async with bootstrap.open_engine(settings) as engine, bootstrap.sessions(engine).begin() as session:
-        await import_files(session, files, base_dir=settings.data_dir.resolve())
+        plugins = await asyncio.to_thread(build_plugin_manager, plugin_config(settings))
+        summary = await import_files(session, files, base_dir=settings.data_dir.resolve(), plugins=plugins)
+    for note in summary.notes:
+        echo(note)
     echo(f"demo data imported from {settings.demo_dir} ({len(files)} files)")
 
 
@@ -117,10 +125,13 @@ async def serve(
             connector_kinds=hub.connector_kinds,
             data_dir=settings.data_dir.resolve(),
             staff_totp_required=settings.web.staff_totp_required,
+            trusted_proxies=tuple(settings.web.trusted_proxies),
             connectors=hub.connectors,
             scanner=hub.scanner,
+            plugins=hub.plugins,
         )
-        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps)
+        health = Health()
+        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         listen_host = host or settings.web.host
@@ -128,15 +139,23 @@ async def serve(
         site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
         await site.start()
         echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
-        intake = asyncio.create_task(IntakeService(hub.sessions, hub.pipeline, settings.intake).run())
-        scheduler = start_scheduler(build_context(settings, hub.sessions, hub.connectors))
+        background = asyncio.create_task(run_background(hub, health))
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
-            intake.cancel()
-            await asyncio.gather(intake, return_exceptions=True)
+            background.cancel()
+            await asyncio.gather(background, return_exceptions=True)
             await runner.cleanup()
+
+
+async def run_background(hub: HubServices, health: Health, *, duty_tick_seconds: float = 60.0) -> None:
+    """Every background loop of the hub, each under the one supervisor (restart, log, report to ``/healthz``)."""
+    intake = IntakeService(hub.sessions, hub.pipeline, hub.settings.intake)
+    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors))
+    await asyncio.gather(
+        intake.run(health),
+        supervise("duties", partial(run_duties, duties, duty_tick_seconds), health),
+    )
 
 
 def _tls(settings: Settings) -> ssl.SSLContext | None:

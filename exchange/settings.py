@@ -8,6 +8,7 @@ options are that connector's own model (``connectors/registry.py`` lists the kin
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,13 +45,27 @@ class WebSettings(Strict):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     public_url: str = "http://127.0.0.1:8080"
-    # Contractors and the compliance officer always need a second factor; ward staff only when this is set.
-    staff_totp_required: bool = False
+    # Contractors and the compliance officer always need a second factor; ward staff too unless a ward switches
+    # it off here (``serve`` then logs a warning at every start, C-10).
+    staff_totp_required: bool = True
+    # Reverse proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
+    trusted_proxies: list[str] = []
 
     @model_validator(mode="after")
     def _tls_pair(self) -> WebSettings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
+        return self
+
+    @model_validator(mode="after")
+    def _proxy_networks(self) -> WebSettings:
+        for cidr in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {cidr!r} is not an address or network (e.g. 127.0.0.1/32)"
+                ) from None
         return self
 
 
@@ -63,7 +78,9 @@ class IntakeSettings(Strict):
     quiet_seconds: float = Field(default=1.0, ge=0)
     rescan_seconds: float = Field(default=30.0, gt=0)
     workers: int = Field(default=2, ge=1, le=32)
-    lease_seconds: float = Field(default=60.0, gt=0)
+    # A worker that dies (SIGKILL, power) leaves its row to the others once its lease ends: 15 s, renewed every
+    # third of it while a step runs. At least 3 s, so that a renewal has time to be retried before the end.
+    lease_seconds: float = Field(default=15.0, ge=3.0, le=3600.0)
 
 
 class AntivirusSettings(Strict):
@@ -172,8 +189,12 @@ def _explain(error: ValidationError) -> list[str]:
     return lines
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    """Load and validate settings; raise ConfigError with every problem found."""
+def load_settings(path: Path | None = None, *, check_secrets: bool = True) -> Settings:
+    """Load and validate settings; raise ConfigError with every problem found.
+
+    ``check_secrets=False`` is for commands that never open a connection (``ledger verify`` and its kin): they
+    run where the connectors' secrets are deliberately absent, such as an auditor's copy of the database.
+    """
     source = path if path is not None else DEFAULT_CONFIG
     data: dict[str, Any] = {}
     if path is not None or DEFAULT_CONFIG.exists():
@@ -188,13 +209,13 @@ def load_settings(path: Path | None = None) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(str(source), _explain(exc)) from None
-    problems = _cross_check(settings)
+    problems = _cross_check(settings, check_secrets=check_secrets)
     if problems:
         raise ConfigError(str(source), problems)
     return settings
 
 
-def _cross_check(settings: Settings) -> list[str]:
+def _cross_check(settings: Settings, *, check_secrets: bool) -> list[str]:
     problems = []
     for name, connector in settings.connectors.items():
         if not is_domestic(connector.jurisdiction.country):
@@ -202,7 +223,7 @@ def _cross_check(settings: Settings) -> list[str]:
                 f"connectors.{name}.jurisdiction.country: '{connector.jurisdiction.country}' is outside Japan;"
                 " personal data must stay under Japanese law (C-14)"
             )
-    for path, ref in _secret_refs(settings, ""):
+    for path, ref in _secret_refs(settings, "") if check_secrets else ():
         try:
             ref.read()
         except SecretMissing as exc:

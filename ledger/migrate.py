@@ -29,9 +29,39 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> frozenset[str]:
+    return frozenset(script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+class SchemaOutOfDate(Exception):
+    """The database is not at the code's migration head."""
+
+
+class SchemaNewerThanCode(SchemaOutOfDate):
+    """The database was migrated by a newer handover: this code cannot run it, and must not try to migrate it."""
+
+    def __init__(self, current: str, head: str) -> None:
+        super().__init__(
+            f"the database is at migration {current}, which this version of handover (newest migration {head}) "
+            "does not know: a newer version of handover has already migrated it. Install that version of handover "
+            "(or a newer one) and run it; do not run 'handover db upgrade' with this version, which cannot go back."
+        )
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate up; a database from a newer handover is refused with ``SchemaNewerThanCode`` before Alembic runs."""
+    # The scripts are read off the event loop, before the migration's connection is taken.
+    known = await asyncio.to_thread(known_revisions)
+    head = await asyncio.to_thread(head_revision)
+
+    def go(sync: Connection) -> None:
+        current = MigrationContext.configure(sync).get_current_revision()
+        if current is not None and current not in known:
+            raise SchemaNewerThanCode(current, head)
+        command.upgrade(alembic_config(sync), revision)
+
     async with engine.begin() as conn:
-        await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
+        await conn.run_sync(go)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
@@ -44,13 +74,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
-class SchemaOutOfDate(Exception):
-    """The database is not at the code's migration head."""
-
-
 async def require_current(engine: AsyncEngine) -> None:
     current = await current_revision(engine)
     head = await asyncio.to_thread(head_revision)
+    if current is not None and current not in await asyncio.to_thread(known_revisions):
+        raise SchemaNewerThanCode(current, head)
     if current != head:
         state = "has no schema yet" if current is None else f"is at migration {current}"
         raise SchemaOutOfDate(

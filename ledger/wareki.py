@@ -1,7 +1,9 @@
 """Japan time: the one ``JST``, JST calendar days, 和暦 (Japanese era) dates and fiscal years (年度).
 
 Contract periods, due dates and fiscal years are JST calendar days whatever the server's own time zone, so every
-module takes the zone and the day of a moment from here.
+module takes the zone and the day of a moment from here. Moments are stored in UTC; every datetime a person types
+(a portal form, a CLI option) goes through ``parse_jst`` and every datetime a person reads through ``format_jst``,
+so the server's own zone (``TZ``) never decides what a wall-clock time means.
 
 和暦 is supported from 明治6年1月1日 (1873-01-01), when Japan adopted the Gregorian calendar; earlier dates were
 lunisolar and a Gregorian date cannot be converted by arithmetic alone.
@@ -9,7 +11,7 @@ lunisolar and a Gregorian date cannot be converted by arithmetic alone.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -36,6 +38,38 @@ def jst_date(moment: datetime) -> date:
 def jst_midnight(day: date) -> datetime:
     """The moment the JST calendar day ``day`` begins (aware)."""
     return datetime.combine(day, time(0), JST)
+
+
+class JstParseError(ValueError):
+    """A typed datetime that cannot be read; the message is Japanese, for the person who typed it."""
+
+
+def parse_jst(value: str | datetime) -> datetime:
+    """A Japan-time wall-clock datetime, as typed (``2026-12-02T10:00``, ``2026-12-02 10:00:30``) or as a naive
+    value from a CLI option, as an aware UTC moment.
+
+    A value that carries its own offset (``…+09:00``, ``…Z``) keeps it; a naive one is JST, never the server's zone.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise JstParseError(f"日時「{text}」を読み取れません（例: 2026-12-02 10:00、日本時間）。") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=JST)
+    return moment.astimezone(UTC)
+
+
+def format_jst(moment: datetime | None, *, seconds: bool = False, empty: str = "—") -> str:
+    """An aware moment as Japan time for people (``2026-12-02 10:00``); ``empty`` when there is none."""
+    if moment is None:
+        return empty
+    if moment.tzinfo is None:
+        raise ValueError("a naive datetime cannot be shown in Japan time")
+    return moment.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _local_date(day: date) -> date:

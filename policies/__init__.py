@@ -4,6 +4,7 @@
 * ``screening`` — categories a contractor must not collect (C-07)
 * ``minimise`` — a tabular file projected to the items one recipient may receive (C-07)
 * ``split_password`` — data and its password on separate occasions (C-02)
+* ``channels`` — one typed vocabulary for data channels and password channels (C-02)
 * ``tabular`` — streaming CSV and XLSX readers and writers
 * ``errors`` — the one refusal every policy raises
 * ``hookspecs`` — the hooks benefit plugins implement; ``pluginmanager`` loads them

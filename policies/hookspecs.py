@@ -36,7 +36,8 @@ class RecordProblem:
 
 @dataclass(frozen=True)
 class Derivation:
-    """Computed ``columns`` appended to each record; ``compute`` returns their values for one record."""
+    """Computed ``columns`` appended to each record; ``compute`` returns their values for one record, or raises
+    ValueError with a Japanese message when the record's cells do not allow it (the hub refuses the file)."""
 
     columns: tuple[str, ...]
     compute: Callable[[Record], Sequence[str]]
@@ -92,8 +93,11 @@ def validate_records(
 def derive_columns(program: str, settings: Settings, columns: tuple[str, ...]) -> Derivation | None:
     """Offer computed columns (e.g. S4's 交付額 from the cost columns) for a file with header ``columns``.
 
-    Called once per file before streaming it. Return a :class:`Derivation` when the header has what the
-    computation needs, else None. The hub appends the derived columns to each record in plugin order.
+    Called by minimisation, once per recipient of a dropped file, with the source header in canonical item
+    names, before the file is streamed and packed. Return a :class:`Derivation` when the header has what the
+    computation needs, else None. The hub computes a derived column from the whole source record and hands it
+    over only when the recipient's contract allows that item; the columns it was computed from go only where
+    they are allowed too. Plugin validation then sees the derived values.
     """
     raise NotImplementedError
 
@@ -113,7 +117,8 @@ def describe_package(program: str, settings: Settings, table_path: Path, records
 def default_items(program: str, settings: Settings, role: str) -> tuple[str, ...] | None:
     """Default item list (canonical names, in output order) a recipient of ``role`` receives.
 
-    Called when a contract is set up without an explicit item list. ``role`` is the recipient party's kind
+    Called by ``handover admin import`` for a contract without ``allowed_items``; the answer becomes the
+    contract's item list, and the import reports it. ``role`` is the recipient party's kind
     (``contractor`` or ``subcontractor``). Return None when the plugin has no default for the role; the
     first non-None answer wins.
     """
@@ -126,5 +131,31 @@ def dummy_records(program: str, settings: Settings, rows: int, seed: int) -> Dum
 
     Called by ``handover dummy`` and demo mode. ``seed`` makes the output reproducible. Return None when the
     plugin cannot produce data for the program; the first non-None answer wins.
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def check_returned_records(
+    program: str,
+    settings: Settings,
+    kind: str,
+    columns: tuple[str, ...],
+    records: Sequence[Record],
+    reference: Sequence[Record] | None,
+) -> list[RecordProblem]:
+    """Check records a contractor sent back (an upload on the portal) against the ward's reference data.
+
+    Called once per tabular upload that passed the contract's checks, with the upload ``kind`` (``entered_data``
+    for entered application data), its header ``columns`` and all its ``records`` (returned data is small).
+    ``reference`` is the table the ward registered for the contract with ``handover reference load`` (S1: the
+    welfare-system extract), as records, or None when none is registered; the hub never rebuilds it from
+    delivered packages, which carry only the contractor's minimised items. The same hook validates a reference
+    when it is loaded: then ``records`` is empty, and a reference the plugin cannot use raises
+    :class:`policies.errors.PolicyRefusal`.
+
+    Return the problems found (empty when none). They do not quarantine the upload: they are shown to the
+    contractor and to staff and recorded with the upload, for the ward to act on (e.g. an application with no
+    matching assistance record). Return an empty list for kinds or columns the plugin does not check.
     """
     raise NotImplementedError

@@ -10,11 +10,12 @@ dropped silently: the ward must notice that its extract carries more than the co
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from policies.errors import PolicyRefusal, RefusalCode
+from policies.hookspecs import Derivation
 from policies.jp import normalise_name
 from policies.screening import ScreeningHit, ScreeningPolicy, ValueScreener, screen_columns
 from policies.tabular import TableFormat, create_table, open_table, table_kind
@@ -84,6 +85,7 @@ class MinimiseResult:
     source_format: TableFormat | None = None
     output_format: TableFormat | None = None
     screening_hits: tuple[ScreeningHit, ...] = ()
+    derived: tuple[str, ...] = ()
 
 
 def _quoted(names: Sequence[str]) -> str:
@@ -128,6 +130,10 @@ def plan_columns(header: Sequence[str], items: RecipientItems) -> ColumnPlan:
     )
 
 
+# The program's ``derive_columns`` hook: computed columns offered for a header in canonical item names.
+Deriver = Callable[[tuple[str, ...]], Sequence[Derivation]]
+
+
 def minimise(
     source: Path,
     out: Path,
@@ -135,11 +141,14 @@ def minimise(
     *,
     encoding: str | None = None,
     screening: ScreeningPolicy | None = None,
+    derive: Deriver | None = None,
 ) -> MinimiseResult:
     """Write to ``out`` the part of ``source`` that ``items`` allows, row by row; return the record count.
 
     ``encoding`` forces the source CSV encoding (per route); ``screening`` defaults to the default forbidden
-    categories and is applied to the output columns (what leaves the ward). On refusal ``out`` is removed,
+    categories and is applied to the output columns (what leaves the ward). ``derive`` (the program's
+    ``derive_columns`` hook) offers computed columns for the source header; those the recipient may receive
+    are computed from the whole source record and placed like source columns. On refusal ``out`` is removed,
     so a partial file never lingers.
     """
     policy = screening if screening is not None else ScreeningPolicy()
@@ -154,17 +163,56 @@ def minimise(
         shutil.copyfile(source, out)
         return MinimiseResult(records=None)
     try:
-        return _project(source, out, items, encoding, policy)
+        return _project(source, out, items, encoding, policy, derive)
     except BaseException:
         out.unlink(missing_ok=True)
         raise
 
 
+def _derivations(canonical: tuple[str, ...], items: RecipientItems, derive: Deriver | None) -> list[Derivation]:
+    """The offered derivations that give the recipient an allowed item the source does not carry."""
+    if derive is None:
+        return []
+    return [d for d in derive(canonical) if set(d.columns) & set(items.allowed) and not set(d.columns) & {*canonical}]
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """The derivations in use, and which of their computed values (``keep``) the recipient may receive."""
+
+    derivations: Sequence[Derivation]
+    canonical: tuple[str, ...]
+    keep: tuple[int, ...]
+
+    def values(self, row: Sequence[str], where: str) -> list[str]:
+        record = dict(zip(self.canonical, row, strict=True))
+        computed: list[str] = []
+        for derivation in self.derivations:
+            try:
+                computed.extend(derivation.compute(record))
+            except ValueError as exc:
+                raise PolicyRefusal(
+                    RefusalCode.MALFORMED, f"{where}の{_quoted(derivation.columns)}を計算できません: {exc}。"
+                ) from None
+        return [computed[i] for i in self.keep]
+
+
 def _project(
-    source: Path, out: Path, items: RecipientItems, encoding: str | None, policy: ScreeningPolicy
+    source: Path,
+    out: Path,
+    items: RecipientItems,
+    encoding: str | None,
+    policy: ScreeningPolicy,
+    derive: Deriver | None,
 ) -> MinimiseResult:
     with open_table(source, encoding=encoding) as table:
-        plan = plan_columns(table.header, items)
+        canonical = tuple(items.canonical(name) for name in table.header)
+        derivations = _derivations(canonical, items, derive)
+        offered = [column for d in derivations for column in d.columns]
+        # A derived column the recipient may not receive is not handed over (nor reported as dropped).
+        keep = tuple(i for i, column in enumerate(offered) if column in items.allowed)
+        derived = _Derived(derivations, canonical, keep)
+        plan = plan_columns((*table.header, *(offered[i] for i in keep)), items)
         hits = screen_columns(plan.columns, policy)
         values = ValueScreener(policy, plan.columns)
         source_format = table.format
@@ -182,14 +230,17 @@ def _project(
                         RefusalCode.EXTRA_COLUMNS,
                         f"{table.location}に、見出しのない列の値があります。",
                     )
+                if keep:
+                    row = [*row, *derived.values(row, table.location)]
                 projected = [row[i] for i in plan.indices]
                 values.check(projected, table.record)
                 writer.write(projected)
     return MinimiseResult(
-        records=writer.count,
+        records=writer.records,
         columns=plan.columns,
         dropped=plan.dropped,
         source_format=source_format,
         output_format=output_format,
         screening_hits=hits + values.hits,
+        derived=tuple(offered[i] for i in keep),
     )

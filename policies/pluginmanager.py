@@ -111,7 +111,14 @@ class ProgramHooks:
         others = [pm.get_plugin(name) for name in plugins.names() if name not in enabled]
         self._hook = {
             spec: pm.subset_hook_caller(spec, remove_plugins=others)
-            for spec in ("validate_records", "derive_columns", "describe_package", "default_items", "dummy_records")
+            for spec in (
+                "validate_records",
+                "derive_columns",
+                "describe_package",
+                "default_items",
+                "dummy_records",
+                "check_returned_records",
+            )
         }
 
     def validate_records(
@@ -173,6 +180,19 @@ class ProgramHooks:
             program=self.program, settings=self.settings, rows=rows, seed=seed
         )
         return result
+
+    def check_returned_records(
+        self, kind: str, columns: tuple[str, ...], records: Sequence[Record], reference: Sequence[Record] | None
+    ) -> list[RecordProblem]:
+        results: list[list[RecordProblem]] = self._hook["check_returned_records"](
+            program=self.program,
+            settings=self.settings,
+            kind=kind,
+            columns=columns,
+            records=records,
+            reference=reference,
+        )
+        return [problem for problems in results for problem in problems]
 
 
 def build_plugin_manager(config: PluginConfig | None = None) -> HandoverPlugins:

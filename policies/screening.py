@@ -10,14 +10,16 @@ and S4's 世帯構成 records 乳幼児・障害者等の有無, so ``障害``, 
 terms; 保護決定理由 contains none of the terms either. Matching is on NFKC-folded column names
 (substring), on values only when the route opts in (``scan_values``), because free text such as addresses
 hits terms by accident more often than column names do. A ward that needs stricter screening adds terms per
-route; a legitimate exception is carried by a :class:`ScreeningApproval` naming the categories it covers.
+route; a legitimate exception is carried by a :class:`ScreeningApproval` naming the items (columns) it covers:
+an approval is for an item, as the ward's approval document lists items, so approving 宗教 for one contract
+does not also pass 支持政党 of the same category.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.jp import normalise_name
@@ -46,21 +48,29 @@ DEFAULT_CATEGORIES: tuple[ForbiddenCategory, ...] = (
 
 @dataclass(frozen=True)
 class ScreeningApproval:
-    """The ward's written approval (甲の承諾) to pass data of the listed category codes."""
+    """The ward's written approval (甲の承諾) to pass the listed items (column names) of one contract."""
 
-    approved_by: str
-    approved_at: datetime
     document_ref: str
-    categories: frozenset[str]
+    approver: str
+    approved_on: date
+    items: frozenset[str]
 
 
 @dataclass(frozen=True)
 class ScreeningPolicy:
-    """What to screen for on one route: the categories, whether values are scanned, and any approval."""
+    """What to screen for on one route: the categories, whether values are scanned, and the approvals."""
 
     categories: tuple[ForbiddenCategory, ...] = DEFAULT_CATEGORIES
     scan_values: bool = False
-    approval: ScreeningApproval | None = None
+    approvals: tuple[ScreeningApproval, ...] = ()
+
+    def approval_for(self, column: str) -> ScreeningApproval | None:
+        """The approval that covers ``column`` (compared NFKC-folded, like the terms), or None."""
+        folded = normalise_name(column)
+        for approval in self.approvals:
+            if folded in {normalise_name(item) for item in approval.items}:
+                return approval
+        return None
 
 
 @dataclass(frozen=True)
@@ -78,25 +88,40 @@ def _find(policy: ScreeningPolicy, text: str) -> list[tuple[ForbiddenCategory, s
     return [(category, term) for category in policy.categories for term in category.terms if term in folded]
 
 
+# Where staff register an approval; the same words in the intake's refusal and the import's.
+HOW_TO_APPROVE = (
+    "区の承諾がある場合は、職員画面の契約のページ（「要配慮項目の承諾」）または "
+    "`handover sensitive approve` で承諾（文書番号・承諾者・承諾日・項目）を登録してください。"
+)
+
+
+def describe_hits(hits: Iterable[ScreeningHit], categories: Sequence[ForbiddenCategory] = DEFAULT_CATEGORIES) -> str:
+    """「本籍地」（社会的差別の原因となる事実: 本籍）… for a refusal message."""
+    labels = {category.code: category.label for category in categories}
+    return "、".join(dict.fromkeys(f"「{hit.column}」（{labels[hit.category]}: {hit.term}）" for hit in hits))
+
+
 def _refuse_unapproved(policy: ScreeningPolicy, hits: Sequence[ScreeningHit], where: str) -> None:
-    approved = policy.approval.categories if policy.approval else frozenset()
-    refused = [hit for hit in hits if hit.category not in approved]
+    refused = [hit for hit in hits if policy.approval_for(hit.column) is None]
     if not refused:
         return
-    labels = {category.code: category.label for category in policy.categories}
-    found = "、".join(dict.fromkeys(f"「{hit.column}」（{labels[hit.category]}: {hit.term}）" for hit in refused))
     raise PolicyRefusal(
         RefusalCode.FORBIDDEN_CATEGORY,
-        f"{where}収集・提供が禁止されている事項に該当する項目があります: {found}。"
-        "区の承諾がある場合は承諾記録を登録してください。",
+        f"{where}収集・提供が禁止されている事項に該当する項目があります: {describe_hits(refused, policy.categories)}。"
+        + HOW_TO_APPROVE,
+    )
+
+
+def find_hits(columns: Iterable[str], policy: ScreeningPolicy) -> tuple[ScreeningHit, ...]:
+    """Every forbidden-category term in the column names, approved or not (for the import's check)."""
+    return tuple(
+        ScreeningHit(category.code, term, column) for column in columns for category, term in _find(policy, column)
     )
 
 
 def screen_columns(columns: Iterable[str], policy: ScreeningPolicy) -> tuple[ScreeningHit, ...]:
     """Check column names; raise :class:`PolicyRefusal` on an unapproved hit, else return the approved hits."""
-    hits = tuple(
-        ScreeningHit(category.code, term, column) for column in columns for category, term in _find(policy, column)
-    )
+    hits = find_hits(columns, policy)
     _refuse_unapproved(policy, hits, "")
     return hits
 

@@ -6,9 +6,15 @@ An out-of-period contract gets no password. The package's own state (not deliver
 incident, revoked) is decided before this rule, by the caller, in the same way as for every other use of a
 package (``exchange.delivery.package_state``), so it is not an input here.
 
-The rule does not yet refuse a password channel the data also used: the data channels it is given are connector
-kinds (``local``, ``sftp``, ``box``, ``media``) and password channels are ``notice``, ``portal`` and ``email``,
-two vocabularies with no member in common, so such a comparison could never refuse anything.
+The route target the package was made for lists the password channels the ward allows for that recipient
+(``allowed_channels``); a channel outside that list is refused before anything else, on every release path.
+
+Another occasion means another occasion: a password asked for in the very login session (or with the very API
+token) that downloaded the data is refused (``same_session``), whatever the delay or the receipt; the person signs
+out and comes back in a new login.
+
+Another channel means another channel: a password is refused on a channel the data used (``policies.channels``:
+data downloaded from the portal or the API gets its password by notice or e-mail, never on the portal).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from policies.channels import PASSWORD_CHANNEL_LABELS, DataChannel, PasswordChannel, shared
 from policies.errors import PolicyRefusal, RefusalCode
 from policies.rules import ContractFacts, check_period
 
@@ -36,20 +43,24 @@ class Designation:
 class ReleaseRequest:
     """Someone asks for a delivered package's password over ``password_channel``.
 
-    ``data_channels`` are the connector kinds the data went (or goes) through, not yet compared (see the module
-    docstring); ``delivered_at`` is when the data reached the recipient (None: not yet); ``today`` is the JST
+    ``data_channels`` are the ways the data went (its connector's kind, and the portal once downloaded);
+    ``delivered_at`` is when the data reached the recipient (None: not yet); ``today`` is the JST
     day for the contract period.
     """
 
     contract: ContractFacts
     recipient_id: str
     designations: tuple[Designation, ...]
-    password_channel: str
-    data_channels: frozenset[str]
+    password_channel: PasswordChannel
+    data_channels: frozenset[DataChannel]
     delivered_at: datetime
     acknowledged_at: datetime | None
     now: datetime
     today: date
+    # The route target's ``password_channels``; None only for a package made without a route target.
+    allowed_channels: frozenset[str] | None = None
+    # The data was downloaded in the login session (or with the API token) that now asks for the password.
+    same_session: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,12 @@ class SplitPasswordRule:
     """Decides password releases; stateless, so one instance serves the whole hub."""
 
     def decide(self, request: ReleaseRequest) -> ReleaseDecision:
+        if request.allowed_channels is not None and request.password_channel not in request.allowed_channels:
+            return _refuse(
+                RefusalCode.CHANNEL_REFUSED,
+                "この提供先には、この経路でパスワードを通知することは認められていません"
+                f"（認められている経路: {'、'.join(sorted(request.allowed_channels)) or 'なし'}）。",
+            )
         try:
             check_period(request.contract, request.today)
         except PolicyRefusal as refusal:
@@ -86,6 +103,21 @@ class SplitPasswordRule:
             )
         if request.delivered_at is None:
             return _refuse(RefusalCode.NOT_DELIVERED, "データがまだ届いていないため、パスワードは通知できません。")
+        # The channel first: its refusal names the ways that remain, while logging in again would not help.
+        if shared(request.password_channel, request.data_channels):
+            return _refuse(
+                RefusalCode.SAME_CHANNEL,
+                f"データを受け取った経路（{PASSWORD_CHANNEL_LABELS[request.password_channel]}）と同じ経路では、パスワードは通知できません。"
+                "印刷した通知書や電子メールなど、別の経路で受け取ってください。",
+            )
+        # A second, independent guard: whatever channels a ward's route allows, the login that fetched the data
+        # is never the occasion that gets its password.
+        if request.same_session:
+            return _refuse(
+                RefusalCode.SAME_SESSION,
+                "データをダウンロードしたのと同じログインの中では、パスワードは受け取れません。"
+                "いったんログアウトし、別の機会に改めてログインしてから受け取ってください。",
+            )
         return self._timing(request, request.delivered_at)
 
     @staticmethod

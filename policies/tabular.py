@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -155,7 +157,7 @@ class Table:
 
     def __iter__(self) -> Iterator[list[str]]:
         for row in self._rows:
-            if any(cell != "" for cell in row):
+            if any(row):  # cells are text: an empty string is an empty cell
                 self.record += 1
                 yield row
 
@@ -186,21 +188,115 @@ def open_table(path: Path, *, encoding: str | None = None) -> Iterator[Table]:
             yield table
         return
     with path.open("rb") as raw:
-        chosen = _check_encoding(encoding) if encoding else detect_encoding(raw)
-        rows = _csv_rows(_decoded_lines(raw, chosen))
-        header = next(rows, [])
-        yield Table(TableFormat("csv", chosen), tuple(header), rows)
+        yield read_csv(raw, encoding=encoding)
 
 
 @contextmanager
-def _open_xlsx(path: Path) -> Iterator[Table]:
+def read_table(raw: BinaryIO, kind: TableKind, *, encoding: str | None = None) -> Iterator[Table]:
+    """The table in ``raw`` (seekable, e.g. an upload held in memory), read as :func:`open_table` reads a file:
+    a small upload is parsed where it is, so no plaintext copy has to be written to disk first."""
+    if kind == "xlsx":
+        with _open_xlsx(raw) as table:
+            yield table
+        return
+    yield read_csv(raw, encoding=encoding)
+
+
+def read_csv(raw: BinaryIO, *, encoding: str | None = None) -> Table:
+    """The CSV table in ``raw``, read as :func:`open_table` reads a file; ``raw`` must be able to seek back to
+    its start (encoding detection reads ahead, then rewinds). The package proof reads members this way."""
+    chosen = _check_encoding(encoding) if encoding else detect_encoding(raw)
+    rows = _csv_rows(_decoded_lines(raw, chosen))
+    header = next(rows, [])
+    return Table(TableFormat("csv", chosen), tuple(header), rows)
+
+
+# Bounds for reading an XLSX with bounded memory: openpyxl holds shared strings and each cell's text in memory,
+# so a member, a text run and the compression ratio are capped before openpyxl sees the file.
+XLSX_MAX_MEMBER = 512 * 1024 * 1024
+XLSX_MAX_TOTAL = 2 * 1024 * 1024 * 1024
+XLSX_MAX_RATIO = 200
+XLSX_MAX_TEXT_RUN = 1024 * 1024  # Excel caps a cell at 32,767 characters; 1 MiB of text between tags is no cell
+_XML_DECLS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def _unreadable_xlsx(detail: str) -> PolicyRefusal:
+    return PolicyRefusal(RefusalCode.MALFORMED, f"Excelファイルとして読めません（{detail}）。")
+
+
+def check_xlsx(path: Path | BinaryIO) -> None:
+    """Refuse, before any XML parser runs, a broken or hostile XLSX: truncated or corrupt (CRC), zip bombs,
+    DTDs/entities (billion laughs, XXE) and oversize cells. One streaming pass, memory bounded by the chunk.
+    ``path`` may be an open seekable file (an upload decrypted into memory, which never touches the disk)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            if sum(info.file_size for info in infos) > XLSX_MAX_TOTAL:
+                raise _unreadable_xlsx("展開後のサイズが大きすぎます")
+            for info in infos:
+                if info.file_size > XLSX_MAX_MEMBER:
+                    raise _unreadable_xlsx(f"内部ファイル {info.filename} が大きすぎます")
+                if info.file_size > 1024 * 1024 and info.file_size > XLSX_MAX_RATIO * max(info.compress_size, 1):
+                    raise _unreadable_xlsx(f"内部ファイル {info.filename} の圧縮率が異常です（圧縮爆弾の疑い）")
+                _scan_member(archive, info)
+    except PolicyRefusal:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, zlib.error) as exc:
+        raise _unreadable_xlsx(f"ファイルが壊れているか途中で切れています: {exc}") from exc
+    except OSError as exc:
+        if exc.errno in _TRANSIENT_ERRNOS:
+            raise
+        raise _unreadable_xlsx(f"ファイルが壊れているか途中で切れています: {exc}") from exc
+
+
+_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.ENOMEM, errno.EAGAIN, errno.EDQUOT})
+
+
+def _scan_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    is_xml = info.filename.endswith((".xml", ".rels", ".vml"))
+    run = 0
+    tail = b""
+    with archive.open(info) as member:  # reading to the end verifies the CRC
+        while chunk := member.read(1 << 20):
+            if not is_xml:
+                continue
+            window = tail + chunk
+            if any(decl in window for decl in _XML_DECLS):
+                raise _unreadable_xlsx(f"内部ファイル {info.filename} にDTD・実体宣言があります（不正なXML）")
+            tail = window[-16:]
+            parts = chunk.split(b"<")
+            if len(parts) == 1:
+                longest = run = run + len(chunk)
+            else:
+                longest = max(run + len(parts[0]), *(len(part) for part in parts[1:-1]), 0)
+                run = len(parts[-1])
+            if max(longest, run) > XLSX_MAX_TEXT_RUN:
+                raise _unreadable_xlsx(f"内部ファイル {info.filename} に大きすぎるセル・要素があります")
+
+
+@contextmanager
+def open_table_stream(raw: BinaryIO, kind: TableKind) -> Iterator[Table]:
+    """As :func:`open_table`, for a table held in a seekable stream instead of a file (a sealed upload read
+    back into memory); CSV encodings are detected."""
+    if kind == "xlsx":
+        with _open_xlsx(raw) as table:
+            yield table
+        return
+    yield read_csv(raw)
+
+
+@contextmanager
+def _open_xlsx(path: Path | BinaryIO) -> Iterator[Table]:
+    check_xlsx(path)
+    if not isinstance(path, Path):
+        path.seek(0)  # the check read it through
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException) as exc:
-        raise PolicyRefusal(RefusalCode.MALFORMED, f"Excelファイルとして読めません（{exc}）。") from exc
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException, SyntaxError) as exc:
+        raise _unreadable_xlsx(str(exc)) from exc
     try:
         sheet = book.worksheets[0]
-        cells = sheet.iter_rows(values_only=True)
+        cells = _guarded(sheet.iter_rows(values_only=True))
         header = [_cell_text(value) for value in next(cells, ())]
         while header and header[-1] == "":
             header.pop()
@@ -208,6 +304,14 @@ def _open_xlsx(path: Path) -> Iterator[Table]:
         yield Table(TableFormat("xlsx"), tuple(header), _trim_rows(rows, len(header)))
     finally:
         book.close()
+
+
+def _guarded(cells: Iterator[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
+    # Whatever still breaks while parsing the sheet is the file's fault, never a reason to retry.
+    try:
+        yield from cells
+    except (KeyError, ValueError, TypeError, SyntaxError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise _unreadable_xlsx(str(exc) or type(exc).__name__) from exc
 
 
 def _trim_rows(rows: Iterator[list[str]], width: int) -> Iterator[list[str]]:
@@ -221,14 +325,21 @@ def _trim_rows(rows: Iterator[list[str]], width: int) -> Iterator[list[str]]:
 
 
 class TableWriter:
-    """Writes rows of text to a table created by :func:`create_table`; ``count`` is the data rows written."""
+    """Writes rows of text to a table created by :func:`create_table`; ``count`` is the data rows written.
+
+    ``records`` leaves out fully empty rows, which :class:`Table` skips when the file is read back: it is the
+    record count a reader of the file (the package proof, a plugin) finds.
+    """
 
     def __init__(self, write: Callable[[Sequence[str]], None]) -> None:
         self._write = write
         self.count = 0
+        self.records = 0
 
     def write(self, row: Sequence[str]) -> None:
         self.count += 1
+        if any(row):
+            self.records += 1
         try:
             self._write(row)
         except UnicodeEncodeError as exc:

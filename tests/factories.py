@@ -32,18 +32,23 @@ from exchange.identity import totp
 from exchange.identity.accounts import hash_password_async
 from exchange.keys import sealing
 from ledger.models.base import new_public_id
-from ledger.models.contracts import Contract, Designation, DesignationRole, Program
+from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route, RouteTarget
 from ledger.models.identity import TotpFactor
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
+from policies.pluginmanager import PluginConfig, build_plugin_manager
 from policies.rules import ConnectorFacts, ContractFacts, SubcontractApproval
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_DIR = ROOT / "config" / "demo"
 DEMO_FILES = sorted(DEMO_DIR.glob("*.toml"))
+# The built-in benefit plugins, as a hub without third-party plugins has them (import defaults, intake hooks).
+BUILTIN_PLUGINS = build_plugin_manager(PluginConfig(entry_points=False))
 TOKYO = Jurisdiction("jp", "tokyo")
 PASSWORD = "correct horse battery staple"  # every account's password, unless a test sets its own
 PACKAGE_PASSWORD = b"correct-horse-battery-staple-42"
+# What S1's contractor collects from applicants (seed 000, 収集させる項目), as the demo contract lists it.
+S1_COLLECTED_ITEMS = ("氏名", "住所", "生年月日", "生活保護受給期間", "世帯員の死亡の有無", "加算の有無")
 Row = TypeVar("Row")
 
 
@@ -176,7 +181,7 @@ def keyring(directory: Path) -> sealing.Keyring:
 
 async def load_demo(session: AsyncSession, base_dir: Path, *extra: Path) -> None:
     """The demo contracts, people and routes (plus ``extra`` files), with route folders under ``base_dir``."""
-    await import_files(session, [*DEMO_FILES, *extra], base_dir=base_dir)
+    await import_files(session, [*DEMO_FILES, *extra], base_dir=base_dir, plugins=BUILTIN_PLUGINS)
 
 
 # --- the portal's world ------------------------------------------------------------------------------------------
@@ -189,6 +194,7 @@ class PortalWorld:
     contracts: dict[str, Contract] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)  # login -> TOTP secret
+    accounts: dict[str, str] = field(default_factory=dict)  # login -> account public id (the accounts page)
     used_steps: dict[str, int] = field(default_factory=dict)
 
     def code(self, login: str) -> str:
@@ -246,9 +252,12 @@ async def portal_world(session: AsyncSession, store: Path, ring: sealing.Keyring
             revoked = datetime.now(UTC) - timedelta(days=1) if code == "a-former" else None
             await designate(session, world.contracts[designation[0]], person, designation[1], revoked_at=revoked)
         account = await add_account(session, code, role, person)
-        if role is not PersonRole.STAFF:  # the second factor is optional for ward staff by default
-            world.secrets[code] = await add_totp(session, account, ring)
-    world.secrets["admin"] = await add_totp(session, await add_account(session, "admin", PersonRole.ADMIN), ring)
+        world.accounts[code] = account.public_id
+        # Every role has a second factor: staff too, as the hub requires by default (C-10).
+        world.secrets[code] = await add_totp(session, account, ring)
+    admin = await add_account(session, "admin", PersonRole.ADMIN)
+    world.accounts["admin"] = admin.public_id
+    world.secrets["admin"] = await add_totp(session, admin, ring)
 
     for code in ("main", "sub", "other", "expired", "netdenied"):
         world.packages[code] = await add_package(
@@ -305,7 +314,7 @@ async def register_world(session: AsyncSession) -> RegisterWorld:
     kaigo = await add_program(session, "kaigo-hokenryo", "介護保険料通知", "介護保険課")
     aircon = await add_program(session, "aircon-josei", "エアコン購入費助成", "生活福祉課")
     fy2026 = {"starts_on": date(2026, 3, 1), "ends_on": date(2027, 3, 31)}
-    return RegisterWorld(
+    world = RegisterWorld(
         ward=ward,
         printer=printer,
         callcentre=callcentre,
@@ -320,9 +329,12 @@ async def register_world(session: AsyncSession) -> RegisterWorld:
         aircon_contract=await add_contract(
             session, "S4-CALL", callcentre, aircon, name="エアコン購入費助成受付業務", **fy2026
         ),
-        staff=await add_person(session, "staff-1", ward, PersonRole.STAFF, name="区職員 一郎"),
+        staff=await add_person(session, "staff-1", ward, PersonRole.STAFF, name="区職員 一郎", section="介護保険課"),
         handler=await add_person(session, "handler-1", printer, PersonRole.HANDLER, name="印刷 花子"),
     )
+    # The printer's handler is designated on the printing contract, so hand-overs to them pass the C-05 check.
+    await designate(session, world.print_contract, world.handler, DesignationRole.HANDLER)
+    return world
 
 
 # --- contract facts for the policy rules --------------------------------------------------------------------------
@@ -370,3 +382,26 @@ def package_file(path: Path, payload: bytes, *, password: bytes = PACKAGE_PASSWO
         archive.writestr("data.csv", payload)
     data = path.read_bytes()
     return PackageFile(path, len(data), hashlib.sha256(data).hexdigest())
+
+
+# --- issue 12 (occasion): a route target naming the password channels the ward allows ---------------------------
+
+
+async def add_route_target(session: AsyncSession, contract: Contract, password_channels: list[str]) -> RouteTarget:
+    """A route of the contract's program with one target, ``contract``, allowing ``password_channels``."""
+    route = await _added(
+        session,
+        Route(
+            code=f"route-{contract.code}-{'-'.join(password_channels) or 'none'}",
+            name="テスト経路",
+            program_id=contract.program_id,
+            watch_dir="inbox/test",
+            quarantine_dir="quarantine/test",
+        ),
+    )
+    return await _added(
+        session,
+        RouteTarget(
+            route_id=route.id, contract_id=contract.id, connector="outbox", password_channels=password_channels
+        ),
+    )

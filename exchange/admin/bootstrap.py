@@ -69,7 +69,10 @@ async def initialise(settings: Settings, admin_login: str = "admin") -> InitResu
     result = InitResult(admin_login=admin_login)
     result.actions += await asyncio.to_thread(_make_files, settings)
     async with open_engine(settings, require_schema=False) as engine:
-        await migrate.upgrade(engine)
+        try:
+            await migrate.upgrade(engine)
+        except migrate.SchemaNewerThanCode as exc:
+            raise HubUnavailable(str(exc)) from None
         head = await asyncio.to_thread(migrate.head_revision)
         result.actions.append(f"database {describe_database(settings.database.url)} at {head}")
         async with sessions(engine)() as session, session.begin():

@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.admin import sensitive_approvals
+from exchange.admin.subcontracts import describe_outside, items_outside_parent
+from exchange.inbound.rules import DEFAULT_SUFFIXES, normalise_suffix
 from ledger.models import (
     Contract,
     Designation,
@@ -32,6 +35,10 @@ from ledger.models import (
     RouteTarget,
 )
 from ledger.models.base import Base, utcnow
+from ledger.models.return_folders import ReturnFolder
+from ledger.wareki import parse_jst
+from policies.pluginmanager import HandoverPlugins
+from policies.screening import ScreeningApproval
 
 
 class Entry(BaseModel):
@@ -68,10 +75,31 @@ class ApprovalEntry(BaseModel):
     revoked_at: datetime | None = None
 
 
+class SensitiveApprovalEntry(BaseModel):
+    """The ward's written approval for forbidden-category items (C-07), as the approval document states it."""
+
+    model_config = ConfigDict(extra="forbid")
+    ref: str = Field(min_length=1)
+    approver: str = Field(min_length=1)
+    on: date
+    items: list[str] = Field(min_length=1)
+
+
 class DesignationEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     person: str
     role: DesignationRole
+
+
+class UploadRulesEntry(BaseModel):
+    """``[contracts.uploads]``: what the contractor may upload (``exchange.inbound.rules``); a contract without
+    it accepts every kind with its default suffixes up to the portal's limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    kinds: list[str] = Field(min_length=1)
+    # Per kind, a narrower list of suffixes than the kind's defaults (e.g. evidence_scan = ["pdf"]).
+    suffixes: dict[str, list[str]] = {}
+    max_mb: int | None = Field(default=None, ge=1)
 
 
 class ContractEntry(Entry):
@@ -82,16 +110,21 @@ class ContractEntry(Entry):
     purpose: str = ""
     starts_on: date
     ends_on: date
-    allowed_items: list[str]
+    # Omitted: the program's plugin default for the party's kind (the import reports the list it used).
+    allowed_items: list[str] | None = None
     collected_items: list[str] = []
     channels: list[str] = []
     retention_days_after_receipt: int = Field(default=30, ge=0)
     retention_grace_days: int = Field(default=14, ge=0)
     password_delay_hours: int = Field(default=24, ge=0)
+    # Required when password_delay_hours is 0: a password with no wait must be the ward's recorded choice.
+    password_delay_zero_reason: str | None = None
     download_limit: int = Field(default=3, ge=1)
+    download_limit_per_handler: int | None = Field(default=None, ge=1)
     approval: ApprovalEntry | None = None
-    sensitive_items_approval_ref: str | None = None
+    sensitive_approvals: list[SensitiveApprovalEntry] = []
     designations: list[DesignationEntry] = []
+    uploads: UploadRulesEntry | None = None
 
 
 class TargetEntry(BaseModel):
@@ -112,7 +145,18 @@ class RouteEntry(Entry):
     force_polling: bool = False
     encoding: Literal["utf-8", "utf-8-sig", "cp932"] | None = None
     allowed_file_types: list[str] = ["csv", "xlsx"]
+    scan_values: bool = False
     targets: list[TargetEntry] = Field(min_length=1)
+
+
+class ReturnFolderEntry(Entry):
+    """A folder on the ward's intranet that receives returns as AES ZIPs: for one ``contract`` or a ``section``."""
+
+    path: Path
+    contract: str | None = None
+    section: str | None = None
+    # Never the folder itself: the password of a ZIP there goes by the portal's page or a printed notice (C-02).
+    password_channels: list[Literal["notice", "portal"]] = Field(default=["portal", "notice"], min_length=1)
 
 
 class ImportFile(BaseModel):
@@ -122,6 +166,31 @@ class ImportFile(BaseModel):
     programs: list[ProgramEntry] = []
     contracts: list[ContractEntry] = []
     routes: list[RouteEntry] = []
+    return_folders: list[ReturnFolderEntry] = []
+
+
+def _upload_rules(where: str, entry: UploadRulesEntry | None, problems: list[str]) -> dict[str, object] | None:
+    """The stored form of ``[contracts.uploads]``; a kind or suffix the hub does not know is a problem."""
+    if entry is None:
+        return None
+    kinds: dict[str, list[str]] = {}
+    for kind in entry.kinds:
+        if kind not in DEFAULT_SUFFIXES:
+            problems.append(f"{where}: uploads.kinds: unknown kind {kind!r} (known: {', '.join(DEFAULT_SUFFIXES)})")
+            continue
+        kinds[kind] = list(DEFAULT_SUFFIXES[kind])
+    for kind, listed in entry.suffixes.items():
+        if kind not in kinds:
+            problems.append(f"{where}: uploads.suffixes.{kind}: the kind is not in uploads.kinds")
+            continue
+        chosen = [normalise_suffix(suffix) for suffix in listed]
+        if unknown := [suffix for suffix in chosen if suffix not in DEFAULT_SUFFIXES[kind]]:
+            problems.append(
+                f"{where}: uploads.suffixes.{kind}: {', '.join(unknown)} not accepted for this kind "
+                f"(choose from {', '.join(DEFAULT_SUFFIXES[kind])})"
+            )
+        kinds[kind] = chosen
+    return {"kinds": kinds, "max_mb": entry.max_mb}
 
 
 class ImportError_(Exception):
@@ -136,6 +205,8 @@ class ImportError_(Exception):
 class ImportSummary:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    # Japanese lines for the person importing: what the import decided that the files did not say.
+    notes: list[str] = field(default_factory=list)
 
     def count(self, kind: str, created: bool) -> None:
         bucket = self.created if created else self.updated
@@ -187,9 +258,10 @@ M = TypeVar("M", bound=Base)
 
 
 class _Importer:
-    def __init__(self, session: AsyncSession, base_dir: Path) -> None:
+    def __init__(self, session: AsyncSession, base_dir: Path, plugins: HandoverPlugins) -> None:
         self.session = session
         self.base_dir = base_dir
+        self.plugins = plugins
         self.summary = ImportSummary()
         self.problems: list[str] = []
 
@@ -239,6 +311,8 @@ class _Importer:
         for path, data in files:
             for route in data.routes:
                 await self._route(path, route)
+            for folder in data.return_folders:
+                await self._return_folder(path, folder)
 
     async def _contract(self, path: Path, entry: ContractEntry) -> None:
         where = f"{path}: contracts '{entry.code}'"
@@ -247,21 +321,116 @@ class _Importer:
         parent = await self._ref(Contract, entry.parent, f"{where}: parent") if entry.parent else None
         if entry.ends_on < entry.starts_on:
             self.problems.append(f"{where}: ends_on: is before starts_on")
+        if entry.password_delay_hours == 0 and not (entry.password_delay_zero_reason or "").strip():
+            self.problems.append(
+                f"{where}: password_delay_hours: 0（待機なし）とする場合は、その理由を "
+                "password_delay_zero_reason に記載してください。"
+            )
+            return
+        if entry.download_limit_per_handler is not None and entry.download_limit_per_handler > entry.download_limit:
+            self.problems.append(
+                f"{where}: download_limit_per_handler: 取扱者ごとの上限（{entry.download_limit_per_handler}回）が"
+                f"データごとの上限 download_limit（{entry.download_limit}回）を超えています。"
+            )
+            return
         if program is None or party is None or (entry.parent and parent is None):
             return
+        items = entry.allowed_items
+        if items is None:
+            items = self._default_items(where, entry, program, party)
+            if items is None:
+                return
+        if parent is not None:
+            # C-06: a sub-contractor receives at most what its parent contract receives.
+            outside = items_outside_parent(items, parent.allowed_items)
+            if outside:
+                self.problems.append(f"{where}: allowed_items: {describe_outside(entry.name, parent.name, outside)}")
+                return
+        if not await self._sensitive_items_approved(where, entry, items):
+            return
+        upload_rules = _upload_rules(where, entry.uploads, self.problems)
         approval = entry.approval
-        values = entry.model_dump(exclude={"code", "program", "party", "parent", "approval", "designations"})
+        values = entry.model_dump(
+            exclude={"code", "program", "party", "parent", "approval", "designations", "uploads", "sensitive_approvals"}
+        )
         values |= {
+            "upload_rules": upload_rules,
+            # The reason is kept only for the choice it explains.
+            "password_delay_zero_reason": entry.password_delay_zero_reason if entry.password_delay_hours == 0 else None,
             "program_id": program.id,
             "party_id": party.id,
             "parent_id": parent.id if parent else None,
+            "allowed_items": list(items),
             "approved_by": approval.by if approval else None,
-            "approved_at": approval.at if approval else None,
+            # A TOML time without an offset is Japan time, like every time a person types (never the host's zone).
+            "approved_at": parse_jst(approval.at) if approval else None,
             "approval_ref": approval.ref if approval else None,
-            "approval_revoked_at": approval.revoked_at if approval else None,
+            "approval_revoked_at": parse_jst(approval.revoked_at) if approval and approval.revoked_at else None,
         }
         row = await self._upsert(Contract, entry.code, values, "contracts")
         await self._designations(where, row, entry.designations)
+        await self._record_sensitive_approvals(path, row, entry.sensitive_approvals)
+
+    async def _sensitive_items_approved(self, where: str, entry: ContractEntry, items: list[str]) -> bool:
+        """C-07: a contract's items may include a forbidden category only under the ward's approval, named in the
+        file or already recorded on the contract; otherwise the contract is refused, saying how to approve."""
+        stated = [ScreeningApproval(a.ref, a.approver, a.on, frozenset(a.items)) for a in entry.sensitive_approvals]
+        existing = (
+            await self.session.execute(select(Contract).where(Contract.code == entry.code))
+        ).scalar_one_or_none()
+        recorded = (
+            [
+                ScreeningApproval(a.document_ref, a.approver, a.approved_on, frozenset(a.items))
+                for a in await sensitive_approvals.approvals_of(self.session, existing)
+            ]
+            if existing is not None
+            else []
+        )
+        missing = sensitive_approvals.unapproved(items, [*stated, *recorded])
+        if missing:
+            self.problems.append(
+                f"{where}: allowed_items: {sensitive_approvals.describe_unapproved(entry.name, missing)}"
+            )
+            return False
+        return True
+
+    async def _record_sensitive_approvals(
+        self, path: Path, contract: Contract, entries: list[SensitiveApprovalEntry]
+    ) -> None:
+        """Record each approval the file names once: importing the same file again adds nothing."""
+        recorded = {
+            (a.document_ref, tuple(a.items)) for a in await sensitive_approvals.approvals_of(self.session, contract)
+        }
+        for entry in entries:
+            if (entry.ref, tuple(entry.items)) in recorded:
+                continue
+            try:
+                await sensitive_approvals.approve(
+                    self.session,
+                    contract,
+                    items=entry.items,
+                    document_ref=entry.ref,
+                    approver=entry.approver,
+                    approved_on=entry.on,
+                    recorded_by=f"取込みファイル {path.name}",
+                )
+            except sensitive_approvals.SensitiveApprovalError as exc:
+                self.problems.append(f"{path}: contracts '{contract.code}': sensitive_approvals: {exc}")
+
+    def _default_items(self, where: str, entry: ContractEntry, program: Program, party: Party) -> list[str] | None:
+        """The program plugin's item list for the party's kind, reported to the importer; None when none."""
+        items = self.plugins.for_program(program.code).default_items(party.kind.value)
+        if not items:
+            self.problems.append(
+                f"{where}: allowed_items: 提供項目が指定されておらず、業務「{program.name}」のプラグインにも"
+                f"{party.kind.value} 向けの既定の提供項目がありません。allowed_items を記載してください。"
+            )
+            return None
+        self.summary.notes.append(
+            f"契約 '{entry.code}'（{entry.name}）: allowed_items の指定がないため、業務「{program.name}」の"
+            f"既定の提供項目を設定しました: {'、'.join(items)}"
+        )
+        return list(items)
 
     async def _designations(self, where: str, contract: Contract, entries: list[DesignationEntry]) -> None:
         existing = {
@@ -292,6 +461,24 @@ class _Importer:
             if person_id not in wanted and row.revoked_at is None:
                 row.revoked_at = now
 
+    async def _return_folder(self, path: Path, entry: ReturnFolderEntry) -> None:
+        where = f"{path}: return_folders '{entry.code}'"
+        if (entry.contract is None) == (entry.section is None):
+            self.problems.append(
+                f"{where}: contract, section: 契約（contract）か課（section）のどちらか一方を指定してください。"
+            )
+            return
+        contract = await self._ref(Contract, entry.contract, f"{where}: contract") if entry.contract else None
+        if entry.contract and contract is None:
+            return
+        values = {
+            "path": await self._absolute(entry.path),
+            "contract_id": contract.id if contract is not None else None,
+            "section": entry.section,
+            "password_channels": list(entry.password_channels),
+        }
+        await self._upsert(ReturnFolder, entry.code, values, "return_folders")
+
     async def _route(self, path: Path, entry: RouteEntry) -> None:
         where = f"{path}: routes '{entry.code}'"
         program = await self._ref(Program, entry.program, f"{where}: program")
@@ -307,6 +494,7 @@ class _Importer:
             "force_polling": entry.force_polling,
             "encoding": entry.encoding,
             "allowed_file_types": entry.allowed_file_types,
+            "scan_values": entry.scan_values,
         }
         route = await self._upsert(Route, entry.code, values, "routes")
         existing = {
@@ -330,14 +518,17 @@ class _Importer:
             await self.session.delete(stale)
 
 
-async def import_files(session: AsyncSession, paths: Sequence[Path], *, base_dir: Path) -> ImportSummary:
+async def import_files(
+    session: AsyncSession, paths: Sequence[Path], *, base_dir: Path, plugins: HandoverPlugins
+) -> ImportSummary:
     """Import all files inside the caller's transaction; raise ImportError_ on any problem.
 
     The caller rolls back on the exception, so nothing is half-written. Relative folder paths in routes are
-    resolved against ``base_dir`` and stored absolute.
+    resolved against ``base_dir`` and stored absolute. ``plugins`` give the default item list of a contract
+    that has none (``default_items``).
     """
     files = await asyncio.to_thread(parse_files, paths)
-    importer = _Importer(session, base_dir)
+    importer = _Importer(session, base_dir, plugins)
     await importer.run(files)
     if importer.problems:
         raise ImportError_(importer.problems)

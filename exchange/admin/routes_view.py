@@ -28,6 +28,7 @@ class TargetView:
     fallback_connector: str | None
     password_channels: list[str]
     recipients: list[RecipientView]
+    items: list[str]  # what the recipient receives: the contract's items, a plugin's defaults when it listed none
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RouteView:
     program: str
     watch_dir: str
     quarantine_dir: str
+    scan_values: bool  # C-07: cell values are screened for forbidden categories, not only column names
     targets: list[TargetView]
 
     def as_dict(self) -> dict[str, object]:
@@ -68,6 +70,7 @@ async def list_routes(session: AsyncSession) -> list[RouteView]:
             program=route.program.code,
             watch_dir=route.watch_dir,
             quarantine_dir=route.quarantine_dir,
+            scan_values=route.scan_values,
             targets=[
                 TargetView(
                     contract_id=t.contract.public_id,
@@ -82,6 +85,7 @@ async def list_routes(session: AsyncSession) -> list[RouteView]:
                         for d in t.contract.designations
                         if d.revoked_at is None
                     ],
+                    items=list(t.contract.allowed_items),
                 )
                 for t in route.targets
             ],

@@ -2,19 +2,30 @@
 
 * ``setup`` — ``init``, ``config check``; the state and helpers every command module shares
 * ``database`` — ``db upgrade``, ``db current``
-* ``admin`` — ``admin import``, ``admin invite``, ``admin token create``
+* ``admin`` — ``admin import|invite|invite-handed``, ``admin asp-credentials record|list``, ``admin token create``
+* ``accounts`` — ``accounts list|show|disable|enable|unlock|end-sessions|tokens|revoke-token`` (C-10)
 * ``routes`` — ``routes list``
 * ``packages`` — ``package`` (one file by hand), ``packages list|show|acknowledge``
 * ``password`` — ``password notice|email|notice-returned``
 * ``media`` — ``media finalize|handover|return|overdue`` (DVDs)
+* ``subcontracts`` — ``subcontracts approve|revoke|show`` (the ward's approval of a sub-contract)
+* ``sensitive`` — ``sensitive approve|list`` (the ward's approvals for forbidden-category items)
 * ``connectors`` — ``connectors check``
 * ``dummy`` — ``dummy`` (dummy records for trials)
 * ``ledger`` — ``ledger verify|prove|consistency|checkpoint|export``
 * ``report`` — ``report handover|media|print``
 * ``retention`` — ``retention sweep``, ``certificates request|submit|approve``, ``deletion-report``
+* ``oversight`` — ``access-report``, ``access-review``
+* ``incidents`` — ``incidents record|list|show|filed|message|unfreeze|close|pdf`` (C-18)
+* ``inspections`` — ``inspections list|record|report|attachment`` (C-19)
+* ``retention`` — ``retention sweep``, ``certificates request|submit|list|accept|return|approve``, ``deletion-report``
 * ``oversight`` — ``incidents record|pdf``, ``access-report``, ``access-review``
+* ``printing`` — ``printing findings|deliveries|confirm|paper`` (print logs, sealed notices, paper hand-overs)
 * ``duties`` — ``duties run``
+* ``inbound`` — ``inbound list|show|fetch|release|discard`` (what contractors sent back, for ward staff)
+* ``quarantine`` — ``quarantine list|show|release|discard|download`` (drops the intake set aside, sealed)
 * ``serve`` — ``serve``
+* ``reference`` — ``reference load|remove`` (the ward's data that returned records are checked against)
 """
 
 from __future__ import annotations
@@ -24,19 +35,28 @@ from pathlib import Path
 import click
 
 from exchange.cli import (
+    accounts,
     admin,
     database,
     dummy,
     duties,
+    inbound,
+    incidents,
+    inspections,
     media,
     oversight,
     packages,
     password,
+    printing,
+    quarantine,
+    reference,
     report,
     retention,
     routes,
+    sensitive,
     serve,
     setup,
+    subcontracts,
 )
 from exchange.cli import connectors as connectors_commands
 from exchange.cli import ledger as ledger_commands
@@ -60,17 +80,26 @@ for module in (
     setup,
     database,
     admin,
+    accounts,
     routes,
     packages,
     password,
     media,
+    subcontracts,
+    sensitive,
     connectors_commands,
     dummy,
     ledger_commands,
     report,
     retention,
     oversight,
+    incidents,
+    inspections,
+    printing,
     duties,
+    inbound,
+    quarantine,
     serve,
+    reference,
 ):
     module.register(main)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from exchange.admin import bootstrap
-from exchange.cli.setup import CliState, run
+from exchange.cli.setup import CliState, fail, run
 from ledger import migrate
 
 
@@ -17,14 +17,18 @@ def register(main: click.Group) -> None:
     @db.command("upgrade")
     @click.pass_obj
     def upgrade(state: CliState) -> None:
-        """Bring the database to the newest migration."""
+        """Bring the database to the newest migration (a database from a newer handover is refused, unchanged)."""
 
         async def go() -> str:
             async with bootstrap.open_engine(state.settings, require_schema=False) as engine:
                 await migrate.upgrade(engine)
                 return str(await migrate.current_revision(engine))
 
-        click.echo(f"database at migration {run(go())}")
+        try:
+            revision = run(go())
+        except migrate.SchemaNewerThanCode as exc:
+            fail(str(exc))
+        click.echo(f"database at migration {revision}")
 
     @db.command("current")
     @click.pass_obj

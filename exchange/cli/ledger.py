@@ -49,8 +49,11 @@ def _print_json(document: dict[str, object]) -> None:
 
 def register(main: click.Group) -> None:
     @main.group("ledger")
-    def ledger() -> None:
+    @click.pass_obj
+    def ledger(state: CliState) -> None:
         """The tamper-evident ledger (Merkle log with signed checkpoints)."""
+        # The ledger needs the database and its signing key, never a connector: no connector secret is read.
+        state.secrets_needed = False
 
     @ledger.command("verify")
     @click.pass_obj

@@ -1,4 +1,8 @@
-"""``handover media …``: seal the DVD staged for a contract, hand it over, take it back (C-21)."""
+"""``handover media …``: seal the DVD staged for a contract, hand it over, take it back (C-21).
+
+People are named by person code, never by free text (C-05): the ward's side must be staff of the section that
+owns the contract, the contractor's side designated on the contract; ``ledger.registers.media`` checks both.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def register(main: click.Group) -> None:
     @media.command("finalize")
     @click.argument("contract_code")
     @click.option("--connector", "connector_name", default="dvd", show_default=True)
-    @click.option("--by", "prepared_by", required=True, help="Name of the staff member preparing the disc.")
+    @click.option("--by", "prepared_by", required=True, help="Person code of the ward staff member preparing the disc.")
     @click.pass_obj
     def finalize(state: CliState, contract_code: str, connector_name: str, prepared_by: str) -> None:
         """Seal the packages staged for CONTRACT_CODE into an ISO image with a media id and a label."""
@@ -40,6 +44,8 @@ def register(main: click.Group) -> None:
                     ).scalar_one_or_none()
                     if contract is None:
                         fail(f"no contract {contract_code}")
+                    # The preparer is checked before the image is burned, so a refused name leaves nothing behind.
+                    await media_register.check_staff(session, contract, prepared_by)
                     medium = await connector.finalize_medium(contract.code, contract_name=contract.name)
                     await media_register.register_medium(session, contract, medium, prepared_by=prepared_by)
                     return (
@@ -47,12 +53,15 @@ def register(main: click.Group) -> None:
                         f"label {medium.label_path} (burn the image; the label carries no password)"
                     )
 
-        click.echo(run(go()))
+        try:
+            click.echo(run(go()))
+        except media_register.MediaRegisterError as exc:
+            fail(str(exc))
 
     @media.command("handover")
     @click.argument("media_id")
-    @click.option("--by", "handed_by", required=True)
-    @click.option("--to", "handed_to", required=True, help="The contractor's designated handler receiving it.")
+    @click.option("--by", "handed_by", required=True, help="Person code of the ward staff member handing it over.")
+    @click.option("--to", "handed_to", required=True, help="Person code of the designated handler receiving it.")
     @click.option("--due", "due_back_on", type=click.DateTime(["%Y-%m-%d"]), required=True)
     @click.pass_obj
     def handover(state: CliState, media_id: str, handed_by: str, handed_to: str, due_back_on: datetime) -> None:
@@ -74,8 +83,8 @@ def register(main: click.Group) -> None:
 
     @media.command("return")
     @click.argument("media_id")
-    @click.option("--by", "returned_by", required=True, help="Who brought it back.")
-    @click.option("--received-by", "received_by", required=True, help="The staff member who received it.")
+    @click.option("--by", "returned_by", required=True, help="Person code of the designated person bringing it back.")
+    @click.option("--received-by", "received_by", required=True, help="Person code of the staff member receiving it.")
     @click.pass_obj
     def return_(state: CliState, media_id: str, returned_by: str, received_by: str) -> None:
         """Record the disc's return."""

@@ -13,8 +13,9 @@ from exchange import hub
 from exchange.cli.setup import CliState, fail, find_package, find_person, run
 from exchange.delivery import portal_downloads
 from exchange.delivery.package_state import PackageRefused
-from ledger.models import Contract, IntakeStatus, Package, Route
+from ledger.models import Contract, IntakeStatus, Package, PackageStatus, Route
 from ledger.models.base import utcnow
+from ledger.registers import handlers
 
 
 def _summary(package: Package) -> dict[str, object]:
@@ -54,11 +55,13 @@ def register(main: click.Group) -> None:
                     row = await services.pipeline.run_to_end(row_id)
                     bar.update(4)
                 async with services.sessions() as session:
-                    made = (await session.execute(select(Package).where(Package.intake_id == row_id))).scalars()
+                    made = list((await session.execute(select(Package).where(Package.intake_id == row_id))).scalars())
                     ids = [p.public_id for p in made]
             if row.status == IntakeStatus.QUARANTINED:
                 fail(f"refused: {row.reason_ja}")
-            if row.status != IntakeStatus.FINISHED:
+            if any(p.status == PackageStatus.FAILED for p in made):
+                click.echo(f"delivery failed and waits for staff (resend on the staff page): {row.reason_ja}")
+            elif row.status != IntakeStatus.FINISHED:
                 click.echo(f"not yet delivered ({row.reason_ja or 'retrying'}); the running hub will retry.")
             for public_id in ids:
                 click.echo(f"package {public_id}")
@@ -105,7 +108,9 @@ def register(main: click.Group) -> None:
 
     @packages.command("acknowledge")
     @click.argument("package_id")
-    @click.option("--by", "person_code", required=True, help="The designated person who confirmed receipt.")
+    @click.option(
+        "--by", "person_code", required=True, help="Person code of the designated person who confirmed receipt."
+    )
     @click.pass_obj
     def acknowledge(state: CliState, package_id: str, person_code: str) -> None:
         """Record a receipt the recipient confirmed outside the portal (by phone or in person).
@@ -117,6 +122,10 @@ def register(main: click.Group) -> None:
         async def go() -> bool:
             async with hub.services(state.settings) as services, services.sessions.begin() as session:
                 package = await find_package(session, package_id)
+                try:
+                    await handlers.designated(session, package.contract, person_code)
+                except handlers.NotAllowedHandler as refused:
+                    fail(str(refused))
                 person = await find_person(session, person_code)
                 try:
                     return await portal_downloads.acknowledge(

@@ -23,6 +23,8 @@ from ledger.files import write_atomic
 from ledger.models import Party, PartyKind
 from ledger.models.base import utcnow
 from ledger.models.retention import ExpectedReturn, ReturnKind
+from ledger.registers import handlers
+from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import jst_date
 
 
@@ -38,7 +40,12 @@ def register(main: click.Group) -> None:
 
     @password.command("notice-returned")
     @click.argument("package_id")
-    @click.option("--received-by", "received_by", required=True, help="The staff member who took it back.")
+    @click.option(
+        "--received-by",
+        "received_by",
+        required=True,
+        help="Person code of the ward staff member (owning section) who took it back.",
+    )
     @click.pass_obj
     def notice_returned(state: CliState, package_id: str, received_by: str) -> None:
         """Record that a printed password notice came back after the work (C-04)."""
@@ -46,6 +53,10 @@ def register(main: click.Group) -> None:
         async def go() -> int:
             async with hub.services(state.settings) as services, services.sessions.begin() as session:
                 package = await find_package(session, package_id)
+                try:
+                    staff = await handlers.ward_staff(session, package.contract, received_by)
+                except handlers.NotAllowedHandler as refused:
+                    fail(str(refused))
                 items = (
                     await session.execute(
                         select(ExpectedReturn).where(
@@ -57,7 +68,7 @@ def register(main: click.Group) -> None:
                 ).scalars()
                 count = 0
                 for item in items:
-                    await returns.record_return(session, item, received_by=received_by, at=utcnow())
+                    await returns.record_return(session, item, received_by=staff.label, at=utcnow())
                     count += 1
                 return count
 
@@ -102,15 +113,23 @@ def register(main: click.Group) -> None:
 
     @password.command("notice")
     @click.argument("package_id")
-    @click.option("--to", "person_code", required=True, help="The designated person the notice is addressed to.")
+    @click.option(
+        "--to", "person_code", required=True, help="Person code of the designated person the notice is addressed to."
+    )
+    @click.option("--by", "staff_code", required=True, help="Person code of the ward staff member handing it over.")
     @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
     @click.pass_obj
-    def notice(state: CliState, package_id: str, person_code: str, out: Path) -> None:
+    def notice(state: CliState, package_id: str, person_code: str, staff_code: str, out: Path) -> None:
         """Print the password notice (パスワード通知書) as a PDF, if the rule allows it now."""
 
-        async def go() -> bytes:
+        async def go() -> PasswordNotice:
             async with hub.services(state.settings) as services, services.sessions() as session:
                 package = await find_package(session, package_id)
+                try:
+                    to = await handlers.designated(session, package.contract, person_code)
+                    by = await handlers.ward_staff(session, package.contract, staff_code)
+                except handlers.NotAllowedHandler as refused:
+                    fail(str(refused))
                 person = await find_person(session, person_code)
                 try:
                     released = await release(
@@ -132,19 +151,34 @@ def register(main: click.Group) -> None:
                     handed_over_at=utcnow(),
                     package=package,
                 )
-                await session.commit()
-                return render_password_notice(
-                    PasswordNotice(
-                        issued_on=jst_date(utcnow()),
-                        issuer=await _ward_name(session),
-                        contractor=package.contract.party.name,
-                        handler=person.name,
-                        contract_name=package.contract.name,
+                # The release line above is the rule's decision; this one names the humans of the hand-over.
+                await record(
+                    session,
+                    RegisterEntry(
+                        kind=RegisterKind.PASSWORD_NOTICE_HANDED_OVER,
+                        category=Category.PASSWORD_NOTICE,
+                        content=f"パスワード通知書の手渡し（{package.zip_name}）",
+                        contract_id=package.contract.public_id,
                         package_id=package.public_id,
-                        password=released.password,
-                    )
+                        handler_from=by.label,
+                        handler_to=to.label,
+                        quantity={"items": 1},
+                        channel=PasswordChannel.NOTICE.value,
+                        details={"from": by.details(), "to": to.details()},
+                    ),
+                )
+                await session.commit()
+                return PasswordNotice(
+                    issued_on=jst_date(utcnow()),
+                    issuer=await _ward_name(session),
+                    contractor=package.contract.party.name,
+                    handler=person.name,
+                    contract_name=package.contract.name,
+                    package_id=package.public_id,
+                    password=released.password,
                 )
 
-        pdf = run(go())
+        # Rendered outside the event loop: the PDF library reads its fonts with blocking calls.
+        pdf = render_password_notice(run(go()))
         write_atomic(out, pdf)  # private (0600) from the start: the notice carries the password
         click.echo(f"notice written to {out}; hand it over separately from the data, then destroy the file")

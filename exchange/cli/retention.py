@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from exchange.cli.setup import CliState, run_duty, with_sessions, write_report
+from exchange.retention import certificate_review
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import hub_certificate_files as certificate_files
 from ledger import reports
@@ -62,26 +63,29 @@ def register(main: click.Group) -> None:
     @click.option("--package", "packages", multiple=True, required=True, help="Package id (repeat).")
     @click.option("--method", type=click.Choice([m.value for m in ErasureMethod]), required=True)
     @click.option("--erased-on", type=click.DateTime(["%Y-%m-%d"]), required=True)
-    @click.option("--media", required=True)
+    @click.option("--media", required=True, help="The medium erased, e.g. 業務用PCの内蔵SSD.")
+    @click.option("--media-type", required=True, help="HDD, SSD, USBメモリ, 紙 ...")
+    @click.option("--media-serial", default="", help="The medium's serial number, where it has one.")
+    @click.option("--method-detail", required=True, help="How, e.g. 全領域を1回上書き / 暗号消去.")
+    @click.option("--tool", required=True, help="Tool used, with its version.")
+    @click.option("--verification-method", required=True)
+    @click.option("--verification-result", required=True)
     @click.option("--operator", required=True)
     @click.option("--verifier", required=True)
     @click.option("--scan", type=click.Path(exists=True, dir_okay=False), default=None)
     @click.pass_obj
     def submit(
         state: CliState,
+        /,
         request_id: str,
         packages: tuple[str, ...],
         method: str,
         erased_on: datetime,
-        media: str,
-        operator: str,
-        verifier: str,
         scan: str | None,
+        **facts: str,
     ) -> None:
         """Record a contractor's certificate (as handed in on paper) and show what is still missing."""
-        form = contractor_certs.Submission(
-            packages, ErasureMethod(method), erased_on.date(), media, operator, verifier, scan_path=scan
-        )
+        form = contractor_certs.Submission(packages, ErasureMethod(method), erased_on.date(), scan_path=scan, **facts)
 
         async def work(sessions: async_sessionmaker[AsyncSession]) -> deletion.Coverage:
             async with sessions() as session, session.begin():
@@ -93,6 +97,34 @@ def register(main: click.Group) -> None:
             if coverage.complete
             else f"still missing: {len(coverage.missing)} package(s) from {', '.join(coverage.missing_parties)}"
         )
+
+    @certificates.command("list")
+    @click.option("--contract", "code", default=None, help="Only this contract (and its sub-contracts).")
+    @click.pass_obj
+    def list_requests(state: CliState, code: str | None) -> None:
+        """Requests with their ids, and each submitted certificate's id and review (受理・差戻し)."""
+        for line in with_sessions(state, lambda sessions: certificate_review.summary_lines(sessions, code)):
+            click.echo(line)
+
+    @certificates.command("accept")
+    @click.argument("certificate_id")
+    @click.option("--by", required=True, help="The member of staff's login or person code (a real account).")
+    @click.option("--comment", default="")
+    @click.pass_obj
+    def accept(state: CliState, certificate_id: str, by: str, comment: str) -> None:
+        """Accept (受理) a contractor's deletion certificate."""
+        done = with_sessions(state, lambda s: certificate_review.review_as(s, certificate_id, by, comment, accept=True))
+        click.echo(f"消去証明書 {certificate_id} を受理しました（{done}）")
+
+    @certificates.command("return")
+    @click.argument("certificate_id")
+    @click.option("--by", required=True, help="The member of staff's login or person code (a real account).")
+    @click.option("--reason", required=True, help="Why it is returned; the contractor reads it.")
+    @click.pass_obj
+    def return_certificate(state: CliState, certificate_id: str, by: str, reason: str) -> None:
+        """Return (差戻し) a contractor's deletion certificate with a reason; the contractor submits again."""
+        done = with_sessions(state, lambda s: certificate_review.review_as(s, certificate_id, by, reason, accept=False))
+        click.echo(f"消去証明書 {certificate_id} を差し戻しました（{done}）")
 
     @certificates.command("approve")
     @click.argument("number")

@@ -32,6 +32,9 @@ def register(main: click.Group) -> None:
         for view in views:
             click.echo(f"{view.code}  {view.name}")
             click.echo(f"  watched folder: {view.watch_dir}")
+            screening = "項目名と値" if view.scan_values else "項目名のみ"
+            click.echo(f"  要配慮事項の確認: {screening}")
             for target in view.targets:
                 people = ", ".join(f"{p.name}（{p.role}）" for p in target.recipients) or "（指定なし）"
                 click.echo(f"  → {target.contract_name} [{target.party_name}] via {target.connector}: {people}")
+                click.echo(f"      提供項目: {'、'.join(target.items) or '（なし）'}")

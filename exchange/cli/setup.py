@@ -37,13 +37,15 @@ T = TypeVar("T")
 @dataclass
 class CliState:
     config_path: Path | None
+    # Commands that never open a connector (the ledger's) clear this before the settings are first read.
+    secrets_needed: bool = field(default=True, init=False)
     _settings: Settings | None = field(default=None, init=False)
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             try:
-                self._settings = load_settings(self.config_path)
+                self._settings = load_settings(self.config_path, check_secrets=self.secrets_needed)
             except ConfigError as exc:
                 fail(f"The configuration in {exc.source} cannot be used:", exc.problems)
             configure(self._settings.logging.level, json_lines=self._settings.logging.json_lines)

@@ -35,6 +35,8 @@ class NoticeKind(enum.StrEnum):
     INSPECTION_REMINDER = "inspection.reminder"  # this fiscal year's inspection is not yet recorded (C-19)
     INCIDENT_PRELIMINARY = "incident.preliminary"  # the preliminary report to the PPC is due (C-18)
     INCIDENT_FINAL = "incident.final"  # the final report to the PPC is due (C-18)
+    INCIDENT_REPORTED = "incident.reported"  # a contractor reported an incident from the portal (C-18)
+    CREDENTIAL_ROTATION = "credential.rotation"  # a provider's login (LGWAN-ASP) is due for a new password (C-22)
 
 
 @dataclass(frozen=True)

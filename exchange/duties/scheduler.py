@@ -1,9 +1,10 @@
 """Every periodic duty of the hub, and how several hub processes share them (ARCHITECTURE "Durable flow").
 
 Each duty has a named interval (``Duty.every``); its due times are the multiples of that interval (UTC, from
-2000-01-01), and its state lives in ``duty_states``. APScheduler only *ticks*: every ``tick`` seconds each job
-asks the database whether its duty is due. A process runs a duty only after winning the lease on the duty's row
-(``exchange.leases``, shared with the intake pipeline) with one portable statement, ``UPDATE duty_states SET
+2000-01-01), and its state lives in ``duty_states``. ``run_duties`` only *ticks*: every ``tick`` seconds it asks
+the database, duty by duty, whether the duty is due; the hub runs it under ``exchange.supervision``, which restarts
+it (and reports it to ``/healthz``) when a round fails. A process runs a duty only after winning the lease on the
+duty's row (``exchange.leases``, shared with the intake pipeline) with one portable statement, ``UPDATE duty_states SET
 lease_owner = me … WHERE name = ? AND next_due_at <= now AND (lease_until IS NULL OR lease_until < now)``, so
 exactly one process wins per due time. After the run, ``next_due_at`` moves to the next due time after *now* (a
 hub that was down runs a missed duty once, not once per missed interval). A process that dies mid-run loses its
@@ -24,15 +25,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
-from exchange.leases import Leases, LeaseTable, is_free
+from exchange.inbound import return_folders
+from exchange.keys.sealing import Keyring
+from exchange.leases import Claim, Hold, LeaseLost, Leases, LeaseTable, is_free
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents, inspections
 from exchange.retention import contractor_certificates as contractor_certs
@@ -50,7 +52,9 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
-DUTY_LEASES = LeaseTable(DutyState, DutyState.name, DutyState.lease_owner, DutyState.lease_until)
+DUTY_LEASES = LeaseTable(
+    DutyState, DutyState.name, DutyState.lease_owner, DutyState.lease_until, DutyState.lease_generation
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class DutyConfig:
     business_hours: access_analysis.BusinessHours = field(default_factory=access_analysis.BusinessHours)
     lease: timedelta = timedelta(minutes=10)
     retry_after: timedelta = timedelta(minutes=15)
+    # Uploads are sealed under the data directory with the master key: the return-folder duty reads them.
+    data_dir: Path | None = None
+    master_key_path: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DutyConfig:
@@ -69,6 +76,8 @@ class DutyConfig:
             certificates_dir=settings.data_dir / "certificates",
             signing_key_path=settings.signing_key_path,
             ledger_origin=settings.ledger_origin,
+            data_dir=settings.data_dir.resolve(),
+            master_key_path=settings.master_key_path,
         )
 
 
@@ -137,6 +146,17 @@ async def _access_analysis(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     return await access_analysis.analyse(ctx.sessions, now, hours=ctx.config.business_hours)
 
 
+async def _credential_rotation(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    return await credential_rotation.remind(ctx.sessions, now, mailer=ctx.mailer)
+
+
+async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    if ctx.config.data_dir is None or ctx.config.master_key_path is None:
+        return {"delivered": 0, "failed": 0, "skipped": "no data directory or master key"}
+    keyring = await asyncio.to_thread(Keyring.load, ctx.config.master_key_path)
+    return await return_folders.deliver_pending(ctx.sessions, ctx.config.data_dir, keyring, now)
+
+
 async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     key = await ctx.signing_key()
     async with ctx.sessions() as session, session.begin():
@@ -156,6 +176,8 @@ DUTIES: tuple[Duty, ...] = (
     Duty("incidents.deadlines", timedelta(hours=1), _incident_deadlines),
     Duty("access.analysis", timedelta(days=1), _access_analysis),
     Duty("ledger.checkpoint", timedelta(hours=1), _checkpoint),
+    Duty("credentials.rotation", timedelta(days=1), _credential_rotation),
+    Duty("inbound.returns", timedelta(minutes=1), _inbound_returns),
 )
 DUTIES_BY_NAME: Mapping[str, Duty] = {duty.name: duty for duty in DUTIES}
 
@@ -188,26 +210,36 @@ class DutyRunner:
         next_due_at, lease_until = state
         return is_free(lease_until, now) and (not when_due or next_due_at <= now)
 
-    async def _claim(self, duty: Duty, now: datetime, *, when_due: bool) -> datetime | None:
-        """The due time won, or None when the duty is not due or another process holds it."""
+    async def _claim(self, duty: Duty, now: datetime, *, when_due: bool) -> tuple[Claim[str], datetime] | None:
+        """The claim and the due time won, or None when the duty is not due or another process holds it."""
         if not await self._claimable(duty, now, when_due=when_due):
             return None
         due_now = [DutyState.next_due_at <= now] if when_due else []
         async with self.ctx.sessions() as session, session.begin():
-            if not await self.leases.claim(session, duty.name, now, where=due_now, values={"last_started_at": now}):
-                return None
+            claim = await self.leases.claim(session, duty.name, now, where=due_now, values={"last_started_at": now})
+        if claim is None:
+            return None
         # Missed due times are coalesced: the run serves the latest one.
-        return duty.due_time(now) if when_due else now
+        return claim, duty.due_time(now) if when_due else now
 
-    async def _run_claimed(self, duty: Duty, due: datetime, now: datetime, *, reschedule: bool) -> DutyRun:
+    async def _run_claimed(
+        self, duty: Duty, claim: Claim[str], due: datetime, now: datetime, *, reschedule: bool
+    ) -> DutyRun | None:
+        """Run the duty under ``claim``; None when the claim was lost (its run is then not recorded as done)."""
         async with self.ctx.sessions() as session, session.begin():
             run = DutyRun(name=duty.name, due_at=due, owner=self.owner, started_at=now)
             session.add(run)
+
+        async def work(_held: Hold[str]) -> dict[str, Any]:
+            return await duty.run(self.ctx, now)
+
         values: dict[str, Any]
         hold_until: datetime | None = None
         try:
-            async with self.leases.heartbeat(self.ctx.sessions, duty.name):
-                result = await duty.run(self.ctx, now)
+            result = await self.leases.hold(self.ctx.sessions, claim, work)
+        except LeaseLost:
+            log.warning("duty %s: its lease was lost while it ran; the run is left to the next holder", duty.name)
+            return None
         except Exception as exc:  # a failed duty must not stop the others; it is retried after a pause
             log.exception("duty %s failed", duty.name)
             finished = self.ctx.clock()
@@ -222,51 +254,56 @@ class DutyRunner:
             if reschedule:
                 values["next_due_at"] = duty.due_time(finished) + duty.every
         run.finished_at = finished
-        async with self.ctx.sessions() as session, session.begin():
-            session.add(run)
-            await self.leases.release(
-                session,
-                duty.name,
-                hold_until=hold_until,
-                values={"last_finished_at": finished, "last_result": result, **values},
-            )
+        try:
+            # Fenced: the run's outcome and the new timetable commit only while this claim still holds the duty.
+            async with self.ctx.sessions() as session, session.begin():
+                session.add(run)
+                await self.leases.release(
+                    session,
+                    claim,
+                    hold_until=hold_until,
+                    values={"last_finished_at": finished, "last_result": result, **values},
+                )
+        except LeaseLost:
+            log.warning("duty %s: its lease was taken over before it finished; its outcome is not recorded", duty.name)
+            return None
         return run
 
     async def run_if_due(self, name: str) -> DutyRun | None:
         """One scheduler tick for one duty: run it if it is due and this process wins it."""
         duty = self.duties[name]
         now = self.ctx.clock()
-        due = await self._claim(duty, now, when_due=True)
-        if due is None:
+        won = await self._claim(duty, now, when_due=True)
+        if won is None:
             return None
-        return await self._run_claimed(duty, due, now, reschedule=True)
+        claim, due = won
+        return await self._run_claimed(duty, claim, due, now, reschedule=True)
 
     async def run_now(self, name: str) -> DutyRun | None:
         """Run a duty at once (from the CLI), unless another process is running it; the timetable stays."""
         duty = self.duties[name]
         now = self.ctx.clock()
-        if await self._claim(duty, now, when_due=False) is None:
+        won = await self._claim(duty, now, when_due=False)
+        if won is None:
             return None
-        return await self._run_claimed(duty, now, now, reschedule=False)
+        return await self._run_claimed(duty, won[0], now, now, reschedule=False)
 
 
-def start_scheduler(
-    ctx: DutyContext, *, tick_seconds: float = 60.0, runner: DutyRunner | None = None
-) -> AsyncIOScheduler:
-    """Start the duties in the running event loop; call ``.shutdown(wait=False)`` on the result to stop."""
-    runner = runner or DutyRunner(ctx)
-    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop(), timezone=UTC)
-    first = datetime.now(UTC)
-    for name in runner.duties:
-        scheduler.add_job(
-            runner.run_if_due,
-            IntervalTrigger(seconds=tick_seconds, timezone=UTC),
-            args=[name],
-            id=name,
-            name=name,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=first,
-        )
-    scheduler.start()
-    return scheduler
+class DutiesFailed(Exception):
+    """Some duties failed this round (the others ran); the supervisor reports it and the next round retries."""
+
+
+async def run_duties(runner: DutyRunner, tick_seconds: float, beat: Callable[[], None]) -> None:
+    """Tick for ever: each round runs every due duty this process wins; ``beat`` after a round where all went well."""
+    while True:
+        failed: list[str] = []
+        for name in runner.duties:
+            try:
+                await runner.run_if_due(name)
+            except Exception:
+                log.exception("duty %s failed; the other duties go on", name)
+                failed.append(name)
+        if failed:
+            raise DutiesFailed(", ".join(failed))
+        beat()
+        await asyncio.sleep(tick_seconds)

@@ -53,6 +53,7 @@ class AuditAction(enum.StrEnum):
     API_PACKAGE_VIEW = "api.package.view"  # one package's facts were read
     # Around the authorised actions
     PACKAGE_DOWNLOAD_RESUME = "package.download.resume"  # a broken download resumed (not counted again)
+    PACKAGE_DOWNLOAD_END = "package.download.end"  # a transfer ended: all bytes sent, or interrupted
     INBOUND_INFECTED = "inbound.infected"  # an upload was refused because the virus scan found something
     DESIGNATION_ADD = "designation.add"  # ward staff designated a person on a contract
     DESIGNATION_REVOKE = "designation.revoke"  # ward staff withdrew a designation
@@ -81,8 +82,9 @@ def record(
     object_type: str | None = None,
     object_id: str | None = None,
     detail: Mapping[str, object] | None = None,
+    login_session: str | None = None,
 ) -> None:
-    """Add one event to the caller's transaction."""
+    """Add one event to the caller's transaction (``login_session``: the request's login occasion, if any)."""
     session.add(
         AuditEvent(
             at=utcnow(),
@@ -95,5 +97,6 @@ def record(
             object_id=object_id,
             outcome=outcome,
             detail=dict(detail or {}),
+            login_session=login_session,
         )
     )

@@ -44,19 +44,65 @@ class Action(enum.StrEnum):
     STAFF_VIEW = "staff.view"
     DESIGNATION_CHANGE = "designation.change"
     SUBCONTRACT_APPROVE = "subcontract.approve"
+    SENSITIVE_APPROVE = "sensitive.approve"  # record the ward's approval for forbidden-category items (C-07)
     PACKAGE_REVOKE = "package.revoke"
     PACKAGE_RESEND = "package.resend"
     CERTIFICATE_SUBMIT = "certificate.submit"
     COMPLIANCE_VIEW = "compliance.view"
+    # Accounts (C-10): see them, and cut one off or restore it (exchange/web/accounts.py, handover accounts …)
+    ACCOUNTS_VIEW = "accounts.view"
+    ACCOUNT_DISABLE = "account.disable"
+    ACCOUNT_ENABLE = "account.enable"
+    ACCOUNT_UNLOCK = "account.unlock"
+    ACCOUNT_END_SESSIONS = "account.end_sessions"
+    API_TOKEN_REVOKE = "api_token.revoke"  # noqa: S105 - an action name
+    # What came back (exchange/web/staff_inbound.py, handover inbound …): see it, take it, decide on a quarantined
+    # one, and pick up the password of its ZIP in the ward's return folder
+    INBOUND_VIEW = "inbound.view"
+    INBOUND_FETCH = "inbound.fetch"
+    INBOUND_DECIDE = "inbound.decide"
+    RETURN_PASSWORD = "return.password"  # noqa: S105 - an action name
+    # Quarantined drops (exchange/intake/quarantine_decisions.py, exchange/web/staff_quarantine.py, handover quarantine)
+    QUARANTINE_RELEASE = "quarantine.release"
+    QUARANTINE_DISCARD = "quarantine.discard"
+    QUARANTINE_DOWNLOAD = "quarantine.download"
+    # Oversight (C-18, C-19): exchange/web/inspections.py, exchange/web/incidents.py
+    INSPECTION_RECORD = "inspection.record"
+    INCIDENT_MANAGE = "incident.manage"
+    INCIDENT_REPORT = "incident.report"
+    # C-04: ward staff accept or return (差戻し) a contractor's deletion certificate
+    CERTIFICATE_REVIEW = "certificate.review"
+    # C-11: the compliance officer records that the access-log findings were reviewed
+    ACCESS_REVIEW = "access.review"
+    # Printing (C-17, C-03): the printer explains print-log findings and records deliveries of sealed notices;
+    # ward staff confirm those deliveries and record paper or in-person hand-overs (exchange/web/print_logs.py)
+    PRINTLOG_REASON = "printlog.reason"
+    NOTICES_DELIVER = "notices.deliver"
+    NOTICES_CONFIRM = "notices.confirm"
+    PAPER_HANDOVER = "paper.handover"
 
 
 # Actions that take data, passwords or act as the recipient: only designated contractor people.
 RECIPIENT_ACTIONS = frozenset(
     {Action.PACKAGE_DOWNLOAD, Action.PACKAGE_ACKNOWLEDGE, Action.PASSWORD_PICKUP, Action.INBOUND_UPLOAD}
-)
+) | {Action.PRINTLOG_REASON, Action.NOTICES_DELIVER}
 WARD_CHANGES = frozenset(
-    {Action.DESIGNATION_CHANGE, Action.SUBCONTRACT_APPROVE, Action.PACKAGE_REVOKE, Action.PACKAGE_RESEND}
+    {
+        Action.DESIGNATION_CHANGE,
+        Action.SUBCONTRACT_APPROVE,
+        Action.SENSITIVE_APPROVE,
+        Action.PACKAGE_REVOKE,
+        Action.PACKAGE_RESEND,
+    }
+    | {Action.INBOUND_DECIDE, Action.CERTIFICATE_REVIEW, Action.NOTICES_CONFIRM, Action.PAPER_HANDOVER}
 )
+# Taking what came back (a returned file, a return ZIP's password): ward staff of the section, and for a
+# sub-contractor's upload the parent contractor's designated people (the chain 丙→乙→甲).
+INBOUND_TAKES = frozenset({Action.INBOUND_FETCH, Action.RETURN_PASSWORD})
+# A contractor inspects its own sub-contractors and reports its own incidents, on the contract it is designated on;
+# the ward records inspections and manages incidents as it makes its other changes.
+CONTRACTOR_OVERSIGHT = frozenset({Action.INSPECTION_RECORD, Action.INCIDENT_REPORT})
+WARD_OVERSIGHT = frozenset({Action.INSPECTION_RECORD, Action.INCIDENT_MANAGE})
 
 
 @dataclass(frozen=True)
@@ -232,11 +278,21 @@ def decide(
         if principal.role in (PersonRole.COMPLIANCE, PersonRole.ADMIN):
             return ALLOW
         return _deny("role.not_compliance", "この画面は監査担当者のみが利用できます。")
+    if action is Action.ACCESS_REVIEW:
+        # The review is the compliance officer's own duty (C-11), so not even the admin records it for them.
+        if principal.role is PersonRole.COMPLIANCE and principal.person_id is not None:
+            return ALLOW
+        return _deny("role.not_compliance", "アクセスログの確認は監査担当者のみが記録できます。")
     if action is Action.STAFF_VIEW:
         if principal.role in (PersonRole.STAFF, PersonRole.ADMIN) and _ward_reader(principal, scope):
             return ALLOW
         return _deny("role.not_staff", "この画面は担当課の職員のみが利用できます。", hidden=scope is not None)
-    if action in WARD_CHANGES:
+    if action in INBOUND_TAKES or action is Action.INBOUND_VIEW:
+        return _inbound(principal, action, scope)
+    if action in CONTRACTOR_OVERSIGHT and principal.is_contractor:
+        assert scope is not None, f"{action} needs a contract"
+        return _recipient(principal, scope)
+    if action in WARD_CHANGES or action in WARD_OVERSIGHT:
         if principal.role is PersonRole.COMPLIANCE:
             return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更はできません。")
         if principal.role is PersonRole.ADMIN or (
@@ -259,3 +315,104 @@ def decide(
     if not recipient.allowed:
         return recipient
     return _package_state(action, package) if package is not None else ALLOW
+
+
+def _inbound(principal: Principal, action: Action, scope: ContractScope | None) -> Decision:
+    """What came back from contractors: ``scope`` is the uploading contract's for ward people and, for a
+    contractor, its parent contract's (a sub-contractor's upload reaches the contractor above it, C-06).
+
+    Ward readers see it all (their section's); only staff of the section take data or a ZIP's password (the admin
+    administers and the compliance officer reads, neither receives), and the parent contractor's designated people
+    see and take their sub-contractor's uploads, not the return folder's passwords (the folder is the ward's).
+    """
+    if principal.is_contractor:
+        if scope is None or action is Action.RETURN_PASSWORD:
+            return _deny("role.not_staff", "対象が見つかりません。", hidden=True)
+        return _recipient(principal, scope)
+    if not _ward_reader(principal, scope):
+        return _deny("role.not_reader", "対象が見つかりません。", hidden=True)
+    if action is Action.INBOUND_VIEW or principal.role is PersonRole.STAFF:
+        return ALLOW
+    if principal.role is PersonRole.COMPLIANCE:
+        return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更やデータの受取りはできません。")
+    return _deny("role.not_recipient", "返送されたデータの受取りは、所管課の職員のみが行えます。")
+
+
+# --- accounts (C-10) ---------------------------------------------------------------------------------------------
+
+ACCOUNT_CHANGES = frozenset(
+    {
+        Action.ACCOUNT_DISABLE,
+        Action.ACCOUNT_ENABLE,
+        Action.ACCOUNT_UNLOCK,
+        Action.ACCOUNT_END_SESSIONS,
+        Action.API_TOKEN_REVOKE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """What the rules need to know about the account acted on."""
+
+    account_id: int
+    role: PersonRole
+    # Sections whose contracts designate the account's person now: ward staff of those sections look after it.
+    sections: frozenset[str] = frozenset()
+
+
+async def account_scope(session: AsyncSession, account: Account) -> AccountScope:
+    sections: frozenset[str] = frozenset()
+    if account.person_id is not None:
+        rows = await session.execute(
+            select(Program.section)
+            .join(Contract, Contract.program_id == Program.id)
+            .join(Designation, Designation.contract_id == Contract.id)
+            .where(Designation.person_id == account.person_id, Designation.revoked_at.is_(None))
+        )
+        sections = frozenset(rows.scalars())
+    return AccountScope(account.id, account.role, sections)
+
+
+def decide_account(principal: Principal, action: Action, target: AccountScope | None = None) -> Decision:
+    """May ``principal`` see accounts (``target`` None: the list) or act on this one?
+
+    The admin looks after every account; ward staff after the contractor people designated on their own section's
+    contracts (they are the ones who notice a departure or a stolen laptop first); the compliance officer reads.
+    """
+    if principal.is_contractor:
+        return _deny("role.not_staff", "対象が見つかりません。", hidden=True)
+    if principal.role is PersonRole.COMPLIANCE and action in ACCOUNT_CHANGES:
+        return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更はできません。")
+    if target is None or principal.role in (PersonRole.ADMIN, PersonRole.COMPLIANCE):
+        if action is Action.ACCOUNT_DISABLE and target is not None and target.account_id == principal.account_id:
+            return _deny("account.self", "自分のアカウントは停止できません。")
+        return ALLOW
+    if (
+        principal.role is PersonRole.STAFF
+        and target.role in CONTRACTOR_ROLES
+        and principal.section is not None
+        and principal.section in target.sections
+    ):
+        return ALLOW
+    return _deny("account.not_in_scope", "対象が見つかりません。", hidden=True)
+
+
+# --- quarantined drops -------------------------------------------------------------------------------------------
+
+QUARANTINE_ACTIONS = frozenset({Action.QUARANTINE_RELEASE, Action.QUARANTINE_DISCARD, Action.QUARANTINE_DOWNLOAD})
+
+
+def decide_quarantine(principal: Principal, action: Action, section: str) -> Decision:
+    """A quarantined drop belongs to the section owning its route: only that section's ward staff release,
+    discard or take out its original (not the administrator, who runs the hub but owns no data)."""
+    assert action in QUARANTINE_ACTIONS
+    if principal.role is PersonRole.STAFF and principal.section is not None and principal.section == section:
+        return ALLOW
+    if principal.role is PersonRole.COMPLIANCE:
+        return _deny("role.read_only", "監査担当者は閲覧のみ可能で、変更やデータの取出しはできません。")
+    return _deny(
+        "role.not_section_staff",
+        "隔離されたファイルの操作は、経路を所管する課の職員のみが行えます。",
+        hidden=principal.is_contractor,
+    )

@@ -6,4 +6,6 @@
 * ``preparation`` — every check, minimisation and packing of one file for each recipient
 * ``results`` — result files, the quarantine folder and the register lines staff see
 * ``antivirus`` — the clamd client (C-12)
+* ``sealed_quarantine`` — refused drops sealed at rest, with their reason
+* ``quarantine_decisions`` — staff release, discard or take out a quarantined drop
 """

@@ -2,6 +2,11 @@
 
 watchfiles only wakes us up early; correctness rests on the periodic rescan, so a change missed by the
 watcher (SMB shares without inotify, the hub being down) is still found at the next look.
+
+Failures are isolated to the smallest thing that failed: a drop that cannot be queued is set aside (quarantined,
+or left with a reason file) and the others go on; a route whose folder cannot be read does not stop the other
+routes. The loops themselves run under ``exchange.supervision``, which restarts one that dies and reports it to
+``/healthz``.
 """
 
 from __future__ import annotations
@@ -12,16 +17,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import watchfiles
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from exchange.intake import results as outcome
 from exchange.intake.pipeline import Pipeline
-from exchange.intake.stability import StabilityTracker
+from exchange.intake.stability import Ready, StabilityTracker
 from exchange.settings import IntakeSettings
+from exchange.supervision import Beat, Health, database_is_away, supervise
 from ledger.models import Route
 
 log = logging.getLogger(__name__)
+
+SET_ASIDE_REASON_JA = (
+    "このファイルの受付中に予期しないエラーが発生したため、処理を止めて隔離しました。システム管理者に連絡してください。"
+)
+
+
+class RouteScanFailed(Exception):
+    """Some routes' folders could not be looked at this round (the others were)."""
+
+
+def _never() -> None:
+    pass
 
 
 class IntakeService:
@@ -34,6 +53,7 @@ class IntakeService:
         self.tracker = StabilityTracker(settings.quiet_seconds)
         self._wake = asyncio.Event()
         self._work = asyncio.Event()
+        self._set_aside: set[tuple[int, str]] = set()  # drops already set aside by this process (not retried)
 
     async def routes(self) -> list[Route]:
         async with self.sessions() as session:
@@ -43,20 +63,61 @@ class IntakeService:
     async def scan_once(self) -> bool:
         """Look at every folder once; True when some file is still being written."""
         unsettled_any = False
+        failed: list[str] = []
         for route in await self.routes():
-            folder = Path(route.watch_dir)
-            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-            ready, unsettled = await asyncio.to_thread(self.tracker.look, folder)
-            unsettled_any = unsettled_any or unsettled
-            for item in ready:
-                if await self.pipeline.enqueue(route, item) is not None:
-                    log.info("queued a file from route %s", route.code)
-                    self._work.set()
+            try:
+                unsettled_any = await self._scan_route(route) or unsettled_any
+            except Exception as exc:
+                if database_is_away(exc):
+                    raise
+                log.exception("looking at the folder of route %s failed; the other routes go on", route.code)
+                failed.append(route.code)
+        if failed:
+            raise RouteScanFailed(", ".join(failed))
         return unsettled_any
 
-    async def scan_loop(self) -> None:
+    async def _scan_route(self, route: Route) -> bool:
+        folder = Path(route.watch_dir)
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        ready, unsettled = await asyncio.to_thread(self.tracker.look, folder)
+        for item in ready:
+            if (route.id, item.identity) in self._set_aside:
+                continue
+            try:
+                queued = await self.pipeline.enqueue(route, item)
+            except Exception as exc:
+                if database_is_away(exc) or not await self._database_answers():
+                    raise  # not the file's fault: the loop fails, is restarted, and queues the file then
+                log.exception("queueing a file of route %s failed; the file is set aside", route.code)
+                await self._put_aside(route, item)
+                continue
+            if queued is not None:
+                log.info("queued a file from route %s", route.code)
+                self._work.set()
+        return unsettled
+
+    async def _database_answers(self) -> bool:
+        """Whether the database works right now: a file is set aside only for a failure the database did not cause."""
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("the database does not answer; no file is set aside while it is away", exc_info=True)
+            return False
+        return True
+
+    async def _put_aside(self, route: Route, item: Ready) -> None:
+        self._set_aside.add((route.id, item.identity))
+        shown = outcome.display_name(item.path.name)
+        try:
+            await asyncio.to_thread(outcome.set_aside, route, item.path, shown, None, SET_ASIDE_REASON_JA)
+        except OSError:
+            log.exception("a file of route %s could not be set aside either; it is left where it is", route.code)
+
+    async def scan_loop(self, beat: Beat = _never) -> None:
         while True:
             unsettled = await self.scan_once()
+            beat()
             self._wake.clear()
             timeout = max(self.settings.quiet_seconds / 4, 0.1) if unsettled else self.settings.rescan_seconds
             try:
@@ -64,25 +125,31 @@ class IntakeService:
             except TimeoutError:
                 pass
 
-    async def watch_loop(self) -> None:
+    async def watch_loop(self, beat: Beat = _never) -> None:
         routes = await self.routes()
         groups: dict[bool, list[str]] = {}
         for route in routes:
             await asyncio.to_thread(Path(route.watch_dir).mkdir, parents=True, exist_ok=True)
             groups.setdefault(route.force_polling, []).append(route.watch_dir)
+        beat()
         await asyncio.gather(*(self._watch(paths, polling) for polling, paths in groups.items()))
+        await asyncio.Event().wait()  # no routes to watch: the rescan alone does the work
 
     async def _watch(self, paths: Sequence[str], polling: bool) -> None:
         async for _changes in watchfiles.awatch(*paths, force_polling=polling, recursive=False, debounce=200):
             self._wake.set()
 
-    async def work_loop(self) -> None:
+    async def work_loop(self, beat: Beat = _never) -> None:
+        worker = self.pipeline.worker()  # this task's own holder name: its claims are told apart from the others'
         while True:
             try:
-                busy = await self.pipeline.run_once()
-            except Exception:
+                busy = await self.pipeline.run_once(worker)
+            except Exception as exc:
+                if database_is_away(exc):
+                    raise  # the database is away: the supervisor reports it and retries after a back-off
                 log.exception("a pipeline step failed; it will be retried when its lease expires")
                 busy = False
+            beat()
             if not busy:
                 self._work.clear()
                 try:
@@ -90,6 +157,9 @@ class IntakeService:
                 except TimeoutError:
                     pass
 
-    async def run(self) -> None:
-        tasks = [self.scan_loop(), self.watch_loop()] + [self.work_loop() for _ in range(self.settings.workers)]
-        await asyncio.gather(*tasks)
+    async def run(self, health: Health | None = None) -> None:
+        """Every loop, each under the supervisor (restarted when it dies, reported to ``health``)."""
+        health = health or Health()
+        loops = [supervise("intake.scan", self.scan_loop, health), supervise("intake.watch", self.watch_loop, health)]
+        loops += [supervise(f"intake.work#{n}", self.work_loop, health) for n in range(1, self.settings.workers + 1)]
+        await asyncio.gather(*loops)

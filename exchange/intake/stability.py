@@ -8,12 +8,15 @@ or parses a dropped file.
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".done", ".result.json", ".result.txt", ".reason.txt")
 DONE_MARKER = ".done"
@@ -28,12 +31,30 @@ class Observation:
 
 @dataclass(frozen=True)
 class Ready:
-    """A dropped entry ready to take in; ``is_dir`` entries are refused (folders are not accepted)."""
+    """A dropped entry ready to take in; ``is_dir`` entries are refused (folders are not accepted).
+
+    ``path`` may hold an undecodable name (surrogate escapes, as ``os`` gives it); device, inode, size and mtime
+    identify the drop itself, so a stale listing of a file already taken in is recognised as such.
+    """
 
     path: Path
     size: int
     is_dir: bool
     marker: Path | None
+    device: int = 0
+    inode: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+
+    @property
+    def identity(self) -> str:
+        return identity_of(self.device, self.inode, self.size, self.mtime_ns, self.ctime_ns)
+
+
+def identity_of(device: int, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    """What tells one drop from another. The inode change time is in it because a rename changes it: a file
+    staff move back from the quarantine folder (same inode, same mtime) is a new drop, not the refused one."""
+    return f"{device}:{inode}:{size}:{mtime_ns}:{ctime_ns}"
 
 
 def is_ignored(name: str) -> bool:
@@ -69,10 +90,15 @@ class StabilityTracker:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            except OSError as exc:
+                # One entry we cannot even look at must not hide the others.
+                log.warning("cannot look at an entry in a watched folder (%s); skipped", type(exc).__name__)
+                continue
             present.add(path)
+            ids = (info.st_dev, info.st_ino)
             if stat.S_ISLNK(info.st_mode):
                 # A link could point anywhere on the ward's network: refuse it like a folder.
-                ready.append(Ready(path, 0, True, None))
+                ready.append(Ready(path, info.st_size, True, None, *ids, info.st_mtime_ns, info.st_ctime_ns))
                 continue
             is_dir = stat.S_ISDIR(info.st_mode)
             marker = folder / (entry.name + DONE_MARKER)
@@ -82,7 +108,8 @@ class StabilityTracker:
                 current = Observation(info.st_size, info.st_mtime_ns, now)
             self._seen[path] = current
             if entry.name + DONE_MARKER in names or now - current.first_seen >= self.quiet_seconds:
-                ready.append(Ready(path, info.st_size, is_dir, marker if marker.name in names else None))
+                found = marker if marker.name in names else None
+                ready.append(Ready(path, info.st_size, is_dir, found, *ids, info.st_mtime_ns, info.st_ctime_ns))
             else:
                 unsettled = True
         for gone in [p for p in self._seen if p.parent == folder and p not in present]:

@@ -1,4 +1,5 @@
 """Keys: the master key and what it protects.
 
 * ``sealing`` — envelope encryption of secrets at rest (package passwords, TOTP secrets)
+* ``sealed_files`` — streaming envelope encryption of files at rest (uploads, quarantined drops)
 """

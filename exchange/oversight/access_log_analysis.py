@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from exchange.identity.acting import display_name
 from exchange.identity.audit_log import AuditAction
-from exchange.identity.authorisation import Action
+from exchange.identity.authorisation import Action, Principal
 from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Designation
 from ledger.models.oversight import AccessFinding, AccessReview
@@ -206,15 +207,26 @@ async def analyse(
     return {"events": len(events), "new_findings": dict(counts)}
 
 
-async def review(session: AsyncSession, year: int, *, reviewed_by: str, comment: str, now: datetime) -> AccessReview:
-    """The compliance officer's review of a fiscal year's findings not reviewed before."""
+async def review(session: AsyncSession, year: int, *, reviewer: Principal, comment: str, now: datetime) -> AccessReview:
+    """The compliance officer's review of a fiscal year's findings not reviewed before, as ``reviewer`` (the
+    signed-in account, or the account the CLI's ``--by`` names); the caller has authorised ``ACCESS_REVIEW``."""
+    comment = comment.strip()
+    if not comment:
+        raise ValueError("確認の所見（コメント）を入力してください。")
+    name = display_name(reviewer)
     pending = (
         await session.scalars(
             select(AccessFinding).where(AccessFinding.fiscal_year == year, AccessFinding.review_id.is_(None))
         )
     ).all()
     row = AccessReview(
-        fiscal_year=year, reviewed_by=reviewed_by, reviewed_at=now, comment=comment, findings_reviewed=len(pending)
+        fiscal_year=year,
+        reviewed_by=name,
+        reviewed_at=now,
+        comment=comment,
+        findings_reviewed=len(pending),
+        reviewer_account_id=reviewer.account_id,
+        reviewer_person_id=reviewer.person_id,
     )
     session.add(row)
     await session.flush()
@@ -225,10 +237,10 @@ async def review(session: AsyncSession, year: int, *, reviewed_by: str, comment:
         RegisterEntry(
             kind=RegisterKind.ACCESS_REVIEWED,
             category=Category.ADMIN,
-            content=f"{year}年度のアクセスログ分析結果（{len(pending)}件）を確認",
-            handler_from=reviewed_by,
+            content=f"{year}年度のアクセスログ分析結果（{len(pending)}件）を確認：{comment}",
+            handler_from=name,
             quantity={"findings": len(pending)},
-            details={"comment": comment},
+            details={"comment": comment, "review_id": row.id, "account_id": reviewer.account_public_id},
         ),
     )
     return row

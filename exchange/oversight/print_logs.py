@@ -1,20 +1,24 @@
 """Print logs (C-17): a printer's log is read, matched to the print data delivered, and checked for reprints.
 
-A contractor uploads its log as CSV (UTF-8, UTF-8 with BOM, or CP932) with the columns 印刷元コンピュータ名,
-印刷日時, 印刷ファイル名, 印刷先プリンタ名 and 印刷枚数, and optionally 理由 (再印刷理由, 備考) for reprints.
+A contractor uploads its log through the portal as CSV (UTF-8, UTF-8 with BOM, or CP932) or XLSX with the
+columns 印刷元コンピュータ名, 印刷日時, 印刷ファイル名, 印刷先プリンタ名 and 印刷枚数, and optionally 理由 (再印刷理由,
+備考) for reprints; the shorter names some print servers write (端末名, ファイル名, プリンタ名, ページ数) are read
+as the same columns. The log is parsed from the upload's bytes in memory, so no plaintext copy is ever written.
 Every printed file should be print data the ward delivered under the contract: a row matches a delivered
 package when its file name (without the folder a print spooler may add; compared after NFKC and case folding)
 equals a file of the package, or failing that has the same stem (a PDF printed from a delivered CSV).
 
-A file printed more than once under the contract, in this log or counting earlier ones, is a finding that
-needs a reason; so is a file that matches no delivered print data. Reasons in the log are taken at upload;
-missing ones can be given later. Upload, findings and reasons are all lines in the register.
+Findings that need a reason from the printer: a file printed more than once under the contract (in this log or
+counting earlier ones); a file that matches no delivered print data; and a first print whose page count does
+not fit the delivered file's record count (not a whole number of pages per notice). Reasons in the log are
+taken at upload; missing ones are given later on the portal. Upload, findings and reasons are register lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -25,6 +29,7 @@ from pathlib import Path, PurePath
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
@@ -34,7 +39,7 @@ from ledger.registers.handover import Category, RegisterEntry, RegisterKind, rec
 from ledger.reports.printlog import file_key
 from ledger.wareki import JST
 from policies.errors import PolicyRefusal
-from policies.tabular import open_table
+from policies.tabular import read_table, table_kind
 
 COLUMNS = {
     "computer": "印刷元コンピュータ名",
@@ -43,7 +48,11 @@ COLUMNS = {
     "printer": "印刷先プリンタ名",
     "pages": "印刷枚数",
 }
+# The names the S2 print servers write (the S2 plugin's former format), read as the same columns.
+ALIASES = {"端末名": "computer", "ファイル名": "file_name", "プリンタ名": "printer", "ページ数": "pages"}
 REASON_COLUMNS = ("理由", "再印刷理由", "備考")
+MAX_LOG_BYTES = 20 * 1024 * 1024  # a month's log of a busy print shop is a few MB; it is parsed in memory
+TOO_LARGE = f"印刷ログが大きすぎます（上限 {MAX_LOG_BYTES // (1024 * 1024)} MB）。月ごとに分けて提出してください"
 _MAX_PROBLEMS = 20
 _TIMESTAMP = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?")
 
@@ -94,20 +103,34 @@ def _pages(text: str) -> int:
     return int(digits)
 
 
-def parse_print_log(path: Path, encoding: str | None = None) -> ParsedLog:
-    """Read a whole print log or raise ``PrintLogError`` listing what is wrong (blocking: run in a thread)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as raw:
-        while chunk := raw.read(1 << 20):
-            digest.update(chunk)
+def _columns(header: list[str]) -> tuple[dict[str, int], int | None]:
+    """Where each column is, or ``PrintLogError`` naming the missing ones by their full names."""
+    where: dict[str, int] = {}
+    for index, name in enumerate(header):
+        key = next((k for k, full in COLUMNS.items() if full == name), None) or ALIASES.get(name)
+        if key is not None:
+            where.setdefault(key, index)
+    missing = [name for key, name in COLUMNS.items() if key not in where]
+    if missing:
+        raise PrintLogError(
+            [f"印刷ログの見出しに必要な列がありません: {'、'.join(missing)}（必要な列: {'、'.join(COLUMNS.values())}）"]
+        )
+    reason_at = next((header.index(name) for name in REASON_COLUMNS if name in header), None)
+    return where, reason_at
+
+
+def parse_print_log(data: bytes, file_name: str, encoding: str | None = None) -> ParsedLog:
+    """Read a whole print log held in memory or raise ``PrintLogError`` listing what is wrong (CPU-bound: run
+    it in a thread)."""
+    kind = table_kind(Path(file_name))
+    if kind is None:
+        raise PrintLogError(["印刷ログはCSVまたはExcel（.xlsx）のファイルで提出してください"])
+    if len(data) > MAX_LOG_BYTES:
+        raise PrintLogError([TOO_LARGE])
     try:
-        with open_table(path, encoding=encoding) as table:
+        with read_table(io.BytesIO(data), kind, encoding=encoding) as table:
             header = [unicodedata.normalize("NFKC", cell).strip() for cell in table.header]
-            missing = [name for name in COLUMNS.values() if name not in header]
-            if missing:
-                raise PrintLogError([f"見出しに必要な列がありません: {'、'.join(missing)}"])
-            where = {key: header.index(name) for key, name in COLUMNS.items()}
-            reason_at = next((header.index(name) for name in REASON_COLUMNS if name in header), None)
+            where, reason_at = _columns(header)
             rows: list[ParsedRow] = []
             problems: list[str] = []
             for cells in table:
@@ -129,14 +152,14 @@ def parse_print_log(path: Path, encoding: str | None = None) -> ParsedLog:
                 if len(problems) >= _MAX_PROBLEMS:
                     problems.append("以降の確認は省略しました")
                     break
-            encoding_used = table.format.encoding or "utf-8"
+            encoding_used = table.format.encoding or "xlsx"
     except PolicyRefusal as exc:
         raise PrintLogError([exc.reason]) from exc
     if problems:
         raise PrintLogError(problems)
     if not rows:
         raise PrintLogError(["印刷の記録が1件もありません"])
-    return ParsedLog(encoding_used, digest.hexdigest(), tuple(rows))
+    return ParsedLog(encoding_used, hashlib.sha256(data).hexdigest(), tuple(rows))
 
 
 @dataclass(frozen=True)
@@ -145,18 +168,28 @@ class IngestResult:
     findings: list[PrintFinding]
 
 
-async def _delivered_files(session: AsyncSession, contract: Contract) -> tuple[dict[str, int], dict[str, int]]:
+@dataclass(frozen=True)
+class _Delivered:
+    package_id: int
+    records: int | None  # the delivered file's record count, when its manifest says
+
+
+async def _delivered_files(
+    session: AsyncSession, contract: Contract
+) -> tuple[dict[str, _Delivered], dict[str, _Delivered]]:
     """Delivered print data of the contract by exact file key and by stem, each to its package."""
     packages = await session.scalars(
         select(Package).where(Package.contract_id == contract.id, Package.delivered_at.is_not(None))
     )
-    exact: dict[str, int] = {}
-    stems: dict[str, int] = {}
+    exact: dict[str, _Delivered] = {}
+    stems: dict[str, _Delivered] = {}
     for package in packages:
         for item in package.content.get("files", []):
             key = file_key(str(item["name"]))
-            exact.setdefault(key, package.id)
-            stems.setdefault(_stem(key), package.id)
+            records = item.get("records")
+            delivered = _Delivered(package.id, int(records) if isinstance(records, int) and records > 0 else None)
+            exact.setdefault(key, delivered)
+            stems.setdefault(_stem(key), delivered)
     return exact, stems
 
 
@@ -167,26 +200,47 @@ async def _earlier_prints(session: AsyncSession, contract: Contract) -> Counter[
     return Counter(file_key(name) for name in names)
 
 
-def _finding_text(finding: PrintFinding) -> str:
+def finding_text(finding: PrintFinding) -> str:
+    """The finding as a person reads it (register line, portal pages)."""
+    state = f"理由: {finding.reason}" if finding.reason else "理由未記載"
     if finding.kind is PrintFindingKind.DUPLICATE:
-        state = f"理由: {finding.reason}" if finding.reason else "理由未記載"
         return f"重複印刷 {finding.file_name}（{finding.print_count}回目まで、{state}）"
+    if finding.kind is PrintFindingKind.PAGES:
+        return f"印刷枚数がレコード件数に合わない {finding.file_name}（{finding.detail}、{state}）"
     return f"納品した印刷データにないファイルの印刷 {finding.file_name}"
+
+
+def _pages_finding(
+    shown: str, rows: list[PrintLogRow], delivered: _Delivered | None, earlier: int
+) -> PrintFinding | None:
+    """The first print of a delivered file must be a whole number of pages per record (per notice)."""
+    if earlier or delivered is None or delivered.records is None:
+        return None
+    pages = rows[0].pages
+    if pages >= delivered.records and pages % delivered.records == 0:
+        return None
+    return PrintFinding(
+        kind=PrintFindingKind.PAGES,
+        file_name=shown,
+        print_count=earlier + len(rows),
+        detail=f"印刷 {pages:,}枚、レコード {delivered.records:,}件",
+        reason=rows[0].reason,
+    )
 
 
 async def ingest(
     session: AsyncSession,
     contract: Contract,
-    path: Path,
+    data: bytes,
     *,
+    file_name: str,
     uploaded_by: str,
-    file_name: str | None = None,
     encoding: str | None = None,
     channel: str | None = None,
     at: datetime | None = None,
 ) -> IngestResult:
     """Take in one uploaded print log for ``contract``; nothing is stored when it cannot be read."""
-    parsed = await asyncio.to_thread(parse_print_log, path, encoding)
+    parsed = await asyncio.to_thread(parse_print_log, data, file_name, encoding)
     known = await session.scalar(
         select(PrintLog.id).where(PrintLog.contract_id == contract.id, PrintLog.sha256 == parsed.sha256)
     )
@@ -198,7 +252,7 @@ async def ingest(
     print_log = PrintLog(
         contract_id=contract.id,
         party_id=contract.party_id,
-        file_name=file_name or path.name,
+        file_name=file_name,
         sha256=parsed.sha256,
         encoding=parsed.encoding,
         uploaded_by=uploaded_by,
@@ -215,8 +269,9 @@ async def ingest(
             printer=row.printer,
             pages=row.pages,
             reason=row.reason,
-            package_id=exact.get(key, stems.get(_stem(key))),
         )
+        delivered = exact.get(key, stems.get(_stem(key)))
+        stored.package_id = delivered.package_id if delivered is not None else None
         print_log.rows.append(stored)
         by_file[key].append(stored)
     session.add(print_log)
@@ -234,13 +289,16 @@ async def ingest(
                     file_name=shown,
                     print_count=total,
                     reason="／".join(reasons) or None,
-                    reason_by=uploaded_by if reasons else None,
-                    reason_at=moment if reasons else None,
                 )
             )
         if rows[0].package_id is None:
             findings.append(PrintFinding(kind=PrintFindingKind.UNMATCHED, file_name=shown, print_count=total))
+        misfit = _pages_finding(shown, rows, exact.get(key, stems.get(_stem(key))), earlier[key])
+        if misfit is not None:
+            findings.append(misfit)
     for finding in findings:
+        if finding.reason is not None:
+            finding.reason_by, finding.reason_at = uploaded_by, moment
         finding.print_log_id, finding.contract_id, finding.found_at = print_log.id, contract.id, moment
     session.add_all(findings)
     await session.flush()
@@ -272,7 +330,7 @@ async def _record_finding(
         RegisterEntry(
             kind=kind,
             category=Category.ADMIN,
-            content=_finding_text(finding),
+            content=finding_text(finding),
             contract_id=contract.public_id,
             handler_from=handler,
             details={
@@ -305,7 +363,33 @@ async def give_reason(
 
 async def open_findings(session: AsyncSession, contract_ids: Sequence[int] = ()) -> list[PrintFinding]:
     """Findings still waiting for a reason, oldest first."""
-    query = select(PrintFinding).where(PrintFinding.reason.is_(None)).order_by(PrintFinding.id)
+    query = (
+        select(PrintFinding)
+        .options(selectinload(PrintFinding.contract))
+        .where(PrintFinding.reason.is_(None))
+        .order_by(PrintFinding.id)
+    )
     if contract_ids:
         query = query.where(PrintFinding.contract_id.in_(contract_ids))
     return list((await session.scalars(query)).all())
+
+
+async def contract_findings(session: AsyncSession, contract: Contract) -> list[PrintFinding]:
+    """Every finding of the contract, newest first, with its log: what the printer and ward staff see."""
+    query = (
+        select(PrintFinding)
+        .options(selectinload(PrintFinding.print_log))
+        .where(PrintFinding.contract_id == contract.id)
+        .order_by(PrintFinding.id.desc())
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def finding_of(session: AsyncSession, contract: Contract, public_id: str) -> PrintFinding:
+    """The contract's finding ``public_id``, or ``PrintLogError``."""
+    finding = await session.scalar(
+        select(PrintFinding).where(PrintFinding.public_id == public_id, PrintFinding.contract_id == contract.id)
+    )
+    if finding is None:
+        raise PrintLogError(["指摘事項が見つかりません"])
+    return finding

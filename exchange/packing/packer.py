@@ -2,12 +2,14 @@
 
 The manifest is written last because it carries each file's size and SHA-256, computed while streaming; it
 is encrypted with the same password. ``pack`` is synchronous and CPU-bound: the hub calls it in a worker
-thread. The output appears at ``dest`` only complete: it is written to a temporary file in the same
-directory, fsynced, then renamed.
+thread. The output appears at ``dest`` only complete and proven: it is written to a temporary file in the same
+directory, read back by :mod:`exchange.packing.proof` (which must find exactly the recorded sizes, hashes and
+record counts), fsynced, then renamed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import unicodedata
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
+from exchange.packing.proof import Expected, PackageProofError, prove
 from exchange.packing.zipaes import AesZipWriter
 from ledger.files import atomic_writer
 
@@ -149,6 +152,15 @@ def _shifted(progress: Callable[[int], None], base: int, read: int) -> None:
     progress(base + read)
 
 
+def prove_packed(fp: BinaryIO, password: str, result: PackResult) -> None:
+    """Read the ZIP open as ``fp`` back and raise :class:`PackageProofError` unless it is exactly ``result``:
+    each file's size, SHA-256 and record count, the manifest's bytes, and the whole file's size and SHA-256."""
+    members = [Expected(f.name, f.size, f.sha256, f.record_count) for f in result.files]
+    document = result.manifest_json
+    members.append(Expected(MANIFEST_NAME, len(document), hashlib.sha256(document).hexdigest(), None))
+    prove(fp, password, members, size=result.size, sha256=result.sha256, spool_dir=result.path.parent)
+
+
 def pack(
     sources: Sequence[PackSource],
     manifest: Manifest,
@@ -162,7 +174,9 @@ def pack(
     """Pack ``sources`` and a manifest into an AES-256 ZIP at ``dest`` (replaced atomically).
 
     ``level`` 1-9 deflates (zlib levels), 0 stores. ``progress`` receives the total source bytes read so far.
-    ``workers`` is the number of deflate threads (default: CPU count).
+    ``workers`` is the number of deflate threads (default: CPU count). Raises :class:`PackageProofError` (an
+    ``OSError``: the attempt failed) when a source changed size while it was read or the written ZIP does not
+    read back as recorded; ``dest`` is then left as it was.
     """
     names = _checked_names(sources)
     packed: list[PackedFile] = []
@@ -171,18 +185,24 @@ def pack(
         for name, source in zip(names, sources, strict=True):
             report = None if progress is None else partial(_shifted, progress, done)
             with source.path.open("rb") as src:
+                opened_size = os.fstat(src.fileno()).st_size
                 info = writer.write_stream(
                     name,
                     src,
-                    size_hint=os.fstat(src.fileno()).st_size,
+                    size_hint=opened_size,
                     level=level,
                     modified=manifest.created_at,
                     progress=report,
                 )
+            if info.size != opened_size:
+                # Someone else wrote to or truncated the source while it was read (a lost lease, a rerun).
+                raise PackageProofError(f"{name}: 読み取り中にサイズが{opened_size}から{info.size}バイトに変わりました")
             done += info.size
             packed.append(PackedFile(name, info.size, info.sha256, source.record_count))
         document = manifest_json(manifest, packed)
         writer.write_bytes(MANIFEST_NAME, document, level=level, modified=manifest.created_at)
         writer.close()
-        size, digest = writer.size, writer.sha256
-    return PackResult(dest, size, digest, tuple(packed), document)
+        result = PackResult(dest, writer.size, writer.sha256, tuple(packed), document)
+        out.flush()
+        prove_packed(out, password, result)
+    return result

@@ -7,7 +7,6 @@ never logged or stored unsealed.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,18 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.contract_facts import contract_facts
 from exchange.delivery.package_state import Use, refusal
+from exchange.identity.audit_log import AuditAction
+from exchange.identity.authorisation import Action
 from exchange.keys import sealing
-from ledger.models import Contract, Designation, Package, PasswordRelease, Person
+from ledger.models import Contract, Designation, Package, PasswordRelease, Person, RouteTarget
+from ledger.models.audit import AuditEvent
 from ledger.models.base import utcnow
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.wareki import jst_date
+from policies import channels
 from policies import split_password as rule
+from policies.channels import PasswordChannel
 
-
-class PasswordChannel(enum.StrEnum):
-    NOTICE = "notice"  # printed パスワード通知書, handed over or sent by registered mail
-    PORTAL = "portal"  # the portal's own pick-up page, after login with a second factor
-    EMAIL = "email"  # an e-mail to the person's separate password address
+__all__ = ["PasswordChannel", "PasswordRefused", "Released", "release"]
 
 
 class PasswordRefused(Exception):
@@ -48,9 +48,25 @@ class Released:
         return f"Released(package={self.package.public_id}, channel={self.channel})"
 
 
-def _data_channels(package: Package, connector_kinds: dict[str, str]) -> frozenset[str]:
+async def _data_channels(
+    session: AsyncSession, package: Package, connector_kinds: dict[str, str]
+) -> frozenset[channels.DataChannel]:
+    """The ways the data went: its connector's kind (the planned one and the one that delivered, when they are
+    configured here) and ``portal`` once anyone downloaded it from the portal or the API."""
     used = {package.connector, package.delivered_via or package.connector}
-    return frozenset(connector_kinds.get(name, name) for name in used)
+    found = {channels.of_connector_kind(connector_kinds[name]) for name in used if name in connector_kinds}
+    downloaded = await session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.action.in_((Action.PACKAGE_DOWNLOAD, AuditAction.PACKAGE_DOWNLOAD_RESUME)),
+            AuditEvent.outcome == "allowed",
+            AuditEvent.object_id == package.public_id,
+        )
+        .limit(1)
+    )
+    if downloaded is not None:
+        found.add(channels.DataChannel.PORTAL)
+    return frozenset(found)
 
 
 async def _request(
@@ -61,6 +77,7 @@ async def _request(
     channel: PasswordChannel,
     connector_kinds: dict[str, str],
     moment: datetime,
+    login_session: str | None,
 ) -> rule.ReleaseRequest:
     """What the split-password rule needs, for a package whose own state lets it give its password."""
     assert package.delivered_at is not None  # package_state refuses a package not delivered
@@ -75,13 +92,41 @@ async def _request(
         contract=await contract_facts(session, contract),
         recipient_id=person.public_id,
         designations=tuple(rule.Designation(p.public_id, contract.public_id, d.role.value) for d, p in designations),
-        password_channel=channel.value,
-        data_channels=_data_channels(package, connector_kinds),
+        password_channel=channel,
+        data_channels=await _data_channels(session, package, connector_kinds),
         delivered_at=package.delivered_at,
         acknowledged_at=package.acknowledged_at,
         now=moment,
         today=jst_date(moment),
+        allowed_channels=await _allowed_channels(session, package),
+        same_session=await _downloaded_in(session, package, login_session),
     )
+
+
+async def _downloaded_in(session: AsyncSession, package: Package, login_session: str | None) -> bool:
+    """True when an allowed download of ``package`` (counted or resumed, page or API) was made in this login."""
+    if login_session is None:
+        return False
+    found = await session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.action.in_((Action.PACKAGE_DOWNLOAD, AuditAction.PACKAGE_DOWNLOAD_RESUME)),
+            AuditEvent.outcome == "allowed",
+            AuditEvent.object_id == package.public_id,
+            AuditEvent.login_session == login_session,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def _allowed_channels(session: AsyncSession, package: Package) -> frozenset[str] | None:
+    """The route target's ``password_channels``: the ward's choice binds every release path (C-02)."""
+    if package.route_target_id is None:
+        return None
+    target = await session.get(RouteTarget, package.route_target_id)
+    assert target is not None
+    return frozenset(target.password_channels)
 
 
 async def release(
@@ -93,12 +138,14 @@ async def release(
     keyring: sealing.Keyring,
     connector_kinds: dict[str, str],
     now: datetime | None = None,
+    login_session: str | None = None,
 ) -> Released:
     """Decide, record, and (when allowed) unseal. Raises PasswordRefused after recording a refusal.
 
     The package's own state is checked first, exactly as for a download (``exchange.delivery.package_state``);
     only a package that may give its password goes before the split-password rule. Runs in the caller's
-    transaction; the caller commits even on refusal, so refused attempts are kept.
+    transaction; the caller commits even on refusal, so refused attempts are kept. ``login_session`` is the
+    asking request's login occasion (``exchange.web.sessions.occasion``), for a portal pick-up.
     """
     moment = now or utcnow()
     contract = await session.get(Contract, package.contract_id)
@@ -107,7 +154,7 @@ async def release(
     if refused is not None:
         decision = rule.ReleaseDecision(allowed=False, code=refused.code, reason_ja=refused.reason_ja)
     else:
-        request = await _request(session, contract, package, person, channel, connector_kinds, moment)
+        request = await _request(session, contract, package, person, channel, connector_kinds, moment, login_session)
         decision = rule.SplitPasswordRule().decide(request)
     session.add(
         PasswordRelease(

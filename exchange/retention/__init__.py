@@ -4,4 +4,5 @@
 * ``hub_certificate_files`` — the files of the hub's signed deletion certificates, and their approval
 * ``contractor_certificates`` — contractors' deletion certificates: requests, submissions, reminders
 * ``returns`` — printed notices and DVDs that must come back
+* ``certificate_review`` — the ward accepts or returns a contractor's deletion certificate (C-04)
 """

@@ -32,7 +32,7 @@ from ledger.models.retention import (
     ErasureMethod,
 )
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
-from ledger.reports.deletion import Coverage, coverage, coverage_lines, family
+from ledger.reports.deletion import METHODS_JA, Coverage, coverage, coverage_lines, family
 from ledger.wareki import jst_date, to_wareki
 
 REMIND_BEFORE = timedelta(days=7)
@@ -45,6 +45,8 @@ class SubmissionRefused(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
+    """What a certificate states, after NIST SP 800-88 Rev. 1 Appendix G (the serial only where the medium has one)."""
+
     package_ids: Sequence[str]  # public ids
     method: ErasureMethod
     erased_on: date
@@ -53,6 +55,43 @@ class Submission:
     verifier: str
     submitted_by: str | None = None
     scan_path: str | None = None
+    method_detail: str = ""
+    tool: str = ""
+    verification_method: str = ""
+    verification_result: str = ""
+    media_type: str = ""
+    media_serial: str = ""
+
+
+# The Appendix G facts a certificate must state, with the words the refusal uses for each.
+REQUIRED_FACTS = (
+    ("media_type", "媒体の種類"),
+    ("media", "媒体"),
+    ("method_detail", "消去の方法（詳細）"),
+    ("tool", "使用したツールと版"),
+    ("verification_method", "検証の方法"),
+    ("verification_result", "検証の結果"),
+    ("operator", "作業者"),
+    ("verifier", "確認者"),
+)
+
+
+def _check_facts(form: Submission) -> None:
+    missing = [label for key, label in REQUIRED_FACTS if not str(getattr(form, key)).strip()]
+    if missing:
+        raise SubmissionRefused(f"{'・'.join(missing)}を入力してください。")
+
+
+def _check_erased_after_delivery(form: Submission, packages: Sequence[Package]) -> None:
+    """Data cannot have been erased before it was delivered: such a date is a typing error or a false statement."""
+    delivered = [(jst_date(p.delivered_at), p.zip_name) for p in packages if p.delivered_at is not None]
+    early = sorted(item for item in delivered if form.erased_on < item[0])
+    if early:
+        on, name = early[-1]
+        raise SubmissionRefused(
+            f"消去日（{to_wareki(form.erased_on)}）が、データ「{name}」の提供日（{to_wareki(on)}）より前です。"
+            "提供を受けた日以降の消去日を入力してください。"
+        )
 
 
 async def received(session: AsyncSession, contract_id: int) -> list[Package]:
@@ -135,6 +174,8 @@ async def submit(session: AsyncSession, request_id: str, form: Submission, now: 
         raise SubmissionRefused("消去したデータを1件以上選んでください。")
     if form.erased_on > jst_date(now):
         raise SubmissionRefused("消去日に未来の日付は指定できません。")
+    _check_erased_after_delivery(form, [own[package_id] for package_id in form.package_ids])
+    _check_facts(form)
     certificate = ContractorCertificate(
         request_id=request.id,
         party_id=request.party_id,
@@ -146,6 +187,12 @@ async def submit(session: AsyncSession, request_id: str, form: Submission, now: 
         verifier=form.verifier,
         scan_path=form.scan_path,
         submitted_by=form.submitted_by,
+        method_detail=form.method_detail.strip(),
+        tool=form.tool.strip(),
+        verification_method=form.verification_method.strip(),
+        verification_result=form.verification_result.strip(),
+        media_type=form.media_type.strip(),
+        media_serial=form.media_serial.strip() or None,
     )
     session.add(certificate)
     await session.flush()
@@ -157,12 +204,25 @@ async def submit(session: AsyncSession, request_id: str, form: Submission, now: 
         RegisterEntry(
             kind=RegisterKind.CERTIFICATE_SUBMITTED,
             category=Category.ERASED,
-            content=f"消去証明書を受領（{form.method.value}、{to_wareki(form.erased_on)}消去、{len(form.package_ids)}件）",
+            content=(
+                f"消去証明書を受領（{METHODS_JA[form.method]}、{to_wareki(form.erased_on)}消去、"
+                f"{len(set(form.package_ids))}件、依頼番号 {request.public_id}）"
+            ),
             contract_id=request.contract.public_id,
-            handler_from=form.operator,
+            handler_from=form.submitted_by or form.operator,
             handler_to="ward",
             quantity={"packages": len(set(form.package_ids))},
-            details={"certificate_id": certificate.public_id, "verifier": form.verifier, "media": form.media},
+            details={
+                "certificate_id": certificate.public_id,
+                "request_id": request.public_id,
+                "operator": form.operator,
+                "verifier": form.verifier,
+                "media": form.media,
+                "media_type": certificate.media_type,
+                "media_serial": certificate.media_serial,
+                "tool": certificate.tool,
+                "verification_result": certificate.verification_result,
+            },
         ),
     )
     await _complete_if_covered(session, request, now)

@@ -5,11 +5,12 @@ receipt was acknowledged, and never later than the end of the contract's last da
 package never acknowledged goes at that cap. Packages frozen by an incident are held as evidence and skipped.
 
 The sweep is resumable. Due packages are enrolled in the one open certificate; each copy (the store file, the
-delivered copy at its connector) is deleted and looked up again, and its confirmation is committed at once, so
-a sweep killed half way resumes with what is left. Only when every copy of a package is confirmed gone is the
-package crypto-erased (its sealed password, and with it the data key, is destroyed), marked deleted and written
-in the register (消去); only when every enrolled package is erased is the certificate issued, exactly once
-(``UPDATE … WHERE status = 'open'``). A failure (e.g. Box answering 500) is recorded and retried next sweep.
+delivered copy at its connector, and any copy a delivery whose answer was lost may have left elsewhere) is
+deleted and looked up again, and its confirmation is committed at once, so a sweep killed half way resumes
+with what is left. Only when every copy of a package is confirmed gone is the package crypto-erased (its sealed
+password, and with it the data key, is destroyed), marked deleted and written in the register (消去); only when
+every enrolled package is erased is the certificate issued, exactly once (``UPDATE … WHERE status = 'open'``).
+A failure (e.g. Box answering 500) is recorded and retried next sweep.
 """
 
 from __future__ import annotations
@@ -89,6 +90,20 @@ def _plan_copies(package: Package) -> list[dict[str, Any]]:
                 "location": package.location["location"],
                 "method": "delete-and-purge",
                 "method_ja": "削除（ごみ箱等からの完全削除を含む）",
+                "confirmed_at": None,
+                "error": None,
+            }
+        )
+    # Copies an attempt whose answer was lost may have left (``location`` null: looked up by name at deletion).
+    for other in package.other_copies or []:
+        copies.append(
+            {
+                "target": "endpoint",
+                "connector": other["connector"],
+                "folder": other["folder"],
+                "location": other["location"],
+                "method": "delete-and-purge",
+                "method_ja": "削除（応答が失われた配送の複製。ごみ箱等からの完全削除を含む）",
                 "confirmed_at": None,
                 "error": None,
             }
@@ -185,6 +200,11 @@ class Sweeper:
         connector = self.connectors.get(copy["connector"])
         if connector is None:
             raise ConnectorError(f"接続先「{copy['connector']}」が設定されていません。", retryable=False)
+        if copy["location"] is None:
+            found = await connector.locate(copy["folder"], zip_name)
+            if found is None:
+                return f"{connector.kind} connector: no object under the package's name"
+            copy["location"] = found.location
         obj = StoredObject(copy["connector"], copy["folder"], zip_name, copy["location"], 0)
         await connector.delete(obj)
         if await connector.exists(obj):

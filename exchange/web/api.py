@@ -12,15 +12,15 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from exchange.delivery import portal_downloads as downloads
 from exchange.delivery.package_state import PackageState, package_state
 from exchange.identity import api_tokens, lockout
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, decide, load_principal, network_allows
+from exchange.web import sessions
 from exchange.web.context import SESSIONS, Page, error_page, source_ip, transaction
-from exchange.web.contractor_packages import serve_download
-from exchange.web.guards import authorised_package, my_contracts, public_id_param, signed_in_person
+from exchange.web.contractor_packages import acknowledge_or_deny, serve_download
+from exchange.web.guards import authorised_package, my_contracts, public_id_param
 from ledger.models.base import utcnow
 from ledger.models.packages import Package
 
@@ -32,8 +32,10 @@ async def api_page(request: web.Request) -> AsyncIterator[Page]:
     maker = request.app[SESSIONS]
     header = request.headers.get("Authorization", "")
     token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+    # The API's own address bucket: bad tokens from an office never lock that office out of the login page.
+    bucket = lockout.api_address_bucket(ip)
     async with maker() as session, transaction(session):
-        if await lockout.locked_until(session, account_id=None, source_ip=ip, now=now) is not None:
+        if await lockout.locked(maker, [bucket], now) is not None:
             audit.record(session, audit.ANONYMOUS, ip, AuditAction.API_LOCKED, "denied")
             await session.commit()
             raise error_page(request, 429, "認証の失敗が続いたため、一時的に利用できません。")
@@ -43,9 +45,11 @@ async def api_page(request: web.Request) -> AsyncIterator[Page]:
             lockout.record_attempt(session, account_id=None, source_ip=ip, succeeded=False, now=now)
             audit.record(session, audit.ANONYMOUS, ip, AuditAction.API_AUTH_FAILED, "failed")
             await session.commit()
+            await lockout.reserve(maker, [bucket], now)
             raise error_page(request, 401, "認証トークンが正しくないか、有効期限が切れています。")
         principal = await load_principal(session, account)
-        ctx = Page(request, session, principal, "", ip)
+        # An API token is its own login occasion; API downloads are audited like portal downloads.
+        ctx = Page(request, session, principal, "", ip, sessions.occasion("api", api_tokens.digest(token)))
         network = network_allows(principal, ip)
         if not network.allowed:
             await ctx.deny(AuditAction.API_NETWORK, network)
@@ -106,9 +110,7 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "package_id")
     async with api_page(request) as ctx:
         package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_ACKNOWLEDGE, public_id)
-        first = await downloads.acknowledge(
-            ctx.session, package, await signed_in_person(ctx), contract.public_id, now=utcnow()
-        )
+        first = await acknowledge_or_deny(ctx, package, contract.public_id, public_id)
         ctx.audit(
             Action.PACKAGE_ACKNOWLEDGE, object_type="package", object_id=public_id, detail={"first": first, "api": True}
         )
@@ -199,7 +201,7 @@ OPENAPI: dict[str, Any] = {
         },
         "/packages/{package_id}/content": {
             "get": {
-                "summary": "ダウンロード（Range対応。先頭からの取得は回数に数え、途中からの再開は数えない）",
+                "summary": "ダウンロード（Range対応。先頭からの取得は回数に数え、中断した転送の再開だけは数えない）",
                 "operationId": "downloadPackage",
                 "parameters": [_id_param(), {"name": "Range", "in": "header", "schema": {"type": "string"}}],
                 "responses": {

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -30,6 +31,9 @@ from ledger.models.identity import LoginChallenge, TotpFactor
 from ledger.models.parties import Account, PersonRole
 
 CHALLENGE_COOKIE: Final = "handover_challenge"
+# Before any session exists, forms carry a token that must equal this cookie's value (double submit): another
+# site can make a browser post the login or invitation form, but cannot read or set the cookie (SameSite=Strict).
+PRESESSION_COOKIE: Final = "handover_presession"
 CHALLENGE_TTL: Final = {"verify": timedelta(minutes=5), "setup": timedelta(minutes=30)}
 MIN_PASSWORD: Final = 12
 
@@ -56,8 +60,36 @@ def _actor(account: Account | None) -> audit.Actor:
     return audit.Actor(account.id, account.person_id)
 
 
+def prelogin_page(request: web.Request, template: str, error: str | None = None, status: int = 200) -> web.Response:
+    """A form shown before sign-in (login, invitation) with its pre-session CSRF token."""
+    token = request.cookies.get(PRESESSION_COOKIE) or secrets.token_urlsafe(32)
+    response = aiohttp_jinja2.render_template(template, request, {"error": error, "csrf_token": token}, status=status)
+    response.set_cookie(
+        PRESESSION_COOKIE, token, httponly=True, secure=request.app[SECURE_COOKIES], samesite="Strict", path="/"
+    )
+    return response
+
+
 def _login_page(request: web.Request, error: str, status: int) -> web.Response:
-    return aiohttp_jinja2.render_template("login.html", request, {"error": error}, status=status)
+    return prelogin_page(request, "login.html", error, status)
+
+
+async def _prelogin_form(request: web.Request) -> Mapping[str, Any]:
+    """The posted pre-login form, after its token has been checked against the pre-session cookie."""
+    form = await request.post()
+    cookie = request.cookies.get(PRESESSION_COOKIE, "")
+    if not cookie or not secrets.compare_digest(str(form.get("csrf_token", "")), cookie):
+        async with request.app[SESSIONS]() as session, session.begin():
+            audit.record(
+                session,
+                audit.ANONYMOUS,
+                source_ip(request),
+                AuditAction.CSRF_REJECTED,
+                "denied",
+                detail={"path": request.path},
+            )
+        raise error_page(request, 403, "不正な要求です。画面を開き直してから操作してください。")
+    return form
 
 
 async def _open_challenge(
@@ -104,6 +136,7 @@ async def _complete(
     if challenge is not None:
         await session.delete(challenge)
     lockout.record_attempt(session, account_id=account.id, source_ip=ip, succeeded=True, now=now)
+    await lockout.succeeded(session, account_id=account.id, source_ip=ip)
     audit.record(
         session,
         _actor(account),
@@ -119,23 +152,34 @@ async def _complete(
     return response
 
 
-async def _locked(session: AsyncSession, account: Account | None, ip: str, now: datetime) -> bool:
-    """Check the lock; a refused attempt is itself recorded (as a failure) and audited."""
-    until = await lockout.locked_until(session, account_id=account.id if account else None, source_ip=ip, now=now)
+def _buckets(ip: str, account_id: int | None) -> list[lockout.Bucket]:
+    buckets = [lockout.login_address_bucket(ip)]
+    if account_id is not None:
+        buckets.append(lockout.account_bucket(account_id))
+    return buckets
+
+
+async def _reserve(request: web.Request, account: Account | None, ip: str, now: datetime) -> bool:
+    """Count this attempt before its secret is checked; False (and the refusal audited) while a lock holds.
+
+    The caller must not hold uncommitted writes: the count commits on its own connection.
+    """
+    account_id = account.id if account is not None else None
+    until = await lockout.reserve(request.app[SESSIONS], _buckets(ip, account_id), now)
     if until is None:
-        return False
-    lockout.record_attempt(session, account_id=account.id if account else None, source_ip=ip, succeeded=False, now=now)
-    audit.record(
-        session,
-        _actor(account),
-        ip,
-        AuditAction.LOGIN_LOCKED,
-        "denied",
-        object_type="account",
-        object_id=account.public_id if account else None,
-        detail={"until": until.isoformat()},
-    )
-    return True
+        return True
+    async with request.app[SESSIONS]() as session, session.begin():
+        audit.record(
+            session,
+            _actor(account),
+            ip,
+            AuditAction.LOGIN_LOCKED,
+            "denied",
+            object_type="account",
+            object_id=account.public_id if account else None,
+            detail={"until": until.isoformat()},
+        )
+    return False
 
 
 async def _fail(session: AsyncSession, account: Account | None, ip: str, now: datetime, action: AuditAction) -> None:
@@ -151,23 +195,33 @@ async def _fail(session: AsyncSession, account: Account | None, ip: str, now: da
     )
 
 
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return prelogin_page(request, "login.html")
+
+
 async def login_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _prelogin_form(request)
     name = str(form.get("login", ""))
     password = str(form.get("password", ""))
     ip = source_ip(request)
     now = utcnow()
-    async with request.app[SESSIONS]() as session, session.begin():
+    async with request.app[SESSIONS]() as session:
         account = (await session.execute(select(Account).where(Account.login == name))).scalar_one_or_none()
-        if await _locked(session, account, ip, now):
-            return _login_page(request, LOCKED_JA, 429)
-        known_hash = account.password_hash if account else await asyncio.to_thread(_dummy_hash)
-        valid = await verify_password_async(known_hash, password)
+    if not await _reserve(request, account, ip, now):
+        return _login_page(request, LOCKED_JA, 429)
+    known_hash = account.password_hash if account else await asyncio.to_thread(_dummy_hash)
+    valid = await verify_password_async(known_hash, password)
+    async with request.app[SESSIONS]() as session, session.begin():
+        if account is not None:
+            account = await session.get(Account, account.id)
         if account is None or not valid or account.disabled_at is not None:
             await _fail(session, account, ip, now, AuditAction.LOGIN_FAILED)
             return _login_page(request, FAILED_JA, 401)
         network = network_allows(await load_principal(session, account), ip)
         if not network.allowed:
+            # Answered exactly as a wrong password (status, page; the hash was checked either way, so the time
+            # matches too): a stolen password tried from elsewhere must not learn that it is right.
+            lockout.record_attempt(session, account_id=account.id, source_ip=ip, succeeded=False, now=now)
             audit.record(
                 session,
                 _actor(account),
@@ -178,7 +232,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
                 object_id=account.public_id,
                 detail={"code": network.code},
             )
-            return _login_page(request, network.reason_ja, 403)
+            return _login_page(request, FAILED_JA, 401)
         factor = (
             await session.execute(select(TotpFactor).where(TotpFactor.account_id == account.id))
         ).scalar_one_or_none()
@@ -221,7 +275,7 @@ async def totp_post(request: web.Request) -> web.StreamResponse:
         assert account is not None and factor is not None
         if keyring is None:
             raise error_page(request, 503, "二要素認証の鍵が設定されていないため、ログインできません。")
-        if await _locked(session, account, ip, now):
+        if not await _reserve(request, account, ip, now):
             await session.delete(challenge)
             return _login_page(request, LOCKED_JA, 429)
         secret = totp.unseal_secret(keyring, factor.sealed_secret, account.public_id)
@@ -285,14 +339,14 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
             raise error_page(request, 403, "不正な要求です。最初からやり直してください。")
         account = await session.get(Account, challenge.account_id)
         assert account is not None
-        if await _locked(session, account, ip, now):
-            await session.delete(challenge)
-            return _login_page(request, LOCKED_JA, 429)
         password = str(form.get("password", ""))
         problem = _password_problem(account.login, password, str(form.get("password_confirm", "")))
         if problem is not None:
             context = await _setup_context(request, session, challenge, problem)
             return aiohttp_jinja2.render_template("setup.html", request, context, status=400)
+        if not await _reserve(request, account, ip, now):
+            await session.delete(challenge)
+            return _login_page(request, LOCKED_JA, 429)
         keyring = request.app[DEPS].keyring
         if totp_required(request, account.role):
             if keyring is None or challenge.pending_secret is None:
@@ -330,25 +384,29 @@ async def setup_post(request: web.Request) -> web.StreamResponse:
         return await _complete(session, request, account, challenge, now)
 
 
+INVITATION_FAILED_JA: Final = "招待コードが正しくないか、有効期限が切れています。"
+
+
 async def invitation_get(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template("invitation.html", request, {"error": None})
+    return prelogin_page(request, "invitation.html")
 
 
 async def invitation_post(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _prelogin_form(request)
     ip = source_ip(request)
     now = utcnow()
+    if not await _reserve(request, None, ip, now):
+        return prelogin_page(request, "invitation.html", LOCKED_JA, 429)
     async with request.app[SESSIONS]() as session, session.begin():
-        if await _locked(session, None, ip, now):
-            return aiohttp_jinja2.render_template("invitation.html", request, {"error": LOCKED_JA}, status=429)
         invitation = await invitations.find_valid(session, str(form.get("code", "")), now)
         account = await session.get(Account, invitation.account_id) if invitation is not None else None
         if invitation is None or account is None or account.disabled_at is not None:
             await _fail(session, None, ip, now, AuditAction.INVITATION_FAILED)
-            error = "招待コードが正しくないか、有効期限が切れています。"
-            return aiohttp_jinja2.render_template("invitation.html", request, {"error": error}, status=401)
+            return prelogin_page(request, "invitation.html", INVITATION_FAILED_JA, 401)
         network = network_allows(await load_principal(session, account), ip)
         if not network.allowed:
+            # Answered as an unknown code: a letter read by someone elsewhere must not confirm that it is live.
+            lockout.record_attempt(session, account_id=None, source_ip=ip, succeeded=False, now=now)
             audit.record(
                 session,
                 _actor(account),
@@ -359,7 +417,7 @@ async def invitation_post(request: web.Request) -> web.StreamResponse:
                 object_id=invitation.public_id,
                 detail={"code": network.code},
             )
-            return aiohttp_jinja2.render_template("invitation.html", request, {"error": network.reason_ja}, status=403)
+            return prelogin_page(request, "invitation.html", INVITATION_FAILED_JA, 401)
         audit.record(
             session,
             _actor(account),
@@ -382,6 +440,7 @@ async def logout_post(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/login", login_form)
     app.router.add_post("/login", login_post)
     app.router.add_get("/login/totp", totp_get)
     app.router.add_post("/login/totp", totp_post)

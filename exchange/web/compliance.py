@@ -1,4 +1,4 @@
-"""Compliance officer's read-only views: packages, password releases, the access log (C-11)."""
+"""Compliance officer's read-only views: packages and password releases (the access log: ``compliance_audit``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from sqlalchemy import select
 
 from exchange.identity.authorisation import Action, decide
 from exchange.web.context import Page, page
-from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package, PasswordRelease
 from ledger.models.parties import Person
@@ -50,16 +49,6 @@ async def releases(request: web.Request) -> web.StreamResponse:
         return ctx.render("compliance_releases.html", {"rows": rows})
 
 
-async def access_log(request: web.Request) -> web.StreamResponse:
-    async with page(request) as ctx:
-        await _allowed(ctx)
-        events = (
-            (await ctx.session.execute(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(LIMIT))).scalars().all()
-        )
-        return ctx.render("compliance_audit.html", {"events": events})
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/compliance", packages)
     app.router.add_get("/compliance/releases", releases)
-    app.router.add_get("/compliance/audit", access_log)

@@ -27,7 +27,8 @@ from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.retention import CertificateRequest, HubCertificateStatus, HubDeletionCertificate
 from ledger.reports import access_log, deletion
-from ledger.wareki import JST, fiscal_year
+from ledger.reports import inspections as inspection_report
+from ledger.wareki import fiscal_year, jst_date
 
 # Kinds offered on the page: the filtered registers (``ledger.reports.KINDS``), then the deletion report (one
 # contract family) and the access-log findings (one fiscal year).
@@ -37,6 +38,7 @@ KIND_LABELS: Final = {
     "print": "印刷ログ確認結果",
     "deletion": "データ消去状況一覧（契約ごと）",
     "access": "アクセスログ分析結果（年度ごと）",
+    "inspections": "実地検査の実施状況（年度ごと）",
 }
 FORMAT_LABELS: Final = {"pdf": "PDF", "xlsx": "Excel（XLSX）", "csv": "CSV"}
 ENCODING_LABELS: Final = {"utf-8-sig": "UTF-8（BOM付き）", "cp932": "CP932（Shift_JIS）"}
@@ -92,6 +94,10 @@ def _builder(kind: str, query: Mapping[str, str]) -> tuple[Callable[[AsyncSessio
         if year is None:
             raise BadQuery("アクセスログ分析結果は年度を入力してください。")
         return (lambda session: access_log.build(session, year)), f"{year}年度"
+    if kind == "inspections":
+        if year is None:
+            raise BadQuery("実地検査の実施状況は年度を入力してください。")
+        return (lambda session: inspection_report.build(session, year)), f"{year}年度"
     flt = reports.ReportFilter(
         contract=contract,
         fiscal_year=year,
@@ -155,7 +161,7 @@ async def report_download(request: web.Request) -> web.StreamResponse:
     content_type = CONTENT_TYPES[fmt]
     if fmt == "csv":
         content_type += f"; charset={CSV_CHARSETS[encoding]}"
-    stamp = built.created_at.astimezone(JST).strftime("%Y%m%d")
+    stamp = jst_date(built.created_at).strftime("%Y%m%d")
     return web.Response(
         body=data,
         headers={
@@ -191,7 +197,13 @@ async def certificates_page(request: web.Request) -> web.StreamResponse:
         coverage = {request.id: await deletion.coverage_lines(ctx.session, request.contract) for request in requests}
         return ctx.render(
             "compliance_certificates.html",
-            {"hub": hub, "requests": requests, "coverage": coverage, "issued": HubCertificateStatus.ISSUED},
+            {
+                "hub": hub,
+                "requests": requests,
+                "coverage": coverage,
+                "issued": HubCertificateStatus.ISSUED,
+                "reviews": deletion.REVIEWS_JA,
+            },
         )
 
 

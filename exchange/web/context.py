@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -19,9 +20,10 @@ from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
 from exchange.inbound import uploads as inbound
-from exchange.intake.preparation import VirusScanner
+from exchange.intake.antivirus import StreamScanner
 from exchange.keys import sealing
 from exchange.web import sessions
+from policies.pluginmanager import HandoverPlugins
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,14 @@ class PortalDeps:
     keyring: sealing.Keyring | None = None
     connector_kinds: Mapping[str, str] = field(default_factory=dict)
     data_dir: Path | None = None
-    staff_totp_required: bool = False
+    staff_totp_required: bool = True
     upload_limit: int = inbound.MAX_BYTES
     connectors: Mapping[str, Connector] = field(default_factory=dict)
-    scanner: VirusScanner | None = None
+    scanner: StreamScanner | None = None
+    # Reverse proxies (``web.trusted_proxies``) whose X-Forwarded-For is believed; see ``client_address``.
+    trusted_proxies: tuple[str, ...] = ()
+    # The benefit plugins, for checks of returned data (``check_returned_records``); None: no plugin checks.
+    plugins: HandoverPlugins | None = None
 
 
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
@@ -47,8 +53,36 @@ SECURE_COOKIES: web.AppKey[bool] = web.AppKey("secure_cookies")
 DEPS: web.AppKey[PortalDeps] = web.AppKey("portal_deps")
 
 
+def client_address(peer: str, forwarded_for: list[str], trusted: tuple[str, ...]) -> str:
+    """The client's address: the peer, or, when the peer is a trusted proxy, the rightmost address in
+    X-Forwarded-For that is not itself a trusted proxy.
+
+    Entries left of the first untrusted one were written by the client and prove nothing, so they are never used
+    (a client cannot slip an allowlisted address in front). Without trusted proxies the header is ignored.
+    """
+    if not trusted:
+        return peer
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in trusted]
+
+    def is_trusted(value: str) -> bool:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    chain = [item.strip() for header in forwarded_for for item in header.split(",") if item.strip()]
+    candidate = peer
+    while is_trusted(candidate) and chain:
+        candidate = chain.pop()
+    return candidate
+
+
 def source_ip(request: web.Request) -> str:
-    return request.remote or ""
+    """The one place that decides the client's address: allowlists, lockout and audit all use it."""
+    return client_address(
+        request.remote or "", request.headers.getall("X-Forwarded-For", []), request.app[DEPS].trusted_proxies
+    )
 
 
 def error_page(request: web.Request, status: int, message: str) -> web.HTTPException:
@@ -79,6 +113,8 @@ class Page:
     principal: Principal
     csrf_token: str
     ip: str
+    # The login occasion (``exchange.web.sessions.occasion``), kept on every audit event of this request.
+    login_session: str | None = None
 
     @property
     def actor(self) -> audit.Actor:
@@ -107,6 +143,7 @@ class Page:
             object_type=object_type,
             object_id=object_id,
             detail=detail,
+            login_session=self.login_session,
         )
 
     async def deny(
@@ -166,7 +203,7 @@ async def page(request: web.Request, *, view: bool = True) -> AsyncIterator[Page
         if login is None:
             raise web.HTTPSeeOther("/")
         principal = await load_principal(session, login.account)
-        ctx = Page(request, session, principal, login.csrf_token, ip)
+        ctx = Page(request, session, principal, login.csrf_token, ip, login.occasion)
         network = network_allows(principal, ip)
         if not network.allowed:
             await ctx.deny(AuditAction.ACCESS_NETWORK, network)

@@ -10,10 +10,12 @@ from sqlalchemy import select
 
 from exchange.delivery import portal_downloads as downloads
 from exchange.delivery.package_state import PackageRefused
+from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, decide
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
-from exchange.web.context import Page, error_page, page
+from exchange.web.context import SESSIONS, Page, error_page, page
+from exchange.web.contractor_certificates import my_requests
 from exchange.web.guards import (
     authorised_package,
     my_contracts,
@@ -21,7 +23,7 @@ from exchange.web.guards import (
     see_other,
     signed_in_person,
 )
-from exchange.web.responses import content_disposition
+from exchange.web.responses import StreamedFileResponse, content_disposition
 from ledger.models.base import utcnow
 from ledger.models.packages import Package
 
@@ -38,7 +40,8 @@ async def contractor_home(ctx: Page) -> web.StreamResponse:
             )
         ).scalars()
         rows += [(contract, p) for p in packages if decide(ctx.principal, Action.PACKAGE_VIEW, scope, p).allowed]
-    return ctx.render("packages.html", {"rows": rows, "contracts": [c for c, _ in contracts]})
+    context = {"rows": rows, "contracts": [c for c, _ in contracts], "certificate_requests": await my_requests(ctx)}
+    return ctx.render("packages.html", context)
 
 
 async def package_page(request: web.Request) -> web.StreamResponse:
@@ -87,7 +90,7 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     )
     # Commit before streaming: the count and the audit stand even if the client disconnects mid-transfer.
     await ctx.session.commit()
-    return web.FileResponse(
+    response = StreamedFileResponse(
         path,
         chunk_size=256 * 1024,
         headers={
@@ -95,6 +98,34 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
             "Content-Disposition": content_disposition(package.zip_name, "package.zip"),
         },
     )
+    # Stream here rather than after return so the end of the transfer is known: only an interrupted transfer
+    # may be resumed uncounted (portal_downloads.start), and that is decided from this audit row in any process.
+    try:
+        await response.prepare(request)
+    except BaseException:
+        await _transfer_ended(ctx, public_id, started.number, completed=False)
+        raise
+    await _transfer_ended(ctx, public_id, started.number, completed=True)
+    return response
+
+
+async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: bool) -> None:
+    """Audit the end of a transfer in its own transaction, shielded: a dropped client cancels the handler."""
+
+    async def write() -> None:
+        async with ctx.request.app[SESSIONS].begin() as session:
+            audit.record(
+                session,
+                ctx.actor,
+                ctx.ip,
+                AuditAction.PACKAGE_DOWNLOAD_END,
+                "allowed",
+                object_type="package",
+                object_id=public_id,
+                detail={"download": number, "completed": completed, "range": ctx.request.headers.get("Range")},
+            )
+
+    await asyncio.shield(write())
 
 
 def _refusal(refused: PackageRefused) -> Decision:
@@ -107,14 +138,22 @@ async def download(request: web.Request) -> web.StreamResponse:
         return await serve_download(ctx, public_id)
 
 
+async def acknowledge_or_deny(ctx: Page, package: Package, contract_public_id: str, public_id: str) -> bool:
+    """Shared by the page and the API: a refused receipt (state, designation, nothing retrieved) is audited."""
+    try:
+        return await downloads.acknowledge(
+            ctx.session, package, await signed_in_person(ctx), contract_public_id, now=utcnow()
+        )
+    except PackageRefused as refused:
+        await ctx.deny(Action.PACKAGE_ACKNOWLEDGE, _refusal(refused), object_type="package", object_id=public_id)
+
+
 async def acknowledge(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "package_id")
     async with page(request, view=False) as ctx:
         await ctx.form()
         package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_ACKNOWLEDGE, public_id)
-        first = await downloads.acknowledge(
-            ctx.session, package, await signed_in_person(ctx), contract.public_id, now=utcnow()
-        )
+        first = await acknowledge_or_deny(ctx, package, contract.public_id, public_id)
         ctx.audit(Action.PACKAGE_ACKNOWLEDGE, object_type="package", object_id=public_id, detail={"first": first})
         return see_other(f"/packages/{public_id}")
 
@@ -144,6 +183,7 @@ async def password_post(request: web.Request) -> web.StreamResponse:
                 PasswordChannel.PORTAL,
                 keyring=keyring,
                 connector_kinds=dict(ctx.deps.connector_kinds),
+                login_session=ctx.login_session,
             )
         except PasswordRefused as refused:
             ctx.audit(

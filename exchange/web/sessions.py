@@ -17,16 +17,26 @@ from ledger.models.base import utcnow
 COOKIE = "handover_session"
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=10)
+_OCCASION_SALT = b"handover.occasion\x00"
 
 
 @dataclass(frozen=True)
 class Login:
     account: Account
     csrf_token: str
+    occasion: str  # see ``occasion``
 
 
 def digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def occasion(kind: str, token_hash: bytes) -> str:
+    """The login occasion a request belongs to, as the audit log keeps it: ``kind`` ("web" for a portal login,
+    "api" for an API token) and a hash of the stored token hash. Neither the cookie nor the token can be
+    recovered from it, and it differs from the ``web_sessions`` column, so a log reader cannot even look the
+    live session up; a new login gets a new token, hence a new occasion."""
+    return f"{kind}:{hashlib.sha256(_OCCASION_SALT + token_hash).hexdigest()}"
 
 
 async def start(
@@ -67,7 +77,7 @@ async def current(session: AsyncSession, request: web.Request) -> Login | None:
     account = await session.get(Account, row.account_id)
     if account is None or account.disabled_at is not None:
         return None
-    return Login(account=account, csrf_token=row.csrf_token)
+    return Login(account=account, csrf_token=row.csrf_token, occasion=occasion("web", row.token_hash))
 
 
 async def end(session: AsyncSession, request: web.Request, response: web.StreamResponse) -> None:

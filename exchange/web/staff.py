@@ -8,17 +8,17 @@ the hub's connectors (C-05).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from connectors.base import ConnectorError
+from exchange.admin import sensitive_approvals, subcontracts
 from exchange.delivery.endpoint_access import sync_access
 from exchange.delivery.package_state import PackageState, StateRefusal, package_state
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, decide
+from exchange.intake.quarantine_decisions import held_drops
 from exchange.web.context import Page, error_page, page
 from exchange.web.guards import (
     authorised_contract,
@@ -27,11 +27,12 @@ from exchange.web.guards import (
     see_other,
 )
 from ledger.models.base import utcnow
-from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route
+from ledger.models.contracts import Contract, Designation, DesignationRole, Program
 from ledger.models.duties import DutyNotice, NoticeAudience
 from ledger.models.packages import IntakeFile, IntakeStatus, Package, PackageStatus
 from ledger.models.parties import Person, PersonRole
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
+from ledger.wareki import JstParseError, parse_jst
 
 
 async def staff_home(request: web.Request) -> web.StreamResponse:
@@ -45,14 +46,6 @@ async def staff_home(request: web.Request) -> web.StreamResponse:
             .join(Contract, Package.contract_id == Contract.id)
             .join(Program, Contract.program_id == Program.id)
             .order_by(Package.created_at.desc())
-            .limit(200)
-        )
-        quarantine_q = (
-            select(IntakeFile, Route)
-            .join(Route, IntakeFile.route_id == Route.id)
-            .join(Program, Route.program_id == Program.id)
-            .where(IntakeFile.status == IntakeStatus.QUARANTINED)
-            .order_by(IntakeFile.created_at.desc())
             .limit(200)
         )
         contracts_q = (
@@ -71,11 +64,11 @@ async def staff_home(request: web.Request) -> web.StreamResponse:
         )
         if section is not None:
             packages_q = packages_q.where(Program.section == section)
-            quarantine_q = quarantine_q.where(Program.section == section)
             contracts_q = contracts_q.where(Program.section == section)
             notices_q = notices_q.where(Program.section == section)
         packages = (await ctx.session.execute(packages_q)).all()
-        quarantined = (await ctx.session.execute(quarantine_q)).all()
+        # Drops waiting for a decision (release, discard, take out); staff see their own section's.
+        quarantined = await held_drops(ctx.session, section)
         contracts = (await ctx.session.execute(contracts_q)).scalars().all()
         notices = (await ctx.session.execute(notices_q)).all()
         revoked = {p.public_id for p, _c in packages if p.revoked_at is not None}
@@ -98,7 +91,10 @@ def _resendable(package: Package) -> bool:
 
 
 def _staff_name(ctx: Page) -> str:
-    return ctx.principal.person_name or ctx.principal.login
+    """The signed-in member of staff as register lines name people: name and code (the login is the code)."""
+    if ctx.principal.person_name:
+        return f"{ctx.principal.person_name}（{ctx.principal.login}）"
+    return ctx.principal.login
 
 
 async def revoke_post(request: web.Request) -> web.StreamResponse:
@@ -192,6 +188,7 @@ async def contract_page(request: web.Request) -> web.StreamResponse:
         parent = await ctx.session.get(Contract, contract.parent_id) if contract.parent_id is not None else None
         context = {
             "contract": contract,
+            "sensitive_approvals": await sensitive_approvals.approvals_of(ctx.session, contract),
             "designations": designations,
             "people": people,
             "parent": parent,
@@ -269,39 +266,50 @@ async def designation_post(request: web.Request) -> web.StreamResponse:
 
 
 async def approval_post(request: web.Request) -> web.StreamResponse:
+    """Record the ward's approval of a sub-contract; the date and time typed are Japan time, whatever the server's
+    zone (``ledger.wareki.parse_jst``)."""
     public_id = public_id_param(request, "contract_id")
     async with page(request, view=False) as ctx:
         form = await ctx.form()
         contract, _scope = await authorised_contract(ctx, Action.SUBCONTRACT_APPROVE, public_id)
-        if contract.parent_id is None:
-            raise error_page(request, 400, "再委託契約ではありません。")
         approved_by = str(form.get("approved_by", "")).strip()[:200]
         reference = str(form.get("approval_ref", "")).strip()[:200]
         try:
-            approved_on = datetime.fromisoformat(str(form.get("approved_at", ""))).astimezone()
-        except ValueError:
-            raise error_page(request, 400, "承諾日を入力してください。") from None
-        if not approved_by or not reference:
-            raise error_page(request, 400, "承諾者と文書番号を入力してください。")
-        contract.approved_by, contract.approval_ref = approved_by, reference
-        contract.approved_at, contract.approval_revoked_at = approved_on, None
-        await record(
-            ctx.session,
-            RegisterEntry(
-                kind=RegisterKind.SUBCONTRACT_APPROVED,
-                category=Category.ADMIN,
-                content=f"再委託の承諾の記録（{reference}）",
-                contract_id=contract.public_id,
-                handler_from=approved_by,
-                handler_to=contract.name,
-                details={
-                    "approved_at": approved_on.isoformat(),
-                    "ref": reference,
-                    "recorded_by": ctx.principal.person_name or ctx.principal.login,
-                },
-            ),
-        )
+            approved_at = parse_jst(str(form.get("approved_at", "")))
+        except JstParseError:
+            raise error_page(request, 400, "承諾日時を入力してください（日本時間）。") from None
+        try:
+            await subcontracts.approve(
+                ctx.session,
+                contract,
+                approved_by=approved_by,
+                approved_at=approved_at,
+                reference=reference,
+                recorded_by=_staff_name(ctx),
+            )
+        except subcontracts.ApprovalError as exc:
+            raise error_page(request, 400, str(exc)) from None
         ctx.audit(Action.SUBCONTRACT_APPROVE, object_type="contract", object_id=public_id, detail={"ref": reference})
+        return see_other(f"/staff/contracts/{public_id}")
+
+
+async def approval_revoke_post(request: web.Request) -> web.StreamResponse:
+    """Revoke a sub-contract's approval at once: deliveries to the sub-contractor stop from now."""
+    public_id = public_id_param(request, "contract_id")
+    async with page(request, view=False) as ctx:
+        form = await ctx.form()
+        contract, _scope = await authorised_contract(ctx, Action.SUBCONTRACT_APPROVE, public_id)
+        reason = str(form.get("reason", "")).strip()[:500]
+        try:
+            await subcontracts.revoke(ctx.session, contract, by=_staff_name(ctx), reason=reason, at=utcnow())
+        except subcontracts.ApprovalError as exc:
+            raise error_page(request, 400, str(exc)) from None
+        ctx.audit(
+            Action.SUBCONTRACT_APPROVE,
+            object_type="contract",
+            object_id=public_id,
+            detail={"op": "revoke", "reason": reason},
+        )
         return see_other(f"/staff/contracts/{public_id}")
 
 
@@ -310,5 +318,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/staff/contracts/{contract_id}", contract_page)
     app.router.add_post("/staff/contracts/{contract_id}/designations", designation_post)
     app.router.add_post("/staff/contracts/{contract_id}/approval", approval_post)
+    app.router.add_post("/staff/contracts/{contract_id}/approval/revoke", approval_revoke_post)
     app.router.add_post("/staff/packages/{package_id}/revoke", revoke_post)
     app.router.add_post("/staff/packages/{package_id}/resend", resend_post)

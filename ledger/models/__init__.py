@@ -9,14 +9,28 @@
 * ``retention`` — hub and contractor deletion certificates, expected returns
 * ``oversight`` — inspections, incidents, access-log findings and reviews
 * ``duties`` — the duties' timetable, runs and notices
+* ``credentials`` — login details providers give the ward out of band (LGWAN-ASP), password sealed
 * ``identity`` — invitations, second factors, login challenges and throttling, API tokens
 * ``sessions`` — portal login sessions
 * ``inbound`` — files contractors upload
+* ``return_folders`` — the ward's return folders and the AES ZIPs delivered into them
+* ``sensitive`` — the ward's approvals for items in a forbidden category
 * ``audit`` — the portal's audit log
 """
 
 # Feature tables; they import core models from their submodules, never from this package.
-from ledger.models import audit, duties, identity, inbound, oversight, registers, retention  # noqa: F401
+from ledger.models import (  # noqa: F401
+    audit,
+    credentials,
+    duties,
+    identity,
+    inbound,
+    oversight,
+    registers,
+    retention,
+    return_folders,
+    sensitive,
+)
 from ledger.models.base import Base
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route, RouteTarget
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry

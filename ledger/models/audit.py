@@ -32,3 +32,7 @@ class AuditEvent(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(10))  # 'allowed' | 'denied' | 'failed'
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The login occasion the request came in (``exchange.web.sessions.occasion``): a hash of the session's
+    # stored cookie hash ("web:…") or of the API token's hash ("api:…"), never a value that can be replayed.
+    # The split-password rule reads it to refuse a password in the session that downloaded the data (C-02).
+    login_session: Mapped[str | None] = mapped_column(String(80))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger.models.base import Base, enum_column, new_public_id, utcnow
@@ -50,14 +50,19 @@ class Contract(Base):
     retention_days_after_receipt: Mapped[int] = mapped_column(default=30)
     retention_grace_days: Mapped[int] = mapped_column(default=14)
     password_delay_hours: Mapped[int] = mapped_column(default=24)
+    # A delay of 0 lets a password follow its data at once: only as the ward's recorded choice, with its reason.
+    password_delay_zero_reason: Mapped[str | None] = mapped_column(Text)
     download_limit: Mapped[int] = mapped_column(default=3)
+    # C-16: how many copies each handler may take of one package (None: only the package's own limit applies).
+    download_limit_per_handler: Mapped[int | None]
     # The ward's written approval (承諾) of a sub-contract (C-06); required before data flows to it.
     approved_by: Mapped[str | None] = mapped_column(String(200))
     approved_at: Mapped[datetime | None]
     approval_ref: Mapped[str | None] = mapped_column(String(200))
     approval_revoked_at: Mapped[datetime | None]
-    # Approval to receive screened categories (要配慮個人情報 etc.), recorded by reference only.
-    sensitive_items_approval_ref: Mapped[str | None] = mapped_column(String(200))
+    # What the contractor may upload: kinds, suffixes per kind and a size limit (``exchange.inbound.rules``);
+    # None: the hub's defaults.
+    upload_rules: Mapped[dict[str, object] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     program: Mapped[Program] = relationship()
@@ -99,6 +104,9 @@ class Route(Base):
     force_polling: Mapped[bool] = mapped_column(default=False)
     encoding: Mapped[str | None] = mapped_column(String(20))
     allowed_file_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # C-07: scan cell values, not only column names, for the forbidden categories (free text hits by accident,
+    # so a ward turns it on per route).
+    scan_values: Mapped[bool] = mapped_column(default=False)
 
     program: Mapped[Program] = relationship()
     targets: Mapped[list[RouteTarget]] = relationship(back_populates="route", order_by="RouteTarget.id")

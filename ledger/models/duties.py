@@ -12,7 +12,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models.base import Base, enum_column, utcnow
@@ -28,6 +28,8 @@ class DutyState(Base):
     next_due_at: Mapped[datetime]
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+    # Incremented by every claim; the run's final commit is fenced on it (``exchange.leases``).
+    lease_generation: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     last_started_at: Mapped[datetime | None]
     last_finished_at: Mapped[datetime | None]
     last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

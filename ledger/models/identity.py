@@ -91,3 +91,20 @@ class ApiToken(Base):
     expires_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """One lockout bucket (an account, or an address for sign-in or for the API) and its running failure count.
+
+    An attempt is counted here before the secret is checked, by a compare-and-set on ``version``, so concurrent
+    requests cannot all slip under the limit (``exchange.identity.lockout``).
+    """
+
+    __tablename__ = "login_throttles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(120), unique=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=0)

@@ -28,6 +28,13 @@ class Inspection(Base):
     result: Mapped[str | None] = mapped_column(String(20))  # 適合 | 要改善
     findings: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime | None]
+    # Who recorded it, and which party inspected: the ward, or the contractor that inspects its sub-contractor.
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    inspected_by_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    # The inspection report (checklist, photos) as sealed under the hub's key (``exchange.oversight.attachments``).
+    attachment_name: Mapped[str | None] = mapped_column(String(300))
+    attachment_path: Mapped[str | None] = mapped_column(Text)
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
 
     contract: Mapped[Contract] = relationship()
 
@@ -50,9 +57,20 @@ class Incident(Base):
     final_due_at: Mapped[datetime]
     preliminary_reported_at: Mapped[datetime | None]
     final_reported_at: Mapped[datetime | None]
+    # Who filed each report with the PPC and its reference (受付番号 or document number).
+    preliminary_reported_by: Mapped[str | None] = mapped_column(String(200))
+    preliminary_reference: Mapped[str | None] = mapped_column(String(200))
+    final_reported_by: Mapped[str | None] = mapped_column(String(200))
+    final_reference: Mapped[str | None] = mapped_column(String(200))
+    # Set when a contractor reported the incident from the portal (NULL: the ward recorded it).
+    reported_by_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    closed_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(200))
+    closing_note: Mapped[str | None] = mapped_column(Text)
 
     contract: Mapped[Contract | None] = relationship()
     packages: Mapped[list[IncidentPackage]] = relationship(back_populates="incident", order_by="IncidentPackage.id")
+    messages: Mapped[list[IncidentMessage]] = relationship(back_populates="incident", order_by="IncidentMessage.id")
 
 
 class IncidentPackage(Base):
@@ -64,9 +82,28 @@ class IncidentPackage(Base):
     package_id: Mapped[int] = mapped_column(ForeignKey("packages.id"), index=True)
     frozen_at: Mapped[datetime]
     access_removed: Mapped[str] = mapped_column(Text)  # what happened to endpoint access, for the report
+    unfrozen_at: Mapped[datetime | None]
+    unfrozen_by: Mapped[str | None] = mapped_column(String(200))
+    unfreeze_reason: Mapped[str | None] = mapped_column(Text)
 
     incident: Mapped[Incident] = relationship(back_populates="packages")
     package: Mapped[Package] = relationship()
+
+
+class IncidentMessage(Base):
+    """The ward's instruction to the contractor (指示) or the contractor's answer (報告), in order."""
+
+    __tablename__ = "incident_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # instruction | answer
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    at: Mapped[datetime]
+
+    incident: Mapped[Incident] = relationship(back_populates="messages")
 
 
 class AccessReview(Base):
@@ -76,10 +113,14 @@ class AccessReview(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     fiscal_year: Mapped[int] = mapped_column(index=True)
-    reviewed_by: Mapped[str] = mapped_column(String(200))
+    reviewed_by: Mapped[str] = mapped_column(String(200))  # the reviewer's name and code, as register lines name them
     reviewed_at: Mapped[datetime]
     comment: Mapped[str] = mapped_column(Text)
     findings_reviewed: Mapped[int]
+    # The signed-in account that reviewed (plain ids, like the audit log's: a review outlives a removed account).
+    # NULL on reviews recorded before reviews were tied to an account.
+    reviewer_account_id: Mapped[int | None]
+    reviewer_person_id: Mapped[int | None]
 
 
 class AccessFinding(Base):

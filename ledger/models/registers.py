@@ -1,4 +1,5 @@
-"""DVD media and print logs (C-17, C-21): what the media and print registers are built from.
+"""DVD media, print logs and sealed-notice deliveries (C-03, C-17, C-21): what the media and print registers
+are built from.
 
 These rows hold the current state (a medium is out, a reason is still missing); every change to them is also a
 line in the tamper-evident register (``ledger.registers.handover``), which is the record that auditors rely on.
@@ -89,6 +90,7 @@ class PrintLogRow(Base):
 class PrintFindingKind(enum.StrEnum):
     DUPLICATE = "duplicate"  # printed more than once: a reason is required (C-17)
     UNMATCHED = "unmatched"  # not among the print data delivered under the contract
+    PAGES = "pages"  # the first print's page count is not a whole number of pages per record
 
 
 class PrintFinding(Base):
@@ -103,10 +105,36 @@ class PrintFinding(Base):
     kind: Mapped[PrintFindingKind] = mapped_column(enum_column(PrintFindingKind))
     file_name: Mapped[str] = mapped_column(String(1000))
     print_count: Mapped[int]  # prints of this file under the contract so far, this log included
+    detail: Mapped[str | None] = mapped_column(String(200))  # for PAGES: the pages printed and the records
     found_at: Mapped[datetime] = mapped_column(default=utcnow)
     reason: Mapped[str | None] = mapped_column(Text)
     reason_by: Mapped[str | None] = mapped_column(String(200))
     reason_at: Mapped[datetime | None]
 
     print_log: Mapped[PrintLog] = relationship()
+    contract: Mapped[Contract] = relationship()
+
+
+class NoticeDelivery(Base):
+    """Sealed notices (封入封緘済み通知書) the printer delivered to the ward (納品), and the ward's confirmation.
+
+    The printer records date, quantity and who delivered; ward staff confirm what arrived. Both steps are register
+    lines (区分「納品」); the row holds the state the pages show.
+    """
+
+    __tablename__ = "notice_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
+    delivered_on: Mapped[date]
+    quantity: Mapped[int]
+    content: Mapped[str] = mapped_column(String(300))
+    delivered_by: Mapped[str] = mapped_column(String(200))  # the person who brought them, as the printer says
+    recorded_by: Mapped[str] = mapped_column(String(200))  # the signed-in person who recorded it
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    confirmed_at: Mapped[datetime | None]
+    confirmed_quantity: Mapped[int | None]
+
     contract: Mapped[Contract] = relationship()

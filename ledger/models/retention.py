@@ -73,6 +73,14 @@ class ErasureMethod(enum.StrEnum):
     DESTROY = "destroy"
 
 
+class CertificateReview(enum.StrEnum):
+    """The ward's decision on a submitted certificate; a returned one no longer covers its packages."""
+
+    SUBMITTED = "submitted"  # waiting for ward staff
+    ACCEPTED = "accepted"  # 受理
+    RETURNED = "returned"  # 差戻し: the contractor must submit again
+
+
 class CertificateRequest(Base):
     """A request to the party of one contract for its 消去証明書 over every package it received."""
 
@@ -109,6 +117,20 @@ class ContractorCertificate(Base):
     verifier: Mapped[str] = mapped_column(String(200))
     scan_path: Mapped[str | None] = mapped_column(String(1000))
     submitted_by: Mapped[str | None] = mapped_column(String(200))
+    # NIST SP 800-88 Rev. 1 Appendix G: how it was done (and with what), how it was verified, which medium.
+    # Nullable: certificates submitted before these fields existed have none.
+    method_detail: Mapped[str | None] = mapped_column(String(300))
+    tool: Mapped[str | None] = mapped_column(String(300))
+    verification_method: Mapped[str | None] = mapped_column(String(300))
+    verification_result: Mapped[str | None] = mapped_column(String(300))
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    media_serial: Mapped[str | None] = mapped_column(String(200))
+    review: Mapped[CertificateReview] = mapped_column(
+        enum_column(CertificateReview), default=CertificateReview.SUBMITTED, server_default="submitted"
+    )
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    review_comment: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[CertificateRequest] = relationship(back_populates="submissions")
     packages: Mapped[list[ContractorCertificatePackage]] = relationship(back_populates="certificate")

@@ -42,6 +42,7 @@ class RegisterKind(enum.StrEnum):
     PACKAGE_SEALED = "package.sealed"  # one contract's share of a dropped file was encrypted into a package
     PACKAGE_DELIVERED = "package.delivered"  # a connector delivered a package to the recipient's endpoint
     PACKAGE_FALLBACK = "package.fallback"  # the primary connector failed; the package goes the fallback way
+    PACKAGE_DELIVERY_FAILED = "package.delivery_failed"  # a permanent delivery error; the package waits for staff
     INTAKE_FINISHED = "intake.finished"  # every package of a dropped file was delivered; the original removed
     INTAKE_QUARANTINED = "intake.quarantined"  # a dropped file was refused and moved to the quarantine folder
     PACKAGE_DOWNLOADED = "package.downloaded"  # a designated person downloaded a package (a counted download)
@@ -54,16 +55,29 @@ class RegisterKind(enum.StrEnum):
     # Contractors' uploads (exchange/inbound)
     INBOUND_RECEIVED = "inbound.received"  # an upload passed the virus scan and was kept
     INBOUND_REFUSED = "inbound.refused"  # an upload was infected and deleted
+    INBOUND_QUARANTINED = "inbound.quarantined"  # an upload failed the contract's checks; kept sealed, with why
+    REFERENCE_LOADED = "reference.loaded"  # ward staff registered reference data (S1 extract) to check returns
+    REFERENCE_REMOVED = "reference.removed"  # ward staff deleted a contract's reference data
     # Who may receive (exchange/identity, the staff pages)
     ACCOUNT_INVITED = "account.invited"  # a portal invitation letter (login and code) was issued to a person
+    ACCOUNT_DISABLED = "account.disabled"  # an account was cut off: no sign-in, its sessions and tokens ended
+    ACCOUNT_ENABLED = "account.enabled"  # a disabled account may sign in again
+    ACCOUNT_UNLOCKED = "account.unlocked"  # an administrator lifted an account's sign-in lockout
+    ACCOUNT_SESSIONS_ENDED = "account.sessions_ended"  # every portal session of an account was ended
+    API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 - an event name; an API token was revoked before it expired
     DESIGNATION_ADDED = "designation.added"  # a person was designated 取扱責任者 or 取扱者 on a contract
     DESIGNATION_REVOKED = "designation.revoked"  # a person's designation on a contract was withdrawn
     SUBCONTRACT_APPROVED = "subcontract.approved"  # the ward's written approval of a sub-contract was recorded
+    SUBCONTRACT_REVOKED = "subcontract.revoked"  # ward staff revoked a sub-contract's approval; no data flows to it
+    SENSITIVE_APPROVED = "sensitive.approved"  # the ward's approval for forbidden-category items was recorded
+    INVITATION_HANDED_OVER = "account.invitation_handed_over"  # a first-credentials letter reached the person
+    PROVIDER_CREDENTIALS_RECEIVED = "provider_credentials.received"  # an LGWAN-ASP login came to the ward
     # Media and returns (ledger/registers/media.py, exchange/retention/returns.py)
     MEDIUM_PREPARED = "medium.prepared"  # a DVD was burned and entered in the media register
     MEDIUM_HANDED_OVER = "medium.handed_over"  # a DVD left the ward: to whom, by whom, due back when
     MEDIUM_RETURNED = "medium.returned"  # a DVD came back to the ward
     RETURN_RECEIVED = "return.received"  # a printed password notice came back to the ward
+    PASSWORD_NOTICE_HANDED_OVER = "password.notice_handed_over"  # noqa: S105 - staff gave a printed notice
     # Erasure and deletion certificates (exchange/retention)
     PACKAGE_ERASED = "package.erased"  # the retention sweep erased every hub copy of a package (crypto-erase)
     CERTIFICATE_HUB_ISSUED = "certificate.hub_issued"  # the hub issued its own signed deletion certificate
@@ -72,6 +86,8 @@ class RegisterKind(enum.StrEnum):
     CERTIFICATE_SUBMITTED = "certificate.submitted"  # a party submitted a deletion certificate
     CERTIFICATE_COMPLETED = "certificate.completed"  # certificates now cover every package the family received
     CERTIFICATE_OVERDUE = "certificate.overdue"  # a requested certificate is late; ward staff were told
+    CERTIFICATE_ACCEPTED = "certificate.accepted"  # ward staff accepted a contractor's certificate (受理)
+    CERTIFICATE_RETURNED = "certificate.returned"  # ward staff returned one (差戻し); it must be submitted again
     # Oversight (exchange/oversight)
     PRINTLOG_RECEIVED = "printlog.received"  # a contractor's print log was uploaded and checked
     PRINTLOG_FINDING = "printlog.finding"  # the check found a duplicate print or a file outside the deliveries
@@ -81,6 +97,25 @@ class RegisterKind(enum.StrEnum):
     INCIDENT_RECORDED = "incident.recorded"  # an incident was recorded and its packages frozen
     INCIDENT_PRELIMINARY_REPORTED = "incident.preliminary_reported"  # the preliminary report (速報) went to the PPC
     INCIDENT_FINAL_REPORTED = "incident.final_reported"  # the final report (確報) went to the PPC
+    # What came back, on the ward's side (exchange/inbound/inbox.py, exchange/inbound/return_folders.py)
+    INBOUND_FETCHED = "inbound.fetched"  # a member of staff (or the parent contractor) took a returned file
+    INBOUND_RELEASED = "inbound.released"  # staff released a quarantined upload after review: it is accepted
+    INBOUND_DISCARDED = "inbound.discarded"  # staff discarded a quarantined upload: its sealed file is deleted
+    INBOUND_RETURN_DELIVERED = "inbound.return_delivered"  # an accepted upload went into a return folder as a ZIP
+    INBOUND_RETURN_ACKNOWLEDGED = "inbound.return_acknowledged"  # staff confirmed the ZIP arrived in the folder
+    # Quarantined drops (exchange/intake/quarantine_decisions.py): what ward staff decided about a sealed drop
+    INTAKE_RELEASED = "intake.released"  # re-queued after a fix: the sealed drop became a new intake of its route
+    INTAKE_DISCARDED = "intake.discarded"  # the sealed drop was deleted (crypto-erase)
+    INTAKE_QUARANTINE_DOWNLOADED = "intake.quarantine_downloaded"  # staff took out the original bytes
+    INCIDENT_ACCESS_REMOVED = "incident.access_removed"  # what was done at an endpoint to a frozen package
+    INCIDENT_INSTRUCTION = "incident.instruction"  # the ward instructed the contractor about an incident
+    INCIDENT_ANSWER = "incident.answer"  # the contractor answered about an incident
+    INCIDENT_UNFROZEN = "incident.unfrozen"  # a package frozen by an incident was released, with the reason
+    INCIDENT_CLOSED = "incident.closed"  # the ward closed an incident
+    # Printed matter and paper (exchange/oversight/printed_notices.py)
+    NOTICES_DELIVERED = "notices.delivered"  # the printer delivered sealed notices to the ward (納品)
+    NOTICES_CONFIRMED = "notices.confirmed"  # ward staff confirmed a delivery of sealed notices
+    PAPER_HANDED_OVER = "paper.handed_over"  # staff recorded a hand-over on paper or in person
 
 
 @dataclass(frozen=True)

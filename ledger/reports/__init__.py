@@ -9,6 +9,7 @@ or CSV bytes (blocking and CPU-bound: call it through ``asyncio.to_thread`` from
 * ``printlog`` — print-log findings (C-17)
 * ``deletion`` — deletions and certificates of a contract family (C-04), and the coverage query behind them
 * ``access_log`` — one fiscal year's access-log findings and their review (C-11)
+* ``inspections`` — one fiscal year's inspections, done or not (C-19)
 * ``pdf``, ``xlsx``, ``csvfile`` — the output formats
 """
 

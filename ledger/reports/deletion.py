@@ -19,7 +19,13 @@ from ledger.models.base import utcnow
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
 from ledger.models.parties import Party
-from ledger.models.retention import CertificateRequest, ContractorCertificate, ContractorCertificatePackage
+from ledger.models.retention import (
+    CertificateRequest,
+    CertificateReview,
+    ContractorCertificate,
+    ContractorCertificatePackage,
+    ErasureMethod,
+)
 from ledger.reports.model import (
     Cell,
     Column,
@@ -32,13 +38,29 @@ from ledger.reports.model import (
 )
 
 TITLE = "データ消去状況一覧（消去証明書）"
+# NIST SP 800-88 categories as the certificate form and the report name them.
+METHODS_JA = {
+    ErasureMethod.CLEAR: "消去（Clear）",
+    ErasureMethod.PURGE: "除去（Purge）",
+    ErasureMethod.DESTROY: "破壊（Destroy）",
+}
+REVIEWS_JA = {
+    CertificateReview.SUBMITTED: "確認待ち",
+    CertificateReview.ACCEPTED: "受理",
+    CertificateReview.RETURNED: "差戻し",
+}
 COLUMNS = (
-    Column("パッケージ", 30),
-    Column("受領日時", 18),
-    Column("ハブ上の消去", 18),
-    Column("消去証明書の依頼期限", 18),
-    Column("消去証明書", 24),
-    Column("状況", 8),
+    Column("パッケージ", 20),
+    Column("受領日時", 12),
+    Column("ハブ上の消去", 12),
+    Column("消去証明書の依頼", 16),
+    Column("消去証明書", 14),
+    Column("方法の詳細・ツール", 16),
+    Column("検証の方法・結果", 14),
+    Column("媒体（種類・製造番号）", 16),
+    Column("作業者・確認者", 12),
+    Column("区の確認", 12),
+    Column("状況", 6),
 )
 
 
@@ -53,6 +75,7 @@ class CoverageLine:
     certificate_id: str | None
     method: str | None
     erased_on: date | None
+    certificate: ContractorCertificate | None = None
 
 
 @dataclass
@@ -95,7 +118,9 @@ async def coverage_lines(session: AsyncSession, contract: Contract) -> list[Cove
             .outerjoin(
                 ContractorCertificate,
                 (ContractorCertificate.id == ContractorCertificatePackage.certificate_id)
-                & (ContractorCertificate.party_id == contract.party_id),
+                & (ContractorCertificate.party_id == contract.party_id)
+                # A returned certificate (差戻し) no longer covers anything: the party must submit again.
+                & (ContractorCertificate.review != CertificateReview.RETURNED),
             )
             .where(Package.contract_id == contract.id, Package.delivered_at.is_not(None))
             .order_by(Package.id, ContractorCertificate.id)
@@ -117,6 +142,7 @@ async def coverage_lines(session: AsyncSession, contract: Contract) -> list[Cove
             certificate.public_id if certificate else None,
             certificate.method.value if certificate else None,
             certificate.erased_on if certificate else None,
+            certificate,
         )
         for package, certificate in best.values()
     ]
@@ -130,6 +156,27 @@ async def coverage(session: AsyncSession, contract: Contract) -> Coverage:
     return result
 
 
+def _certificate_cells(certificate: ContractorCertificate | None) -> tuple[Cell, ...]:
+    """The certificate's Appendix G facts, one cell each; certificates from before those fields show "—"."""
+    if certificate is None:
+        return ("未提出", "", "", "", "", "")
+    dash = "—"
+    serial = f"（製造番号 {certificate.media_serial}）" if certificate.media_serial else ""
+    review = REVIEWS_JA[certificate.review]
+    if certificate.reviewed_by:
+        review += f"（{certificate.reviewed_by}）"
+    if certificate.review_comment:
+        review += f"：{certificate.review_comment}"
+    return (
+        f"{METHODS_JA[certificate.method]}（{wareki_date_cell(certificate.erased_on)}消去）",
+        f"{certificate.method_detail or dash}／{certificate.tool or dash}",
+        f"{certificate.verification_method or dash}：{certificate.verification_result or dash}",
+        f"{certificate.media_type or dash} {certificate.media}{serial}",
+        f"作業 {certificate.operator}／確認 {certificate.verifier}",
+        review,
+    )
+
+
 async def build(session: AsyncSession, contract_code: str, *, now: datetime | None = None) -> Report:
     """Every package the family of ``contract_code`` received: erased at the hub? certified by the party?"""
     contract = await session.scalar(
@@ -141,13 +188,14 @@ async def build(session: AsyncSession, contract_code: str, *, now: datetime | No
     for member in await family(session, contract):
         await session.refresh(member, ["party"])
         request = await session.scalar(select(CertificateRequest).where(CertificateRequest.contract_id == member.id))
+        asked = f"依頼番号 {request.public_id}／期限 {wareki_datetime_cell(request.due_at)}" if request else "未依頼"
         rows: list[tuple[Cell, ...]] = [
             (
                 line.zip_name,
                 wareki_datetime_cell(line.delivered_at),
                 wareki_datetime_cell(line.hub_erased_at) or "未消去",
-                wareki_datetime_cell(request.due_at) if request else "未依頼",
-                f"{line.method}（{wareki_date_cell(line.erased_on)}消去）" if line.certificate_id else "未提出",
+                asked,
+                *_certificate_cells(line.certificate),
                 "完了" if line.certificate_id and line.hub_erased_at else "未了",
             )
             for line in await coverage_lines(session, member)

@@ -54,6 +54,8 @@ _UNITS = {
     "records": ("レコード", "件"),
     "rows": ("行", "件"),
     "pages": ("印刷", "枚"),
+    "notices": ("通知書", "通"),
+    "documents": ("書類", "件"),
     "bytes": ("", "バイト"),
 }
 _HANDLER_NAMES = {"system": "システム"}
@@ -100,6 +102,8 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
     )
     lines: list[tuple[int, datetime, str | None, dict[str, Any]]] = []
     acknowledged: dict[str, tuple[str, datetime]] = {}
+    notice_lines: dict[int, str] = {}
+    notices_confirmed: dict[str, tuple[str, datetime]] = {}
     for idx, raw in entries:
         entry = json.loads(raw)
         data = entry["data"]
@@ -109,6 +113,12 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
         # Acknowledgements count even when they fall outside the period: they confirm lines inside it.
         if entry["kind"] == RegisterKind.PACKAGE_ACKNOWLEDGED and package_id and package_id not in acknowledged:
             acknowledged[package_id] = (handler_text(data.get("handler_to") or data.get("handler_from")), at)
+        # A delivery of sealed notices is confirmed by ward staff in a later line, found by the delivery's id.
+        delivery = str((data.get("details") or {}).get("delivery", ""))
+        if entry["kind"] == RegisterKind.NOTICES_DELIVERED:
+            notice_lines[idx] = delivery
+        elif entry["kind"] == RegisterKind.NOTICES_CONFIRMED and delivery not in notices_confirmed:
+            notices_confirmed[delivery] = (handler_text(data.get("handler_to")), at)
         if flt.includes(at):
             lines.append((idx, at, package_id, data))
     provided = {pid for _, _, pid, data in lines if pid and data["category"] == Category.PROVIDED}
@@ -119,6 +129,9 @@ async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFi
         confirmation = ""
         if package_id in acknowledged and data["category"] == Category.PROVIDED:
             who, when = acknowledged[package_id]
+            confirmation = f"{who} {wareki_datetime_cell(when)}".strip()
+        elif notice_lines.get(idx) in notices_confirmed:
+            who, when = notices_confirmed[notice_lines[idx]]
             confirmation = f"{who} {wareki_datetime_cell(when)}".strip()
         rows.append(
             (

@@ -1,4 +1,5 @@
-"""Rows of the print-log findings report (C-17): reprints and unknown files, with the reasons given."""
+"""Rows of the print-log findings report (C-17): reprints, unknown files and page counts that do not fit the
+records, with the reasons given."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ COLUMNS = (
     Column("状態", 7),
 )
 _PRINTS_SHOWN = 20
-_KINDS = {PrintFindingKind.DUPLICATE: "重複印刷", PrintFindingKind.UNMATCHED: "納品データ外"}
+_KINDS = {
+    PrintFindingKind.DUPLICATE: "重複印刷",
+    PrintFindingKind.UNMATCHED: "納品データ外",
+    PrintFindingKind.PAGES: "枚数不一致",
+}
 
 
 def file_key(name: str) -> str:

@@ -10,6 +10,7 @@ the program's settings name another column (``household_key``).
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +78,30 @@ def grant_amount(unit: int, installation: int, delivery: int, removal: int) -> i
 
 
 def _yen(text: str) -> int:
-    return int(text.replace(",", "").replace("円", "").strip() or "0")
+    """Whole yen from cell text such as ``98,000円`` (blank is 0); ValueError in Japanese when it is not."""
+    digits = unicodedata.normalize("NFKC", text).replace(",", "").replace("円", "").strip()
+    if digits and not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"「{text}」は金額（円単位の0以上の整数）ではありません")
+    return int(digits or "0")
+
+
+def _amount_problems(number: int, record: Record, columns: tuple[str, ...]) -> list[RecordProblem]:
+    """The grant is whole yen, at most ¥100,000 per household, and never more than the costs it pays."""
+    try:
+        amount = _yen(record[AMOUNT])
+    except ValueError as exc:
+        return [RecordProblem(number, AMOUNT, f"交付額{exc}。")]
+    if amount > GRANT_CAP:
+        message = f"交付額{amount:,}円が1世帯あたりの上限{GRANT_CAP:,}円を超えています。"
+        return [RecordProblem(number, AMOUNT, message)]
+    if set(COST_COLUMNS) <= set(columns):
+        try:
+            costs = sum(_yen(record[column]) for column in COST_COLUMNS)
+        except ValueError as exc:
+            return [RecordProblem(number, None, f"費用の{exc}。")]
+        if amount > costs:
+            return [RecordProblem(number, AMOUNT, f"交付額{amount:,}円が費用の合計{costs:,}円を超えています。")]
+    return []
 
 
 def _household_key(record: Record, settings: Settings) -> str:
@@ -103,6 +127,8 @@ def validate_records(
     checks_eligibility = "住民税区分" in columns
     problems: list[RecordProblem] = []
     for number, record in enumerate(records, start=first_record):
+        if AMOUNT in columns:
+            problems += _amount_problems(number, record, columns)
         if checks_eligibility:
             result = eligibility(record)
             if not result.eligible:

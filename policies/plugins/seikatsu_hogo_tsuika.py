@@ -8,14 +8,21 @@ register.
 Welfare-system extract format (CSV, any encoding :mod:`policies.tabular` reads):
 ``世帯番号,氏名,生年月日,保護開始日,保護廃止日`` — dates ``YYYY-MM-DD`` or ``YYYY/MM/DD``, 保護廃止日 empty
 while assistance continues.
+
+The application-type check runs on the entered application data the contractor uploads on the portal
+(``check_returned_records``): each record's 氏名, 生年月日 and 生活保護受給期間 (``2013-08-01～2018-09-30``,
+``2013/08～2018/09`` or ``平成25年8月～平成30年9月``) against the extract the ward registered for the contract
+(``handover reference load``). The hub does not hold the extract otherwise: the contractor's packages carry
+neither 生年月日 nor the assistance dates.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from policies.dummy_people import DummyPeople
@@ -29,7 +36,6 @@ PROGRAMS = frozenset({PROGRAM})
 
 CONTRACTOR_ITEMS = ("郵便番号", "住所", "氏名", "保護の種類及び程度", "対象期間", "保護決定理由", "振込先口座情報")
 SUBCONTRACTOR_ITEMS = CONTRACTOR_ITEMS[:-1]
-COLLECTED_ITEMS = ("氏名", "住所", "生年月日", "生活保護受給期間", "世帯員の死亡の有無", "加算の有無")
 HOUSEHOLD = "世帯番号"
 KIND = "給付区分"
 PUSH = "プッシュ型"
@@ -86,10 +92,8 @@ def index_extract(records: Iterable[AssistanceRecord]) -> dict[tuple[str, date],
     return index
 
 
-def read_extract(path: Path) -> dict[tuple[str, date], list[AssistanceRecord]]:
-    """Read the welfare-system extract (format in the module docstring) into an index."""
-    with open_table(path) as table:
-        rows = [dict(zip(table.header, row, strict=False)) for row in table]
+def extract_index(rows: Iterable[Record]) -> dict[tuple[str, date], list[AssistanceRecord]]:
+    """Index the extract's records (format in the module docstring); refuses an extract in the wrong shape."""
     try:
         return index_extract(
             AssistanceRecord(
@@ -128,6 +132,80 @@ def check_application(application: Application, extract: ExtractIndex) -> Applic
         spells[0].household,
         "申請の受給期間（平成25年8月以降）に受給記録がありません。",
     )
+
+
+_ERAS = {"明治": 1867, "大正": 1911, "昭和": 1925, "平成": 1988, "令和": 2018}
+_WAREKI_MONTH = re.compile(r"(明治|大正|昭和|平成|令和)(\d+|元)年(\d+)月(?:(\d+)日)?")
+_PERIOD_SEPARATOR = re.compile(r"\s*[～〜~]\s*")
+PERIOD = "生活保護受給期間"
+
+
+def _period_end(text: str, *, end: bool) -> date:
+    """One end of a claimed period; a month without a day means its first day (start) or last day (end)."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if match := _WAREKI_MONTH.fullmatch(text):
+        era, year, month, day = match.groups()
+        parts = (_ERAS[era] + (1 if year == "元" else int(year)), int(month), int(day) if day else None)
+    elif match := re.fullmatch(r"(\d{4})[-/](\d{1,2})(?:[-/](\d{1,2}))?", text):
+        parts = (int(match[1]), int(match[2]), int(match[3]) if match[3] else None)
+    else:
+        raise ValueError(text)
+    year, month, day = parts
+    if day is not None:
+        return date(year, month, day)
+    if not end:
+        return date(year, month, 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """``2013-08-01～2018-09-30``, ``2013/08～2018/09`` or ``平成25年8月～平成30年9月``."""
+    start, end = _PERIOD_SEPARATOR.split(text.strip(), maxsplit=1)
+    return _period_end(start, end=False), _period_end(end, end=True)
+
+
+def _application(number: int, record: Record) -> Application | RecordProblem:
+    try:
+        birth = parse_date(record["生年月日"])
+    except ValueError:
+        return RecordProblem(number, "生年月日", "生年月日は「1950-01-02」の形式で入力してください。")
+    try:
+        claimed_from, claimed_to = parse_period(record[PERIOD])
+    except ValueError:
+        return RecordProblem(number, PERIOD, "生活保護受給期間は「平成25年8月～平成30年9月」の形式で入力してください。")
+    return Application(str(number), record["氏名"], birth, claimed_from, claimed_to)
+
+
+@hookimpl
+def check_returned_records(
+    kind: str, columns: tuple[str, ...], records: Sequence[Record], reference: Sequence[Record] | None
+) -> list[RecordProblem]:
+    if reference is not None and not records:
+        extract_index(reference)  # a reference being loaded: refuse one in the wrong shape now
+        return []
+    if kind != "entered_data" or not {"氏名", "生年月日", PERIOD} <= set(columns):
+        return []
+    applications = [r for r in enumerate(records, start=1) if r[1].get(KIND, APPLICATION) == APPLICATION]
+    if not applications:
+        return []
+    if reference is None:
+        return [
+            RecordProblem(
+                0, None, "照合用の生活保護システム抽出データが登録されていないため、申請型の照合ができていません。"
+            )
+        ]
+    extract = extract_index(reference)
+    problems: list[RecordProblem] = []
+    for number, record in applications:
+        application = _application(number, record)
+        if isinstance(application, RecordProblem):
+            problems.append(application)
+            continue
+        result = check_application(application, extract)
+        if not result.eligible:
+            problems.append(RecordProblem(number, None, result.reason))
+    return problems
 
 
 @hookimpl

@@ -36,6 +36,13 @@ def _fault_response(fault: Fault) -> web.Response:
     return box_error(fault.status, code, message, headers=headers)
 
 
+def _dropped(request: web.Request) -> web.Response:
+    """Cut the connection: the client gets no answer at all (what it sent may or may not have been done)."""
+    if request.transport is not None:
+        request.transport.abort()
+    return web.Response(status=503)  # never reaches the client
+
+
 async def _recorded_body(request: web.Request) -> Any:
     """JSON bodies are kept so tests can inspect what the connector asked for (never the token form)."""
     if request.content_type != "application/json" or not request.can_read_body:
@@ -50,6 +57,8 @@ async def _recorded_body(request: web.Request) -> Any:
 async def box_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     body = await _recorded_body(request)
+    if state.cut_off(request.method, request.path, handled=False):
+        return _dropped(request)
     fault = state.take_fault(request.method, request.path, after_handling=False)
     response: web.StreamResponse
     if fault is not None:
@@ -64,6 +73,8 @@ async def box_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         late = state.take_fault(request.method, request.path, after_handling=True)
         if late is not None:
             response = _fault_response(late)
+        if state.cut_off(request.method, request.path, handled=True):
+            return _dropped(request)
     with state.lock:
         state.requests.append(
             RecordedRequest(
@@ -158,6 +169,15 @@ class BoxEmulator:
         """Do what the next ``count`` matching requests ask, then answer ``status`` (the answer is lost)."""
         with self.state.lock:
             self.state.faults.append(Fault(count, status, None, method, path, after_handling=True))
+
+    def partition_after(self, *, method: str | None = None, path: str | None = None) -> None:
+        """Handle the next matching request, then drop its answer and every connection until ``heal``."""
+        with self.state.lock:
+            self.state.partition_after = (method, path)
+
+    def heal(self) -> None:
+        with self.state.lock:
+            self.state.partitioned = False
 
     def expire_tokens(self, after_requests: int = 0) -> None:
         """Invalidate every issued token once ``after_requests`` more API requests have been served."""

@@ -183,6 +183,10 @@ class BoxState:
         self.tokens_issued = 0
         self.faults: list[Fault] = []
         self.expire_tokens_after: int | None = None
+        # Network partition: once a request matching ``partition_after`` (method, path part) is handled, its
+        # answer and every later request's connection are dropped until ``partitioned`` is cleared.
+        self.partition_after: tuple[str | None, str | None] | None = None
+        self.partitioned = False
         self.commit_polls = 0
         self.commit_retry_after = "1"
         self.requests: list[RecordedRequest] = []
@@ -191,6 +195,19 @@ class BoxState:
 
     def new_id(self) -> str:
         return str(next(self._ids))
+
+    def cut_off(self, method: str, path: str, *, handled: bool) -> bool:
+        """Whether this request's connection is dropped (before handling, or after: the answer is lost)."""
+        with self.lock:
+            if self.partitioned:
+                return True
+            if handled and self.partition_after is not None:
+                want_method, want_path = self.partition_after
+                if (want_method is None or want_method == method) and (want_path is None or want_path in path):
+                    self.partition_after = None
+                    self.partitioned = True
+                    return True
+        return False
 
     def take_fault(self, method: str, path: str, *, after_handling: bool) -> Fault | None:
         with self.lock:

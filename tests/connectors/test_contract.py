@@ -85,6 +85,31 @@ async def test_verify_after_delete_fails(connector: Connector, package: PackageF
         await connector.verify(stored, size=package.size, sha256=package.sha256)
 
 
+async def test_locate_finds_what_put_stored_and_nothing_else(
+    connector: Connector, package: PackageFile, other_package: PackageFile
+) -> None:
+    """After a lost answer the hub asks where the object is; what it finds verifies against the package."""
+    assert await connector.locate(FOLDER, NAME, package.path) is None, "no folder yet"
+    stored = await connector.put(FOLDER, NAME, package.path, {})
+    assert await connector.locate(FOLDER, "other.zip", package.path) is None, "folder there, file not"
+    found = await connector.locate(FOLDER, NAME, package.path)
+    assert found is not None
+    assert (found.connector, found.folder, found.name, found.location) == (
+        stored.connector,
+        FOLDER,
+        NAME,
+        stored.location,
+    )
+    await connector.verify(found, size=package.size, sha256=package.sha256)
+    # Looked up against other content, the object found does not verify.
+    mismatched = await connector.locate(FOLDER, NAME, other_package.path)
+    assert mismatched is not None
+    with pytest.raises(VerificationError):
+        await connector.verify(mismatched, size=other_package.size, sha256=other_package.sha256)
+    await connector.delete(stored)
+    assert await connector.locate(FOLDER, NAME) is None
+
+
 async def test_path_escape_refused(own_connector: Connector, package: PackageFile) -> None:
     for folder, name in (("..", NAME), (FOLDER, "../escape.zip"), (FOLDER, "")):
         with pytest.raises(ConnectorError) as caught:

@@ -12,7 +12,7 @@ import pytest
 
 import connectors.local
 from connectors.base import ConnectorError, Grantee
-from connectors.local import TEMP_PREFIX, LocalConnector
+from connectors.local import TEMP_PREFIX, WITHDRAWN, LocalConnector
 from tests.factories import TOKYO, PackageFile, package_file
 
 FOLDER = "委託先A"
@@ -78,3 +78,20 @@ async def test_grant_validates_arguments(local_connector: LocalConnector) -> Non
         await local_connector.grant(FOLDER, [Grantee("p-1", " ")], "viewer")
     with pytest.raises(ConnectorError):
         await local_connector.grant("../etc", [Grantee("p-1", "a")], "viewer")
+
+
+async def test_withdraw_moves_the_file_out_of_the_served_folder(
+    local_connector: LocalConnector, package: PackageFile
+) -> None:
+    """An incident takes a package out of reach: owner-only folder and file, kept as evidence; asked again, the
+    answer is the same; a name never delivered has nothing to withdraw."""
+    await local_connector.put(FOLDER, "a.zip", package.path, {})
+    moved_to = await local_connector.withdraw(FOLDER, "a.zip")
+    assert moved_to == f"{WITHDRAWN}/{FOLDER}"
+    assert not (local_connector.root / FOLDER / "a.zip").exists()
+    target = local_connector.path_of(moved_to, "a.zip")
+    assert target.read_bytes() == package.path.read_bytes()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE((local_connector.root / WITHDRAWN).stat().st_mode) == 0o700
+    assert await local_connector.withdraw(FOLDER, "a.zip") == moved_to
+    assert await local_connector.withdraw(FOLDER, "never.zip") is None

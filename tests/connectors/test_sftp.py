@@ -10,7 +10,7 @@ import asyncssh
 import pytest
 
 from connectors.base import ConnectorError
-from connectors.sftp import SftpConnector
+from connectors.sftp import SftpConnector, SftpTimeouts
 from tests.factories import TOKYO, PackageFile, package_file
 from tests.services.sshd import SshdServer, sftp_connector_for
 
@@ -97,7 +97,7 @@ async def test_repr_and_errors_keep_secrets_out(sshd_server: SshdServer) -> None
         username="nobody-here",
         host_key=sshd_server.host_public_key,
         password="s3cret-Passw0rd",
-        connect_timeout=5.0,
+        timeouts=SftpTimeouts(connect=5.0),
     )
     assert "s3cret" not in repr(connector)
     report = await connector.health()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.factories import DEMO_DIR, ROOT
-from tests.services import free_port
+from tests.services import free_port, processes
 
 
 class DemoHub:
@@ -69,14 +68,7 @@ class DemoHub:
         raise RuntimeError("hub did not come up within 60 s")
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=30)
+        processes.kill(self.process)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        processes.stop(self.process)

@@ -63,7 +63,7 @@ def test_sigkill_at_each_step_loses_and_doubles_nothing(point: str, tmp_path: Pa
     hub = DemoHub(tmp_path)
     hub.config.write_text(
         hub.config.read_text(encoding="utf-8").replace(
-            "rescan_seconds = 5.0", "rescan_seconds = 1.0\nlease_seconds = 2"
+            "rescan_seconds = 5.0", "rescan_seconds = 1.0\nlease_seconds = 3"
         ),
         encoding="utf-8",
     )

@@ -55,12 +55,42 @@ def test_drop_to_outbox_to_7zip_with_the_printed_password(demo: DemoHub, tmp_pat
     [archive] = outbox.glob("*.zip")
 
     [package] = json.loads(demo.cli("packages", "list", "--json").stdout)
-    too_early = demo.cli("password", "notice", package["id"], "--to", "a-handler", "--out", str(tmp_path / "n.pdf"))
+    too_early = demo.cli(
+        "password",
+        "notice",
+        package["id"],
+        "--to",
+        "a-handler",
+        "--by",
+        "staff-welfare",
+        "--out",
+        str(tmp_path / "n.pdf"),
+    )
     assert too_early.returncode != 0 and "受領確認" in too_early.stderr
     assert demo.cli("packages", "acknowledge", package["id"], "--by", "a-handler").returncode == 0
-    outsider = demo.cli("password", "notice", package["id"], "--to", "b-handler", "--out", str(tmp_path / "x.pdf"))
+    outsider = demo.cli(
+        "password",
+        "notice",
+        package["id"],
+        "--to",
+        "b-handler",
+        "--by",
+        "staff-welfare",
+        "--out",
+        str(tmp_path / "x.pdf"),
+    )
     assert outsider.returncode != 0, "a handler of another contract gets no password"
-    printed = demo.cli("password", "notice", package["id"], "--to", "a-handler", "--out", str(tmp_path / "n.pdf"))
+    printed = demo.cli(
+        "password",
+        "notice",
+        package["id"],
+        "--to",
+        "a-handler",
+        "--by",
+        "staff-welfare",
+        "--out",
+        str(tmp_path / "n.pdf"),
+    )
     assert printed.returncode == 0, printed.stderr
     text = subprocess.run([pdftotext, str(tmp_path / "n.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     assert package["id"] in text and "令和" in text

@@ -36,7 +36,10 @@ def test_dvd_is_sealed_handed_over_flagged_and_returned(tmp_path: Path) -> None:
     packed = hub.cli("package", str(data), "--route", "s2-dvd")
     assert packed.returncode == 0, packed.stderr
 
-    sealed = hub.cli("media", "finalize", "s2-print", "--by", "区役 次郎")
+    # The preparer is a person code of the owning section's staff, never free text (C-05).
+    typed = hub.cli("media", "finalize", "s2-print", "--by", "区役 次郎")
+    assert typed.returncode == 2 and "人物コード" in typed.stderr, typed.stderr
+    sealed = hub.cli("media", "finalize", "s2-print", "--by", "staff-kaigo")
     assert sealed.returncode == 0, sealed.stderr
     media_id = re.search(r"medium (DVD-\d{4}-\w+)", sealed.stdout)
     assert media_id is not None, sealed.stdout
@@ -44,18 +47,37 @@ def test_dvd_is_sealed_handed_over_flagged_and_returned(tmp_path: Path) -> None:
     images = list((tmp_path / "var" / "media" / "images").glob(f"{medium}*"))
     assert {p.suffix for p in images} == {".iso", ".pdf"}
 
-    past = hub.cli("media", "handover", medium, "--by", "区役 次郎", "--to", "電送 五郎", "--due", "2026-01-31")
-    assert past.returncode == 2 and "引渡日より前" in past.stderr
     due = (datetime.now(JST).date() + timedelta(days=30)).isoformat()
-    handed = hub.cli("media", "handover", medium, "--by", "区役 次郎", "--to", "電送 五郎", "--due", due)
+    refused = {
+        "free text": ("staff-kaigo", "電送 五郎", "人物コード"),
+        "not designated on s2-print": ("staff-kaigo", "a-handler", "指定されていません"),
+        "staff of another section": ("staff-welfare", "asp-handler", "介護保険課の職員ではありません"),
+        "a contractor as the ward's side": ("asp-handler", "asp-handler", "職員ではありません"),
+    }
+    for why, (by, to, message) in refused.items():
+        attempt = hub.cli("media", "handover", medium, "--by", by, "--to", to, "--due", due)
+        assert attempt.returncode == 2 and message in attempt.stderr, (why, attempt.stderr)
+    past = hub.cli("media", "handover", medium, "--by", "staff-kaigo", "--to", "asp-handler", "--due", "2026-01-31")
+    assert past.returncode == 2 and "引渡日より前" in past.stderr
+    handed = hub.cli("media", "handover", medium, "--by", "staff-kaigo", "--to", "asp-handler", "--due", due)
     assert handed.returncode == 0, handed.stderr
-    back = hub.cli("media", "return", medium, "--by", "電送 五郎", "--received-by", "区役 次郎")
+    typed_back = hub.cli("media", "return", medium, "--by", "電送 五郎", "--received-by", "staff-kaigo")
+    assert typed_back.returncode == 2 and "人物コード" in typed_back.stderr
+    not_staff = hub.cli("media", "return", medium, "--by", "asp-handler", "--received-by", "a-manager")
+    assert not_staff.returncode == 2 and "職員ではありません" in not_staff.stderr
+    back = hub.cli("media", "return", medium, "--by", "asp-handler", "--received-by", "staff-kaigo")
     assert back.returncode == 0, back.stderr
     assert "no overdue media" in hub.cli("media", "overdue").stdout  # overdue ones: tests/ledger/test_media_register
-    assert hub.cli("media", "return", medium, "--by", "x", "--received-by", "y").returncode == 2
+    assert hub.cli("media", "return", medium, "--by", "asp-handler", "--received-by", "staff-kaigo").returncode == 2
 
     report = tmp_path / "media.pdf"
     made = hub.cli("report", "media", "--contract", "s2-print", "--fy", "2026", "--out", str(report))
     assert made.returncode == 0, made.stderr
     text = subprocess.run([pdftotext, str(report), "-"], capture_output=True, text=True, check=True).stdout
-    assert medium in text and "電送 五郎" in text
+    assert medium in text and "電送 五郎" in text and "asp-handler" in text  # the PDF wraps name and code
+    register = tmp_path / "register.csv"
+    made = hub.cli("report", "handover", "--contract", "s2-print", "--out", str(register))
+    assert made.returncode == 0, made.stderr
+    lines = register.read_text(encoding="utf-8-sig").splitlines()
+    handed_line = next(line for line in lines if ",提供," in line and medium in line)
+    assert "区役 次郎（staff-kaigo）" in handed_line and "電送 五郎（asp-handler）" in handed_line

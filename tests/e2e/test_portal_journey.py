@@ -1,31 +1,44 @@
 """A contractor handler's whole journey in Chromium: invitation letter code, password and TOTP set-up, login,
-download, receipt, password pick-up on its own page, and 7-Zip opening the package with that password."""
+then two packages as the separate-occasion rule (C-02) treats them:
+
+* one downloaded from the portal: receipt, then the portal's pick-up page refuses its password (the data took the
+  portal, so the password must take another channel); the password then comes on the printed notice
+  (``handover password notice`` does exactly this release; ``tests/e2e/test_demo_flow.py`` runs that command) and
+  7-Zip opens the downloaded file with it;
+* one the ward's connector delivered and verified (its ``location`` recorded): receipt without a download, then
+  the pick-up page shows the password, which opens the delivered copy in 7-Zip."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
 from aiohttp import web
 from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.identity import invitations
 from exchange.keys import sealing
 from exchange.packing import packer as packing
 from exchange.passwords.generate import new_package_password
+from exchange.passwords.release import release
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import create_engine, session_factory
 from ledger.models.base import new_public_id
-from ledger.models.contracts import DesignationRole
-from ledger.models.parties import PartyKind, PersonRole
+from ledger.models.contracts import Contract, DesignationRole
+from ledger.models.packages import Package
+from ledger.models.parties import PartyKind, Person, PersonRole
+from policies.channels import PasswordChannel
 from tests.factories import add_contract, add_package, add_party, add_person, add_program, designate
 from tests.services import require_binary
 
@@ -40,14 +53,60 @@ CHROMIUM_ARGS = [
 ]
 
 
+PORTAL_ZIP = "対象者一覧_pkg.zip"
+CONNECTOR_ZIP = "口座振替一覧_pkg.zip"
+CONNECTORS = {"outbox": "local"}
+
+
 @dataclass
 class Hub:
     base_url: str
     code: str
-    zip_name: str
+    stored: dict[str, Path]  # ZIP name → the sealed package in the hub's store (the copy a connector delivers)
+    password_by_notice: Callable[[str], str]  # ZIP name → the password released on the printed notice
 
 
-async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, str]:
+async def _add_packed(
+    session: AsyncSession, contract: Contract, tmp_path: Path, ring: sealing.Keyring, zip_name: str, **columns: Any
+) -> Path:
+    """A package packed for real (7-Zip opens it), its password sealed as the pipeline seals it."""
+    source = tmp_path / zip_name.replace("_pkg.zip", ".csv")
+    await asyncio.to_thread(
+        source.write_text, "郵便番号,住所,氏名\n160-0000,見本区一丁目,見本 太郎\n", encoding="utf-8"
+    )
+    package_id = new_public_id()
+    password = new_package_password()
+    manifest = packing.Manifest(
+        package_id=package_id,
+        contract_id=contract.public_id,
+        contract_name=contract.name,
+        recipient=contract.party.name,
+        created_at=datetime.now(UTC),
+    )
+    target = tmp_path / "store" / f"{package_id}.zip"
+    await asyncio.to_thread(target.parent.mkdir, exist_ok=True)
+    packed = await asyncio.to_thread(
+        packing.pack, [packing.PackSource(source.name, source, 1)], manifest, password, target
+    )
+    sealed = sealing.seal(ring.current, password.encode(), package_id.encode())
+    await add_package(
+        session,
+        contract,
+        delivered_at=datetime.now(UTC),
+        public_id=package_id,
+        zip_name=zip_name,
+        store_path=str(packed.path),
+        size=packed.size,
+        sha256=packed.sha256,
+        content={},
+        sealed_password=sealed.to_bytes(),
+        key_id=sealed.key_id,
+        **columns,
+    )
+    return packed.path
+
+
+async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, dict[str, Path]]:
     engine = create_engine(url)
     try:
         async with session_factory(engine).begin() as session:
@@ -61,44 +120,36 @@ async def _seed(url: str, tmp_path: Path, ring: sealing.Keyring) -> tuple[str, s
             )
             person = await add_person(session, "a-handler", contractor, PersonRole.HANDLER, name="見本 二郎")
             await designate(session, contract, person, DesignationRole.HANDLER)
-            source = tmp_path / "対象者一覧.csv"
-            await asyncio.to_thread(
-                source.write_text, "郵便番号,住所,氏名\n160-0000,見本区一丁目,見本 太郎\n", encoding="utf-8"
-            )
-            package_id = new_public_id()
-            password = new_package_password()
-            manifest = packing.Manifest(
-                package_id=package_id,
-                contract_id=contract.public_id,
-                contract_name=contract.name,
-                recipient=contractor.name,
-                created_at=datetime.now(UTC),
-            )
-            target = tmp_path / "store" / f"{package_id}.zip"
-            await asyncio.to_thread(target.parent.mkdir)
-            packed = await asyncio.to_thread(
-                packing.pack, [packing.PackSource(source.name, source, 1)], manifest, password, target
-            )
-            sealed = sealing.seal(ring.current, password.encode(), package_id.encode())
-            await add_package(
-                session,
-                contract,
-                delivered_at=datetime.now(UTC),
-                public_id=package_id,
-                zip_name="対象者一覧_pkg.zip",
-                store_path=str(packed.path),
-                size=packed.size,
-                sha256=packed.sha256,
-                content={},
-                sealed_password=sealed.to_bytes(),
-                key_id=sealed.key_id,
-            )
+            stored = {
+                # Nobody has fetched it yet: the handler downloads it from the portal.
+                PORTAL_ZIP: await _add_packed(session, contract, tmp_path, ring, PORTAL_ZIP),
+                # The outbox connector delivered it and read it back (the pipeline records ``location`` then).
+                CONNECTOR_ZIP: await _add_packed(
+                    session, contract, tmp_path, ring, CONNECTOR_ZIP, location="outbox/s1-main/" + CONNECTOR_ZIP
+                ),
+            }
             letter = await invitations.invite(
                 session, "a-handler", issuer="見本区", portal_url="http://127.0.0.1/", now=datetime.now(UTC)
             )
     finally:
         await engine.dispose()
-    return letter.code, "対象者一覧_pkg.zip"
+    return letter.code, stored
+
+
+async def _release_on_notice(url: str, ring: sealing.Keyring, zip_name: str) -> str:
+    """What ``handover password notice`` does before it prints: the rule's release on the printed-notice channel."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine).begin() as session:
+            package = await session.scalar(select(Package).where(Package.zip_name == zip_name))
+            person = await session.scalar(select(Person).where(Person.code == "a-handler"))
+            assert package is not None and person is not None
+            released = await release(
+                session, package, person, PasswordChannel.NOTICE, keyring=ring, connector_kinds=CONNECTORS
+            )
+            return released.password
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
@@ -111,21 +162,24 @@ def hub(db_url: str, tmp_path: Path) -> Iterator[Hub]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
-    async def start() -> tuple[web.AppRunner, int, str, str]:
-        code, zip_name = await _seed(db_url, tmp_path, ring)
+    async def start() -> tuple[web.AppRunner, int, str, dict[str, Path]]:
+        code, stored = await _seed(db_url, tmp_path, ring)
         engine = create_engine(db_url)
-        app = create_app(session_factory(engine), deps=PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}))
+        app = create_app(session_factory(engine), deps=PortalDeps(keyring=ring, connector_kinds=CONNECTORS))
         app.on_cleanup.append(lambda _app: engine.dispose())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         port = runner.addresses[0][1]
-        return runner, port, code, zip_name
+        return runner, port, code, stored
 
-    runner, port, code, zip_name = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
+    def password_by_notice(zip_name: str) -> str:
+        return asyncio.run_coroutine_threadsafe(_release_on_notice(db_url, ring, zip_name), loop).result(60)
+
+    runner, port, code, stored = asyncio.run_coroutine_threadsafe(start(), loop).result(60)
     try:
-        yield Hub(f"http://127.0.0.1:{port}", code, zip_name)
+        yield Hub(f"http://127.0.0.1:{port}", code, stored, password_by_notice)
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
@@ -169,10 +223,11 @@ def test_contractor_handler_journey(hub: Hub, tmp_path: Path) -> None:
         # A code is good once: the next time step's code (within the accepted drift) for this second login.
         page.fill("#code", totp.at(setup_time, counter_offset=1))
         page.click("button[type=submit]")
-        page.wait_for_selector(f"text={hub.zip_name}")
+        page.wait_for_selector(f"text={PORTAL_ZIP}")
         _shot(page, "2-packages")
 
-        page.click(f"text={hub.zip_name}")
+        # The package the handler downloads from the portal.
+        page.click(f"text={PORTAL_ZIP}")
         assert page.locator("#package-password").count() == 0
         with page.expect_download() as info:
             page.click("#download")
@@ -181,13 +236,31 @@ def test_contractor_handler_journey(hub: Hub, tmp_path: Path) -> None:
         page.click("#acknowledge")
         page.wait_for_selector("#ack-state >> text=済")
         _shot(page, "3-acknowledged")
-
         page.click("#password-link")
         page.click("#reveal")
-        zip_password = (page.text_content("#package-password") or "").strip()
-        _shot(page, "4-password")
+        refusal = page.text_content("#refusal") or ""
+        assert page.locator("#package-password").count() == 0
+        _shot(page, "4-password-refused")
+
+        # The package the outbox connector delivered: receipt, then the pick-up page gives its password.
+        page.goto(f"{hub.base_url}/")
+        page.click(f"text={CONNECTOR_ZIP}")
+        page.click("#acknowledge")
+        page.wait_for_selector("#ack-state >> text=済")
+        page.click("#password-link")
+        page.click("#reveal")
+        connector_password = (page.text_content("#package-password") or "").strip()
+        _shot(page, "5-password")
         browser.close()
-    assert len(zip_password) >= 20
-    tested = subprocess.run([sevenzip, "t", f"-p{zip_password}", str(saved)], capture_output=True, text=True)
+    # Japanese, naming the channel in words a person reads and the ways that remain.
+    assert "同じ経路" in refusal and "ポータル" in refusal and "通知書" in refusal, refusal
+    assert "portal" not in refusal
+    _opens_in_7zip(sevenzip, saved, hub.password_by_notice(PORTAL_ZIP))
+    _opens_in_7zip(sevenzip, hub.stored[CONNECTOR_ZIP], connector_password)
+
+
+def _opens_in_7zip(sevenzip: str, archive: Path, password: str) -> None:
+    assert len(password) >= 20
+    tested = subprocess.run([sevenzip, "t", f"-p{password}", str(archive)], capture_output=True, text=True)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "Everything is Ok" in tested.stdout

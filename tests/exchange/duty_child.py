@@ -11,12 +11,14 @@ import asyncio
 import signal
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
-from exchange.duties.scheduler import DutyConfig, DutyContext, start_scheduler
+from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner, run_duties
 from exchange.retention.sweep import Sweeper
+from exchange.supervision import Health, supervise
 from ledger.db import create_engine, session_factory
 from ledger.tlog.checkpoint import load_key_file
 
@@ -52,9 +54,13 @@ def context(db_url: str, directory: Path) -> DutyContext:
 async def run_scheduler(db_url: str, directory: Path) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    scheduler = start_scheduler(context(db_url, directory), tick_seconds=0.05)
+    # The hub's own way: the duty loop under the supervisor.
+    duties = asyncio.create_task(
+        supervise("duties", partial(run_duties, DutyRunner(context(db_url, directory)), 0.05), Health())
+    )
     await stop.wait()
-    scheduler.shutdown(wait=False)
+    duties.cancel()
+    await asyncio.gather(duties, return_exceptions=True)
 
 
 async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from policies.plugins import kaigo_hokenryo
 from tests.factories import DEMO_DIR, DEMO_FILES
 
 ROOT = Path(__file__).parents[2]
@@ -91,3 +92,26 @@ def test_old_schema_asks_for_upgrade(tmp_path: Path) -> None:
     upgraded = handover("--config", str(config), "db", "upgrade", cwd=tmp_path)
     assert upgraded.returncode == 0, upgraded.stderr
     assert handover("--config", str(config), "routes", "list", cwd=tmp_path).returncode == 0
+
+
+def test_import_reports_plugin_default_items_and_routes_list_shows_them(hub_dir: Path) -> None:
+    assert handover("init", cwd=hub_dir).returncode == 0
+    late = hub_dir / "late.toml"
+    late.write_text(
+        '[[contracts]]\ncode = "s2-late"\nname = "介護保険料通知書 印刷（追加分）"\nprogram = "kaigo-hokenryo"\n'
+        'party = "printer-asp"\nstarts_on = 2026-11-01\nends_on = 2027-03-31\n\n'
+        '[[routes]]\ncode = "s2-late"\nname = "介護保険料 追加分"\nprogram = "kaigo-hokenryo"\n'
+        'watch_dir = "inbox/追加"\n'
+        'targets = [{ contract = "s2-late", connector = "outbox" }]\n',
+        encoding="utf-8",
+    )
+    imported = handover("admin", "import", *map(str, DEMO_FILES), str(late), cwd=hub_dir)
+    assert imported.returncode == 0, imported.stderr
+    items = "、".join(kaigo_hokenryo.ITEMS)
+    assert "契約 's2-late'（介護保険料通知書 印刷（追加分））: allowed_items の指定がないため" in imported.stdout
+    assert items in imported.stdout
+    assert "imported: " in imported.stdout
+    listed = handover("routes", "list", cwd=hub_dir)
+    assert listed.returncode == 0, listed.stderr
+    after = listed.stdout.split("s2-late  介護保険料 追加分", 1)[1]
+    assert f"提供項目: {items}" in after

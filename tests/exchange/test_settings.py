@@ -25,6 +25,13 @@ def test_the_shipped_configuration_is_valid() -> None:
     assert {"outbox", "dvd"} <= set(settings.connectors)
 
 
+def test_the_intake_lease_is_short_and_not_shorter_than_a_heartbeat_can_keep(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, "")).intake.lease_seconds == 15.0  # a killed worker's files resume soon
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, "[intake]\nlease_seconds = 1\n"))
+    assert info.value.problems[0].startswith("intake.lease_seconds:")
+
+
 def test_unknown_key_is_an_error_naming_its_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(write(tmp_path, "[web]\nprot = 8080\n"))

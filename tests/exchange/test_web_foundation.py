@@ -16,7 +16,7 @@ from exchange.identity.accounts import create_admin
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
-from tests.exchange.web.portal import CSRF
+from tests.exchange.web.portal import CSRF, csrf_of
 from tests.factories import keyring, load_demo
 
 
@@ -34,7 +34,11 @@ async def client_with_demo(
 
 async def first_login(client: TestClient, password: str) -> ClientResponse:
     """The one-time password only opens the setup page: a new password and a TOTP factor come first."""
-    response = await client.post("/login", data={"login": "admin", "password": password}, allow_redirects=False)
+    response = await client.post(
+        "/login",
+        data={"login": "admin", "password": password, "csrf_token": await csrf_of(client, "/login")},
+        allow_redirects=False,
+    )
     assert response.status == 303 and response.headers["Location"] == "/login/setup"
     page = await (await client.get("/login/setup")).text()
     secret, csrf = re.search(r'id="totp-secret">([^<]+)<', page), CSRF.search(page)
@@ -49,7 +53,7 @@ async def test_healthz_reports_database(db_engine: AsyncEngine, aiohttp_client: 
     client = await aiohttp_client(create_app(session_factory(db_engine)))
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok"}
+    assert await response.json() == {"status": "ok", "database": "ok", "components": {}}
     assert response.headers["X-Frame-Options"] == "DENY"
 
 
@@ -60,7 +64,9 @@ async def test_login_then_landing_lists_demo_contracts(
     before = await client.get("/")
     assert "ログイン" in await before.text()
     assert "生活保護追加給付" not in await before.text()
-    wrong = await client.post("/login", data={"login": "admin", "password": "wrong"})
+    wrong = await client.post(
+        "/login", data={"login": "admin", "password": "wrong", "csrf_token": await csrf_of(client, "/login")}
+    )
     assert wrong.status == 401
     response = await first_login(client, password)
     assert response.status == 303 and response.headers["Location"] == "/"

@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
 
-from ledger.wareki import JST, fiscal_year, jst_date, jst_midnight, to_wareki
+from ledger.wareki import (
+    JST,
+    JstParseError,
+    fiscal_year,
+    format_jst,
+    jst_date,
+    jst_midnight,
+    parse_jst,
+    to_wareki,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +80,33 @@ def test_jst_date_is_the_day_in_tokyo_and_refuses_naive_moments() -> None:
 def test_jst_midnight_is_the_start_of_the_day_in_tokyo() -> None:
     assert jst_midnight(date(2026, 4, 1)) == datetime(2026, 3, 31, 15, 0, tzinfo=UTC)
     assert jst_midnight(date(2026, 4, 1)).tzinfo is JST
+
+
+@pytest.fixture(params=["UTC", "America/New_York", "Asia/Tokyo"])
+def host_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = request.param
+    time.tzset()
+    yield request.param
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_typed_times_are_japan_time_whatever_the_host_zone(host_zone: str) -> None:
+    expected = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+    for typed in ("2026-12-02T10:00", "2026-12-02 10:00", " 2026-12-02T10:00:00 ", "2026-12-02T01:00Z"):
+        assert parse_jst(typed) == expected, (host_zone, typed)
+    assert parse_jst(datetime(2026, 12, 2, 10, 0)) == expected  # a naive value from a CLI option
+    assert format_jst(expected) == "2026-12-02 10:00"
+    assert format_jst(expected, seconds=True) == "2026-12-02 10:00:00"
+    assert format_jst(None) == "—"
+
+
+def test_unreadable_times_are_refused_in_japanese() -> None:
+    with pytest.raises(JstParseError, match="日本時間"):
+        parse_jst("12/02 10時")
+    with pytest.raises(ValueError, match="naive"):
+        format_jst(datetime(2026, 12, 2, 10, 0))

@@ -184,3 +184,14 @@ def test_memory_stays_flat_in_file_size(tmp_path: Path) -> None:
 
     small, large = peak(1_000), peak(20_000)
     assert large < small * 1.5 + 100_000
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_rows_left_empty_by_minimising_are_not_counted(tmp_path: Path, suffix: str) -> None:
+    """A row whose only values are in dropped columns is written empty; a reader skips it, so it is no record
+    (the package proof counts the packed file and must find the same number)."""
+    source = _write(tmp_path / f"in{suffix}", ["氏名", "口座"], [["佐藤", "見本銀行"], ["", "見本銀行"]])
+    items = RecipientItems(allowed=("氏名",), drop=frozenset({"口座"}), file_types=frozenset({"csv", "xlsx"}))
+    result = minimise(source, tmp_path / f"out{suffix}", items)
+    assert result.records == 1
+    assert len(_read(tmp_path / f"out{suffix}")[2]) == 1

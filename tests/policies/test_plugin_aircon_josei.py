@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from policies.dummy import write_dummy_csv
+from policies.errors import PolicyRefusal
 from policies.minimise import RecipientItems, minimise
 from policies.pluginmanager import PluginConfig, ProgramConfig, ProgramHooks, build_plugin_manager
 from policies.plugins import aircon_josei as s4
@@ -111,3 +112,45 @@ def test_dummy_data_is_valid_and_visit_contractor_gets_fewer_items(tmp_path: Pat
     assert minimise(source, tmp_path / "visits.csv", items).columns == visits
     (plain,) = hooks.describe_package(tmp_path / "visits.csv", 300)
     assert "amount_yen" not in {q.kind for q in plain.quantities}
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("150000", "交付額150,000円が1世帯あたりの上限100,000円を超えています。"),
+        ("-5", "交付額「-5」は金額（円単位の0以上の整数）ではありません。"),
+        ("９万", "交付額「９万」は金額（円単位の0以上の整数）ではありません。"),
+        ("90,000円", "交付額90,000円が費用の合計88,000円を超えています。"),
+    ],
+)
+def test_amount_is_capped_and_checked(tmp_path: Path, hooks: ProgramHooks, amount: str, message: str) -> None:
+    header = ("住所", *s4.COST_COLUMNS, s4.AMOUNT)
+    rows = [
+        ("見本区1", "60000", "20000", "3000", "5000", "88000"),
+        ("見本区2", "60000", "20000", "3000", "5000", amount),
+    ]
+    problems = hooks.validate_file(_write(tmp_path / "a.csv", header, rows))
+    assert [(p.record, p.column, p.message) for p in problems] == [(2, s4.AMOUNT, message)]
+
+
+def test_derived_amount_only_for_a_recipient_allowed_it(tmp_path: Path, hooks: ProgramHooks) -> None:
+    header = ("氏名", *s4.COST_COLUMNS)
+    source = _write(tmp_path / "src.csv", header, [("見本 花子", "98,000円", "15000", "", "0")])
+    costs = frozenset(s4.COST_COLUMNS)
+    paid = RecipientItems(allowed=("氏名", s4.AMOUNT), drop=costs)
+    result = minimise(source, tmp_path / "paid.csv", paid, derive=hooks.derive_columns)
+    assert (result.columns, result.derived) == (("氏名", s4.AMOUNT), (s4.AMOUNT,))
+    assert (tmp_path / "paid.csv").read_text(encoding="utf-8").splitlines() == ["氏名,交付額", "見本 花子,100000"]
+    visits = minimise(
+        source, tmp_path / "v.csv", RecipientItems(allowed=("氏名",), drop=costs), derive=hooks.derive_columns
+    )
+    assert (visits.columns, visits.derived, visits.dropped) == (("氏名",), (), s4.COST_COLUMNS)
+
+
+def test_cost_that_cannot_be_computed_refuses_the_file(tmp_path: Path, hooks: ProgramHooks) -> None:
+    header = ("氏名", *s4.COST_COLUMNS)
+    source = _write(tmp_path / "src.csv", header, [("a", "1", "1", "1", "1"), ("b", "1", "x", "1", "1")])
+    items = RecipientItems(allowed=("氏名", s4.AMOUNT), drop=frozenset(s4.COST_COLUMNS))
+    with pytest.raises(PolicyRefusal, match=r"2件目のデータ.*「交付額」を計算できません: 「x」は金額"):
+        minimise(source, tmp_path / "out.csv", items, derive=hooks.derive_columns)
+    assert not (tmp_path / "out.csv").exists()

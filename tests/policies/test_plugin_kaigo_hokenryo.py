@@ -6,53 +6,13 @@ import pytest
 
 from policies.dummy import write_dummy_csv
 from policies.errors import PolicyRefusal
-from policies.pluginmanager import PluginConfig, ProgramHooks, build_plugin_manager
+from policies.pluginmanager import PluginConfig, ProgramConfig, ProgramHooks, build_plugin_manager
 from policies.plugins import kaigo_hokenryo as s2
 
 
 @pytest.fixture(scope="module")
 def hooks() -> ProgramHooks:
     return build_plugin_manager(PluginConfig(entry_points=False)).for_program(s2.PROGRAM)
-
-
-def _log(*rows: tuple[str, int, str]) -> list[s2.PrintLogRow]:
-    return [
-        s2.PrintLogRow("PC-01", f"2026-07-0{i} 10:00", name, "PR-1", pages, reason)
-        for i, (name, pages, reason) in enumerate(rows, 1)
-    ]
-
-
-def test_print_log_that_accounts_for_everything() -> None:
-    expected = [s2.PrintDataFile("notice_001.pdf", 100), s2.PrintDataFile("notice_002.pdf", 50)]
-    log = _log(("notice_001.pdf", 100, ""), ("notice_002.pdf", 50, ""), ("notice_002.pdf", 50, "紙詰まり"))
-    assert s2.compare_print_log(expected, log) == []
-
-
-def test_print_log_findings() -> None:
-    expected = [s2.PrintDataFile("a.pdf", 10), s2.PrintDataFile("b.pdf", 20), s2.PrintDataFile("c.pdf", 5)]
-    log = _log(("a.pdf", 10, ""), ("a.pdf", 10, ""), ("b.pdf", 19, ""), ("z.pdf", 1, ""), ("y.pdf", 1, ""))
-    findings = s2.compare_print_log(expected, log)
-    assert [(f.kind, f.file_name) for f in findings] == [
-        ("reprint_reason", "a.pdf"),
-        ("page_mismatch", "b.pdf"),
-        ("not_printed", "c.pdf"),
-        ("unknown_file", "y.pdf"),
-        ("unknown_file", "z.pdf"),
-    ]
-    assert "2回目" in findings[0].message
-
-
-def test_read_print_log(tmp_path: Path) -> None:
-    path = tmp_path / "log.csv"
-    header = ",".join(s2.PRINT_LOG_COLUMNS)
-    path.write_bytes(f"{header}\r\nPC-01,2026-07-01 10:00,a.pdf,PR-1,10, \r\n".encode("cp932"))
-    assert list(s2.read_print_log(path)) == [s2.PrintLogRow("PC-01", "2026-07-01 10:00", "a.pdf", "PR-1", 10, "")]
-    path.write_bytes("端末名,ファイル名\r\n".encode())
-    with pytest.raises(PolicyRefusal, match="印刷日時"):
-        list(s2.read_print_log(path))
-    path.write_bytes(f"{header}\r\nPC,t,a.pdf,P,十,\r\n".encode())
-    with pytest.raises(PolicyRefusal, match="ページ数"):
-        list(s2.read_print_log(path))
 
 
 def test_counts_per_notice_type_and_validation(tmp_path: Path, hooks: ProgramHooks) -> None:
@@ -71,3 +31,43 @@ def test_validation_problems(tmp_path: Path, hooks: ProgramHooks) -> None:
     path.write_bytes("被保険者番号,通知種別\r\n123,督促状\r\n".encode())
     problems = hooks.validate_file(path)
     assert [(p.record, p.column) for p in problems] == [(1, "通知種別"), (1, "被保険者番号")]
+
+
+@pytest.mark.parametrize(
+    ("grade", "premium", "problems"),
+    [
+        ("第1段階", "20,000", []),
+        ("第１３段階", "145000円", []),
+        ("第99段階", "-5", [("所得段階", "第99段階"), ("年間保険料額", "-5")]),
+        ("第0段階", "0", [("所得段階", "第0段階"), ("年間保険料額", "0")]),
+        ("1段階", "12.5", [("所得段階", "1段階"), ("年間保険料額", "12.5")]),
+    ],
+)
+def test_grade_and_premium(
+    tmp_path: Path, hooks: ProgramHooks, grade: str, premium: str, problems: list[tuple[str, str]]
+) -> None:
+    path = tmp_path / "notices.csv"
+    path.write_text(f'所得段階,年間保険料額\r\n{grade},"{premium}"\r\n', encoding="utf-8")
+    found = hooks.validate_file(path)
+    assert [(p.record, p.column) for p in found] == [(1, column) for column, _ in problems]
+    for problem, (_, value) in zip(found, problems, strict=True):
+        assert f"「{value}」" in problem.message
+
+
+def test_a_ward_with_more_grades_sets_them(tmp_path: Path) -> None:
+    config = PluginConfig(entry_points=False, programs={s2.PROGRAM: ProgramConfig(settings={"grades": 17})})
+    hooks = build_plugin_manager(config).for_program(s2.PROGRAM)
+    path = tmp_path / "notices.csv"
+    path.write_text("所得段階,年間保険料額\r\n第17段階,300000\r\n第18段階,310000\r\n", encoding="utf-8")
+    assert [(p.record, p.message) for p in hooks.validate_file(path)] == [
+        (2, "所得段階「第18段階」は第1段階から第17段階のいずれかです。")
+    ]
+
+
+def test_a_wrong_grades_setting_refuses_rather_than_judges(tmp_path: Path) -> None:
+    config = PluginConfig(entry_points=False, programs={s2.PROGRAM: ProgramConfig(settings={"grades": "17"})})
+    hooks = build_plugin_manager(config).for_program(s2.PROGRAM)
+    path = tmp_path / "notices.csv"
+    path.write_text("所得段階,年間保険料額\r\n第1段階,300000\r\n", encoding="utf-8")
+    with pytest.raises(PolicyRefusal, match="grades"):
+        hooks.validate_file(path)

@@ -55,18 +55,18 @@ def test_application_is_checked_against_the_extract(
     assert reason in result.reason
 
 
-def test_read_extract(tmp_path: Path) -> None:
-    path = _csv(
-        tmp_path / "extract.csv",
-        "世帯番号,氏名,生年月日,保護開始日,保護廃止日\r\nH1,佐藤 太郎,1950/01/01,2010-04-01,2016-03-31\r\n"
-        "H3,田中 一郎,1970-03-03,2015-01-01,\r\n",
+def test_extract_index(tmp_path: Path) -> None:
+    header = {"世帯番号": "H1", "氏名": "佐藤 太郎", "生年月日": "1950/01/01", "保護開始日": "2010-04-01"}
+    index = s1.extract_index(
+        [
+            {**header, "保護廃止日": "2016-03-31"},
+            {**header, "世帯番号": "H3", "氏名": "田中 一郎", "生年月日": "1970-03-03", "保護廃止日": ""},
+        ]
     )
-    index = s1.read_extract(path)
     assert index[("佐藤太郎", date(1950, 1, 1))][0].ended == date(2016, 3, 31)
     assert index[("田中一郎", date(1970, 3, 3))][0].ended is None
-    bad = _csv(tmp_path / "bad.csv", "世帯番号,氏名,生年月日,保護開始日,保護廃止日\r\nH1,x,昭和,2010-04-01,\r\n")
     with pytest.raises(PolicyRefusal, match="抽出データ"):
-        s1.read_extract(bad)
+        s1.extract_index([{**header, "生年月日": "昭和", "保護廃止日": ""}])
 
 
 def test_validate_file_finds_problems_across_batches(tmp_path: Path, hooks: ProgramHooks) -> None:
@@ -101,3 +101,46 @@ def test_dummy_extract_minimises_for_the_printer(tmp_path: Path, hooks: ProgramH
     (description,) = hooks.describe_package(tmp_path / "out.csv", 50)
     assert {q.kind: q.count for q in description.quantities}["notices"] == 50
     assert description.content == "生活保護追加給付 対象者データ"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("平成25年8月～平成30年9月", (date(2013, 8, 1), date(2018, 9, 30))),
+        ("令和元年5月〜令和2年2月", (date(2019, 5, 1), date(2020, 2, 29))),
+        ("2013-08-01～2018-09-30", (date(2013, 8, 1), date(2018, 9, 30))),
+        ("2013/08 ~ 2013/12", (date(2013, 8, 1), date(2013, 12, 31))),
+    ],
+)
+def test_claimed_periods_in_wareki_or_western_dates(text: str, expected: tuple[date, date]) -> None:
+    assert s1.parse_period(text) == expected
+
+
+REFERENCE = [
+    {
+        "世帯番号": "H1",
+        "氏名": "佐藤 太郎",
+        "生年月日": "1950-01-01",
+        "保護開始日": "2010-04-01",
+        "保護廃止日": "2016-03-31",
+    },
+    {"世帯番号": "H3", "氏名": "田中 一郎", "生年月日": "1970/03/03", "保護開始日": "2015-01-01", "保護廃止日": ""},
+]
+
+
+def test_returned_applications_are_checked_against_the_reference(hooks: ProgramHooks) -> None:
+    columns = ("氏名", "生年月日", s1.PERIOD)
+    records = [
+        {"氏名": "佐藤　太郎", "生年月日": "1950-01-01", s1.PERIOD: "平成25年8月～平成28年3月"},
+        {"氏名": "山田 次郎", "生年月日": "1955-05-05", s1.PERIOD: "平成25年8月～平成28年3月"},
+        {"氏名": "田中 一郎", "生年月日": "1970-03-03", s1.PERIOD: "平成27年1月～令和2年1月"},
+        {"氏名": "佐藤 太郎", "生年月日": "1950-01-01", s1.PERIOD: "去年から"},
+    ]
+    problems = hooks.check_returned_records("entered_data", columns, records, REFERENCE)
+    assert [(p.record, p.column) for p in problems] == [(2, None), (3, None), (4, s1.PERIOD)]
+    assert "受給記録がありません" in problems[0].message and "プッシュ型" in problems[1].message
+    missing = hooks.check_returned_records("entered_data", columns, records, None)
+    assert len(missing) == 1 and "登録されていない" in missing[0].message
+    assert hooks.check_returned_records("print_log", columns, records, None) == []
+    with pytest.raises(PolicyRefusal, match="抽出データ"):
+        hooks.check_returned_records("", ("氏名",), [], [{"氏名": "x"}])

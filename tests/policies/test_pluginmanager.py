@@ -12,7 +12,7 @@ import pytest
 
 from policies import hookspecs
 from policies.hookspecs import hookimpl
-from policies.pluginmanager import PluginConfig, PluginError, ProgramConfig, build_plugin_manager
+from policies.pluginmanager import PluginConfig, PluginError, ProgramConfig, ProgramHooks, build_plugin_manager
 from policies.plugins import aircon_josei, seikatsu_hogo_tsuika
 
 EXAMPLE = Path(__file__).parents[1] / "example_plugin"
@@ -35,7 +35,14 @@ def _specs() -> list[tuple[str, object]]:
 
 def test_every_hook_documents_its_arguments_and_result() -> None:
     specs = dict(_specs())
-    assert set(specs) == {"validate_records", "derive_columns", "describe_package", "default_items", "dummy_records"}
+    assert set(specs) == {
+        "validate_records",
+        "derive_columns",
+        "describe_package",
+        "default_items",
+        "dummy_records",
+        "check_returned_records",
+    }
     module_doc = hookspecs.__doc__ or ""
     for name, func in specs.items():
         doc = inspect.getdoc(func)
@@ -47,6 +54,36 @@ def test_every_hook_documents_its_arguments_and_result() -> None:
             # program and settings are common to every hook and documented once for the module.
             where = module_doc if argument in ("program", "settings") else doc
             assert f"``{argument}``" in where, f"hook {name} does not document argument {argument}"
+
+
+def _wrappers(spec: str) -> set[str]:
+    """The ProgramHooks methods through which the hub reaches hook ``spec`` (directly or via another method)."""
+    methods = {
+        name: inspect.getsource(method)
+        for name, method in inspect.getmembers(ProgramHooks, inspect.isfunction)
+        if not name.startswith("_")
+    }
+    reach = {name for name, source in methods.items() if f'_hook["{spec}"]' in source}
+    while grown := {n for n, source in methods.items() if any(f"self.{m}(" in source for m in reach)} - reach:
+        reach |= grown
+    return reach
+
+
+def test_every_hook_is_called_by_the_hub() -> None:
+    """A hook only tests call is a promise to plugin authors the hub does not keep (datasette's rule)."""
+    root = Path(__file__).parents[2]
+    skip = {root / "policies" / "hookspecs.py", root / "policies" / "pluginmanager.py"}
+    sources = [
+        path.read_text(encoding="utf-8")
+        for package in ("exchange", "policies", "ledger", "connectors")
+        for path in (root / package).rglob("*.py")
+        if path not in skip and "plugins" not in path.relative_to(root).parts
+    ]
+    for spec, _func in _specs():
+        wrappers = _wrappers(spec)
+        assert wrappers, f"ProgramHooks offers no way to call hook {spec}"
+        used = rf"\bhooks\.({'|'.join(wrappers)})\b|\.for_program\([^)]*\)\.({'|'.join(wrappers)})\("
+        assert any(re.search(used, text) for text in sources), f"hook {spec} is not called in the hub's flow"
 
 
 @pytest.fixture

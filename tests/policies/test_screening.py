@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 import pytest
 
@@ -14,18 +14,19 @@ from policies.screening import (
     ValueScreener,
     screen_columns,
 )
+from tests.factories import S1_COLLECTED_ITEMS
 
 DEFAULT = ScreeningPolicy()
 
 
-def _approval(*categories: str) -> ScreeningApproval:
-    return ScreeningApproval("生活福祉課長", datetime(2026, 3, 1), "福生第123号", frozenset(categories))
+def _approval(*items: str) -> ScreeningApproval:
+    return ScreeningApproval("福生第123号", "生活福祉課長", date(2026, 3, 1), frozenset(items))
 
 
 def test_seed_scenarios_pass_the_default_list() -> None:
     columns = (
         *seikatsu_hogo_tsuika.CONTRACTOR_ITEMS,
-        *seikatsu_hogo_tsuika.COLLECTED_ITEMS,
+        *S1_COLLECTED_ITEMS,
         *aircon_josei.CONTRACTOR_ITEMS,
         *kaigo_hokenryo.ITEMS,
         "障害者手帳",
@@ -48,7 +49,8 @@ def test_forbidden_column_is_refused(column: str, category: str) -> None:
         screen_columns(["氏名", column], DEFAULT)
     assert caught.value.code is RefusalCode.FORBIDDEN_CATEGORY
     assert f"「{column}」" in caught.value.reason
-    assert screen_columns(["氏名", column], ScreeningPolicy(approval=_approval(category)))[0].category == category
+    approved = ScreeningPolicy(approvals=(_approval(column),))
+    assert screen_columns(["氏名", column], approved)[0].category == category
 
 
 def test_full_width_spaces_do_not_hide_a_term() -> None:
@@ -56,13 +58,16 @@ def test_full_width_spaces_do_not_hide_a_term() -> None:
         screen_columns(["本　籍"], DEFAULT)
 
 
-def test_approval_covers_only_its_categories() -> None:
-    policy = ScreeningPolicy(approval=_approval("health"))
+def test_approval_covers_only_its_items() -> None:
+    policy = ScreeningPolicy(approvals=(_approval("病歴"),))
     assert screen_columns(["病歴"], policy) == (ScreeningHit("health", "病歴", "病歴"),)
-    with pytest.raises(PolicyRefusal) as caught:
-        screen_columns(["病歴", "前科"], policy)
-    assert "「前科」" in caught.value.reason
-    assert "「病歴」" not in caught.value.reason
+    # Same category, another item: the approval document did not list it.
+    for other in ("前科", "既往歴"):
+        with pytest.raises(PolicyRefusal) as caught:
+            screen_columns(["病歴", other], policy)
+        assert f"「{other}」" in caught.value.reason
+        assert "「病歴」" not in caught.value.reason
+        assert "handover sensitive approve" in caught.value.reason
 
 
 def test_route_specific_terms() -> None:
@@ -82,7 +87,7 @@ def test_values_are_scanned_only_when_asked() -> None:
 
 
 def test_approved_value_hits_are_kept_once_per_column() -> None:
-    screener = ValueScreener(ScreeningPolicy(scan_values=True, approval=_approval("crime")), ("備考",))
+    screener = ValueScreener(ScreeningPolicy(scan_values=True, approvals=(_approval("備考"),)), ("備考",))
     screener.check(["前科あり"], 1)
     screener.check(["前科なし"], 2)
     assert screener.hits == (ScreeningHit("crime", "前科", "備考", 1),)

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from policies.channels import DataChannel, PasswordChannel
 from policies.errors import RefusalCode
 from policies.split_password import (
     RELEASED,
@@ -26,8 +27,8 @@ REQUEST = ReleaseRequest(
         Designation("viewer-1", CONTRACT.public_id, "viewer"),
         Designation("handler-2", "K-OTHER", "handler"),
     ),
-    password_channel="portal",
-    data_channels=frozenset({"lgwan-sftp"}),
+    password_channel=PasswordChannel.PORTAL,
+    data_channels=frozenset({DataChannel.SFTP}),
     delivered_at=DELIVERED,
     acknowledged_at=DELIVERED + timedelta(hours=1),
     now=DELIVERED + timedelta(hours=2),
@@ -92,3 +93,16 @@ def test_without_delay_only_an_acknowledgement_releases() -> None:
 )
 def test_acknowledgement_outside_delivery_and_now_does_not_count(acknowledged: datetime) -> None:
     _refused(replace(REQUEST, acknowledged_at=acknowledged), RefusalCode.TOO_EARLY)
+
+
+def test_a_password_never_takes_the_channel_the_data_took() -> None:
+    downloaded = replace(REQUEST, data_channels=frozenset({DataChannel.SFTP, DataChannel.PORTAL}))
+    decision = _refused(downloaded, RefusalCode.SAME_CHANNEL)
+    assert "別の経路" in decision.reason_ja
+    assert RULE.decide(replace(downloaded, password_channel=PasswordChannel.NOTICE)).allowed
+    assert RULE.decide(replace(downloaded, password_channel=PasswordChannel.EMAIL)).allowed
+
+
+def test_the_session_that_downloaded_the_data_gets_no_password() -> None:
+    decision = _refused(replace(REQUEST, same_session=True), RefusalCode.SAME_SESSION)
+    assert "同じログイン" in decision.reason_ja

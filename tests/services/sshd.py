@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from connectors.sftp import SftpConnector
+from connectors.sftp import SftpConnector, SftpTimeouts
 from tests.factories import TOKYO
 from tests.services import free_port, skip_or_fail
 
@@ -114,7 +114,7 @@ def sftp_connector_for(
         host_key=host_key or server.host_public_key,
         client_key=client_key or server.client_private_key,
         root=str(root or server.root),
-        connect_timeout=5.0,
+        timeouts=SftpTimeouts(connect=5.0),
     )
 
 

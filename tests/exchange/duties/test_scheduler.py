@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.duties.scheduler import DUTIES, Duty, DutyContext, DutyRunner
@@ -63,6 +63,29 @@ async def test_a_live_lease_blocks_others_and_an_expired_one_is_taken_over(
     clock.advance(ctx.config.lease + timedelta(seconds=1))
     assert await runner.run_if_due("probe") is not None
     assert calls == ["probe"]
+
+
+async def test_a_run_whose_lease_was_taken_over_records_nothing(db_engine: AsyncEngine, tmp_path: Path) -> None:
+    """The run's last commit is fenced on its claim: a holder that lapsed cannot overwrite the new holder's state."""
+    clock = Clock(jst(2026, 9, 1, 10))
+    ctx = await duty_context(db_engine, tmp_path, clock)
+
+    async def overtaken(ctx: DutyContext, now: Any) -> dict[str, Any]:
+        async with ctx.sessions.begin() as session:  # the lease lapsed and another process claimed the duty
+            await session.execute(
+                update(DutyState)
+                .where(DutyState.name == "probe")
+                .values(lease_owner="elsewhere", lease_generation=DutyState.lease_generation + 1)
+            )
+        return {"done": True}
+
+    runner = DutyRunner(ctx, (Duty("probe", timedelta(hours=1), overtaken),), owner="lapsed")
+    assert await runner.run_if_due("probe") is None
+    async with ctx.sessions() as session:
+        state = (await session.execute(select(DutyState).where(DutyState.name == "probe"))).scalar_one()
+        [run] = (await session.execute(select(DutyRun))).scalars().all()
+    assert (state.lease_owner, state.last_result, state.lease_generation) == ("elsewhere", None, 2)
+    assert (run.owner, run.ok) == ("lapsed", None)  # started, never recorded as done
 
 
 async def test_a_failing_duty_is_recorded_and_retried_after_a_pause(db_engine: AsyncEngine, tmp_path: Path) -> None:

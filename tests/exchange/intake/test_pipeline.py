@@ -71,11 +71,19 @@ async def quarantined_reason(hub: HubServices, folder: Path, name: str) -> str:
     [intake] = [i for i in await intakes(hub) if i.file_name == name]
     assert intake.status == IntakeStatus.QUARANTINED
     outcome = json.loads((folder / f"{name}.result.json").read_text(encoding="utf-8"))
-    assert outcome["status"] == "quarantined"
-    quarantined = Path(outcome["quarantined_as"])
+    assert outcome["status"] == "quarantined" and outcome["reason"] == intake.reason_ja
+    assert intake.reason_ja
+    if outcome["sealed"]:
+        # Kept sealed under the data directory, gone from the watched folder.
+        assert intake.sealed_path is not None
+        sealed = Path(intake.sealed_path)
+        assert sealed.exists(), "a refused file is kept, not lost"
+        assert sealed.is_relative_to(hub.settings.data_dir / "quarantine")
+        assert not (folder / name).exists()
+        return intake.reason_ja
+    quarantined = Path(outcome["quarantined_as"])  # what cannot be sealed (a folder) is set aside as it is
     assert quarantined.exists(), "a refused file is kept, not lost"
     assert Path(f"{quarantined}.reason.txt").read_text(encoding="utf-8").strip() == intake.reason_ja
-    assert intake.reason_ja
     return intake.reason_ja
 
 
@@ -99,6 +107,8 @@ async def test_zero_byte_folder_and_broken_bytes_are_refused(hub: HubServices) -
     await process(hub)
     assert "空" in await quarantined_reason(hub, folder, "空.csv")
     assert "フォルダ" in await quarantined_reason(hub, folder, "フォルダ")
+    sealed = {i.file_name for i in await intakes(hub) if i.sealed_path is not None}
+    assert sealed == {"空.csv", "壊れ.csv"}, "every regular file is sealed; only the folder is set aside as it is"
     assert await quarantined_reason(hub, folder, "壊れ.csv")
     assert await packages(hub) == []
 

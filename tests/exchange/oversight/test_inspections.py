@@ -40,15 +40,10 @@ async def test_inspections_are_due_reminded_and_recorded(db_engine: AsyncEngine,
             if contract.code.startswith("s4-"):
                 row = await session.get(Inspection, inspection.id)
                 assert row is not None
-                await inspections.record_result(
-                    session,
-                    row,
-                    performed_on=date(2026, 11, 4),
-                    inspector="監査 正子",
-                    result=inspections.RESULTS[0],
-                    findings="指摘事項なし",
-                    now=after_s4,
+                form = inspections.InspectionResult(
+                    date(2026, 11, 4), "監査 正子", inspections.RESULTS[0], "指摘事項なし", "生活福祉課 区役 三郎"
                 )
+                await inspections.record_result(session, row, form, now=after_s4)
     settled = await inspections.remind(sessions, datetime(2026, 11, 6, 3, tzinfo=UTC), mailer=None)
     assert settled["overdue"] == [] and settled["pending"] == 3
     async with sessions() as session:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
-from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,14 +28,13 @@ FIRST_LOG = (
 )
 
 
-def _write(path: Path, text: str, encoding: str) -> Path:
-    path.write_bytes(text.encode(encoding))
-    return path
+def _parse(text: str, encoding: str, name: str = "log.csv", forced: str | None = None) -> print_logs.ParsedLog:
+    return parse_print_log(text.encode(encoding), name, forced)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
-def test_log_is_read_in_each_encoding(tmp_path: Path, encoding: str) -> None:
-    parsed = parse_print_log(_write(tmp_path / "log.csv", FIRST_LOG, encoding))
+def test_log_is_read_in_each_encoding(encoding: str) -> None:
+    parsed = _parse(FIRST_LOG, encoding)
     assert parsed.encoding == encoding
     assert [row.file_name for row in parsed.rows] == [
         "C:\\印刷\\介護保険料通知_印刷データ.csv",
@@ -48,33 +48,65 @@ def test_log_is_read_in_each_encoding(tmp_path: Path, encoding: str) -> None:
     assert (second.printed_at, second.pages, second.reason) == (datetime(2026, 8, 3, 13, 2, tzinfo=JST), 12, None)
 
 
-def test_problems_are_listed_with_their_place(tmp_path: Path) -> None:
-    with pytest.raises(PrintLogError, match="印刷先プリンタ名、印刷枚数"):
-        parse_print_log(_write(tmp_path / "a.csv", "印刷元コンピュータ名,印刷日時,印刷ファイル名\r\n", "utf-8"))
+def test_problems_are_listed_with_their_place() -> None:
+    with pytest.raises(PrintLogError, match="必要な列がありません: 印刷先プリンタ名、印刷枚数"):
+        _parse("印刷元コンピュータ名,印刷日時,印刷ファイル名\r\n", "utf-8")
     bad = f"{HEADER}\r\nPC,昨日,a.pdf,P,1\r\nPC,2026/08/03 10:00,b.pdf,P,0\r\nPC,2026/08/03 10:00,c.pdf,P,2\r\n"
     with pytest.raises(PrintLogError) as caught:
-        parse_print_log(_write(tmp_path / "b.csv", bad, "utf-8"))
+        _parse(bad, "utf-8")
     assert caught.value.problems == [
         "1件目のデータ（見出しを除く）: 印刷日時「昨日」を読めません（例: 2026/08/03 10:15:00）",
         "2件目のデータ（見出しを除く）: 印刷枚数「0」は1以上の整数ではありません",
     ]
     with pytest.raises(PrintLogError, match="UTF-8として読めないバイト"):
-        parse_print_log(_write(tmp_path / "c.csv", FIRST_LOG, "cp932"), "utf-8")
+        _parse(FIRST_LOG, "cp932", forced="utf-8")
     with pytest.raises(PrintLogError, match="1件もありません"):
-        parse_print_log(_write(tmp_path / "d.csv", HEADER + "\r\n", "utf-8"))
+        _parse(HEADER + "\r\n", "utf-8")
+    with pytest.raises(PrintLogError, match="CSVまたはExcel"):
+        _parse(FIRST_LOG, "utf-8", name="log.pdf")
+    with pytest.raises(PrintLogError, match="大きすぎます"):
+        parse_print_log(b"a" * (print_logs.MAX_LOG_BYTES + 1), "log.csv")
 
 
-async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncSession, tmp_path: Path) -> None:
+def test_the_s2_print_servers_column_names_and_xlsx_are_read() -> None:
+    """The S2 plugin's former format (端末名 … 再印刷理由) is read by the one parser, and so is an XLSX log."""
+    s2 = (
+        "端末名,印刷日時,ファイル名,プリンタ名,ページ数,再印刷理由\r\nPC-01,2026-07-01 10:00,a.pdf,PR-1,10,紙詰まり\r\n"
+    )
+    [row] = _parse(s2, "cp932").rows
+    assert (row.computer, row.file_name, row.printer, row.pages, row.reason) == (
+        "PC-01",
+        "a.pdf",
+        "PR-1",
+        10,
+        "紙詰まり",
+    )
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER.split(","))
+    sheet.append(["PC-03", datetime(2026, 8, 3, 10, 15), "督促状.pdf", "PRN-A3", 40])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    parsed = parse_print_log(buffer.getvalue(), "8月.xlsx")
+    assert parsed.encoding == "xlsx"
+    assert [(r.computer, r.printed_at, r.file_name, r.pages) for r in parsed.rows] == [
+        ("PC-03", datetime(2026, 8, 3, 10, 15, tzinfo=JST), "督促状.pdf", 40)
+    ]
+
+
+async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncSession) -> None:
     world = await register_world(db_session)
     contract = world.print_contract
     notices = await world.deliver(
         db_session, contract, "介護保険料通知_印刷データ.csv", datetime(2026, 8, 1, tzinfo=JST)
     )
-    reminders = await world.deliver(db_session, contract, "督促状.csv", datetime(2026, 8, 1, tzinfo=JST))
+    # 40 pages for 20 reminders fit (two pages each); the notices' 8,500 pages fit their 8,500 records.
+    reminders = await world.deliver(db_session, contract, "督促状.csv", datetime(2026, 8, 1, tzinfo=JST), records=20)
 
     with frozen(datetime(2026, 8, 5, 10, 0, tzinfo=JST)):
         first = await print_logs.ingest(
-            db_session, contract, _write(tmp_path / "8月.csv", FIRST_LOG, "cp932"), uploaded_by="印刷 花子"
+            db_session, contract, FIRST_LOG.encode("cp932"), file_name="8月.csv", uploaded_by="印刷 花子"
         )
     assert first.print_log.encoding == "cp932"
     # Exact name (after the spooler's folder), and a PDF printed from the delivered CSV by its stem.
@@ -92,14 +124,16 @@ async def test_reprint_is_flagged_then_resolved_with_a_reason(db_session: AsyncS
     )
     with frozen(datetime(2026, 8, 11, 10, 0, tzinfo=JST)):
         second = await print_logs.ingest(
-            db_session, contract, _write(tmp_path / "8月追加.csv", second_log, "utf-8-sig"), uploaded_by="印刷 花子"
+            db_session, contract, second_log.encode("utf-8-sig"), file_name="8月追加.csv", uploaded_by="印刷 花子"
         )
     assert [(f.file_name, f.print_count, f.reason, f.reason_by) for f in second.findings] == [
         ("介護保険料通知_印刷データ.csv", 3, "用紙詰まりのため3枚を再印刷", "印刷 花子"),
         ("督促状.pdf", 2, None, None),
     ]
     with pytest.raises(PrintLogError, match="既に受け付けています"):
-        await print_logs.ingest(db_session, contract, tmp_path / "8月.csv", uploaded_by="印刷 花子")
+        await print_logs.ingest(
+            db_session, contract, FIRST_LOG.encode("cp932"), file_name="8月.csv", uploaded_by="印刷 花子"
+        )
 
     waiting = await print_logs.open_findings(db_session, [contract.id])
     assert [(f.kind, f.file_name) for f in waiting] == [
@@ -151,3 +185,29 @@ def test_long_print_history_is_cut_to_fit_a_page() -> None:
     assert lines[:20] == history[:20]
     assert lines[20:] == ["ほか5件"]
     assert prints_text(history[:3]).splitlines() == history[:3]
+
+
+async def test_a_first_print_that_does_not_fit_the_records_is_a_finding(db_session: AsyncSession) -> None:
+    world = await register_world(db_session)
+    contract = world.print_contract
+    for name in ("通知A.csv", "通知B.csv", "通知C.csv"):
+        await world.deliver(db_session, contract, name, datetime(2026, 8, 1, tzinfo=JST), records=100)
+    log = (
+        f"{HEADER},理由\r\n"
+        "PC-01,2026/08/03 10:00,通知A.pdf,P,200,\r\n"  # two pages a notice: fits
+        "PC-01,2026/08/03 11:00,通知B.pdf,P,150,\r\n"  # half a notice too many
+        "PC-01,2026/08/03 12:00,通知C.pdf,P,99,1通は宛先不明で除外\r\n"  # one short, with the printer's reason
+    )
+    result = await print_logs.ingest(db_session, contract, log.encode(), file_name="8月.csv", uploaded_by="印刷 花子")
+    assert [(f.kind, f.file_name, f.detail, f.reason) for f in result.findings] == [
+        (PrintFindingKind.PAGES, "通知B.pdf", "印刷 150枚、レコード 100件", None),
+        (PrintFindingKind.PAGES, "通知C.pdf", "印刷 99枚、レコード 100件", "1通は宛先不明で除外"),
+    ]
+    assert print_logs.finding_text(result.findings[0]) == (
+        "印刷枚数がレコード件数に合わない 通知B.pdf（印刷 150枚、レコード 100件、理由未記載）"
+    )
+    findings = (await build(db_session, "print", ReportFilter(contract="S2-PRINT"))).sections[0].rows
+    assert [(row[2], row[3], row[9]) for row in findings] == [
+        ("枚数不一致", "通知B.pdf", "理由未記載"),
+        ("枚数不一致", "通知C.pdf", "理由あり"),
+    ]

@@ -17,6 +17,7 @@ import pyzipper
 
 from exchange.packing.packer import MANIFEST_NAME, Manifest, PackSource, UnsafeNameError, pack, safe_member_name
 from exchange.passwords.generate import new_package_password
+from policies.tabular import open_table
 from tests.services import require_binary
 
 CREATED = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
@@ -45,6 +46,16 @@ def japanese_csv(path: Path, size: int, seed: int = 1) -> bytes:
     return data
 
 
+def whole_rows(path: Path) -> tuple[bytes, int]:
+    """Cut ``path`` after its last whole line (a cut inside a character would not decode); return its bytes and
+    the record count the hub reads from it, which a pack's proof compares with."""
+    data = path.read_bytes()
+    data = data[: data.rfind(b"\n") + 1]
+    path.write_bytes(data)
+    with open_table(path) as table:
+        return data, sum(1 for _ in table)
+
+
 def seven_zip(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [binary, *args, "-sccUTF-8"],
@@ -59,13 +70,17 @@ def seven_zip(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_seven_zip_opens_package_with_right_password_only(tmp_path: Path, sevenzip: str) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    csv = japanese_csv(src / "a.csv", 3 * 1024 * 1024 + 12345)  # several deflate blocks, odd tail
+    japanese_csv(src / "a.csv", 3 * 1024 * 1024 + 12345)  # several deflate blocks, odd tail
+    csv, records = whole_rows(src / "a.csv")
     small = b"hello"
     (src / "b.txt").write_bytes(small)
     password = new_package_password()
     dest = tmp_path / "package.zip"
     result = pack(
-        [PackSource("対象者一覧.csv", src / "a.csv", 8500), PackSource("資料/説明.txt", src / "b.txt")],
+        [
+            PackSource("対象者一覧.csv", src / "a.csv", records),
+            PackSource("資料/説明.txt", src / "b.txt"),
+        ],
         MANIFEST,
         password,
         dest,
@@ -120,10 +135,11 @@ def test_pyzipper_reads_every_level(tmp_path: Path, level: int) -> None:
 
 
 def test_result_and_manifest_describe_the_files(tmp_path: Path) -> None:
-    data = japanese_csv(tmp_path / "a.csv", 100_000)
+    japanese_csv(tmp_path / "a.csv", 100_000)
+    data, records = whole_rows(tmp_path / "a.csv")
     seen: list[int] = []
     result = pack(
-        [PackSource("対象者.csv", tmp_path / "a.csv", record_count=42)],
+        [PackSource("対象者.csv", tmp_path / "a.csv", record_count=records)],
         MANIFEST,
         new_package_password(),
         tmp_path / "p.zip",
@@ -134,7 +150,7 @@ def test_result_and_manifest_describe_the_files(tmp_path: Path) -> None:
     assert result.sha256 == hashlib.sha256(zip_bytes).hexdigest()
     file_hash = hashlib.sha256(data).hexdigest()
     assert [(f.name, f.size, f.sha256, f.record_count) for f in result.files] == [
-        ("対象者.csv", len(data), file_hash, 42)
+        ("対象者.csv", len(data), file_hash, records)
     ]
     assert seen[-1] == len(data)
     assert json.loads(result.manifest_json) == {
@@ -143,7 +159,7 @@ def test_result_and_manifest_describe_the_files(tmp_path: Path) -> None:
         "contract": {"id": "C-2026-001", "name": "生活保護 追加給付 通知作成業務"},
         "recipient": "株式会社テスト委託",
         "created_at": "2026-11-25T01:02:03Z",
-        "files": [{"name": "対象者.csv", "size": len(data), "sha256": file_hash, "record_count": 42}],
+        "files": [{"name": "対象者.csv", "size": len(data), "sha256": file_hash, "record_count": records}],
     }
     assert "生活保護".encode() in result.manifest_json  # readable, not \\u-escaped
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -20,7 +20,7 @@ from exchange.hub import HubServices
 from exchange.passwords import email_channel as password_email
 from exchange.passwords.release import PasswordChannel, PasswordRefused, release
 from exchange.settings import SmtpSettings
-from ledger.models import Package, PasswordRelease, Person
+from ledger.models import Package, PasswordRelease, Person, RouteTarget
 from ledger.models.base import utcnow
 from policies.dummy import write_dummy_csv
 from tests.exchange.helpers import ledger_kinds, packages, process, route_dir
@@ -61,12 +61,55 @@ async def person(hub: HubServices, code: str) -> Person:
         return (await session.execute(select(Person).where(Person.code == code))).scalar_one()
 
 
+async def allow_channels(hub: HubServices, package: Package, channels: list[str]) -> None:
+    async with hub.sessions() as session:
+        row = await session.get(Package, package.id)
+        assert row is not None and row.route_target_id is not None
+        target = await session.get(RouteTarget, row.route_target_id)
+        assert target is not None
+        target.password_channels = channels
+        await session.commit()
+
+
+async def test_route_allowing_only_notice_refuses_portal_and_email(hub: HubServices) -> None:
+    package = await delivered_package(hub)
+    await allow_channels(hub, package, ["notice"])
+    manager = await person(hub, "a-manager")
+    later = utcnow() + timedelta(hours=25)  # past the demo contract's delay: only the channel can refuse
+    async with hub.sessions() as session:
+        row = await session.get(Package, package.id)
+        assert row is not None
+        for channel in (PasswordChannel.PORTAL, PasswordChannel.EMAIL):
+            with pytest.raises(PasswordRefused) as refused:
+                await release(
+                    session, row, manager, channel, keyring=hub.keyring, connector_kinds=hub.connector_kinds, now=later
+                )
+            assert refused.value.decision.code == "password.channel_not_allowed"
+            assert "認められていません" in refused.value.decision.reason_ja
+        released = await release(
+            session,
+            row,
+            manager,
+            PasswordChannel.NOTICE,
+            keyring=hub.keyring,
+            connector_kinds=hub.connector_kinds,
+            now=later,
+        )
+        assert released.channel == PasswordChannel.NOTICE
+        await session.commit()
+    async with hub.sessions() as session:
+        decisions = [(r.allowed, r.channel) for r in (await session.execute(select(PasswordRelease))).scalars()]
+    assert decisions == [(False, "portal"), (False, "email"), (True, "notice")]
+    assert (await ledger_kinds(hub))[-3:] == ["password.refused", "password.refused", "password.released"]
+
+
 async def test_email_carries_the_password_alone_after_receipt(
     hub: HubServices, smtp: tuple[SmtpSettings, Inbox], tmp_path: Path
 ) -> None:
     settings, inbox = smtp
     package = await delivered_package(hub)
     handler = await person(hub, "a-handler")
+    await allow_channels(hub, package, ["notice", "email"])  # the demo route allows notice and portal only
     async with hub.sessions() as session:
         row = await session.get(Package, package.id)
         assert row is not None

@@ -23,11 +23,14 @@ from ledger.reports import deletion
 from ledger.tlog.checkpoint import load_key_file
 from tests.clock import Clock, jst
 from tests.exchange.helpers import duty_context, run_due
+from tests.exchange.retention.facts import FACTS
 from tests.factories import TOKYO, add_package, load_demo
 
 
 def form(*package_ids: str) -> Submission:
-    return Submission(package_ids, ErasureMethod.PURGE, date(2027, 4, 2), "業務用PC内蔵SSD", "見本 一郎", "見本 二郎")
+    return Submission(
+        package_ids, ErasureMethod.PURGE, date(2027, 4, 2), "業務用PC内蔵SSD", "見本 一郎", "見本 二郎", **FACTS
+    )
 
 
 async def test_coverage_detects_a_missing_package_and_a_missing_subcontractor(
@@ -123,4 +126,4 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
         report = await deletion.build(session, "s1-main", now=clock())
     rows = {section.code: section.rows for section in report.sections}
     assert [row[-1] for row in rows["s1-main"]] == ["完了"]
-    assert [(row[0], row[4], row[5]) for row in rows["s1-print"]] == [(packages[1].zip_name, "未提出", "未了")]
+    assert [(row[0], row[4], row[-1]) for row in rows["s1-print"]] == [(packages[1].zip_name, "未提出", "未了")]

@@ -48,9 +48,9 @@ async def test_overdue_notice_and_disc_flagged_once_then_returned(db_engine: Asy
             due_on=date(2026, 7, 1),
         )
         disc = Disc("DVD-2026-ABCDEF", (File("a.zip", 10, "0" * 64),), 2048, "1" * 64)
-        medium = await media_register.register_medium(session, contract, disc, prepared_by="区役 次郎", at=handed)
+        medium = await media_register.register_medium(session, contract, disc, prepared_by="staff-kaigo", at=handed)
         await media_register.hand_over(
-            session, medium, handed_by="区役 次郎", handed_to="電送 五郎", due_back_on=date(2026, 7, 1), at=handed
+            session, medium, handed_by="staff-kaigo", handed_to="asp-handler", due_back_on=date(2026, 7, 1), at=handed
         )
 
     before_due = await returns.flag_overdue(sessions, datetime(2026, 6, 30, 3, tzinfo=UTC), mailer=None)
@@ -68,7 +68,9 @@ async def test_overdue_notice_and_disc_flagged_once_then_returned(db_engine: Asy
         assert item is not None
         await returns.record_return(session, item, received_by="区役 次郎", at=late)
         medium = await media_register.get_medium(session, "DVD-2026-ABCDEF")
-        await media_register.record_return(session, medium, returned_by="電送 五郎", received_by="区役 次郎", at=late)
+        await media_register.record_return(
+            session, medium, returned_by="asp-handler", received_by="staff-kaigo", at=late
+        )
     after = await returns.flag_overdue(sessions, late + timedelta(days=2), mailer=None)
     assert after["overdue"] == []
     async with sessions() as session:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +34,7 @@ class Portal:
         session's CSRF token."""
         client = client or self.client
         client.session.cookie_jar.clear()
-        response = await client.post("/login", data={"login": login, "password": password}, allow_redirects=False)
+        response = await self.post_login(login, password, client)
         assert response.status == 303, await response.text()
         if response.headers["Location"] == "/login/totp":
             response = await client.post(
@@ -43,3 +44,14 @@ class Portal:
             )
             assert response.status == 303 and response.headers["Location"] == "/", await response.text()
         return await csrf_of(client)
+
+    async def post_login(
+        self, login: str, password: str = PASSWORD, client: TestClient | None = None
+    ) -> ClientResponse:
+        """One password attempt as a browser makes it: the login page first (for its pre-session CSRF token)."""
+        client = client or self.client
+        return await client.post(
+            "/login",
+            data={"login": login, "password": password, "csrf_token": await csrf_of(client, "/login")},
+            allow_redirects=False,
+        )

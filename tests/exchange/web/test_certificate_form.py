@@ -10,6 +10,7 @@ from exchange.retention import contractor_certificates as contractor_certs
 from ledger.models.contracts import Contract
 from ledger.models.retention import CertificateRequest, ContractorCertificate
 from ledger.wareki import JST
+from tests.exchange.retention.facts import FACTS
 from tests.exchange.web.portal import Portal
 
 
@@ -29,6 +30,7 @@ def _form(csrf: str, *packages: str, **changes: str) -> list[tuple[str, str]]:
         "media": "業務用PCの内蔵SSD",
         "operator": "作業 太郎",
         "verifier": "確認 花子",
+        **FACTS,
         **changes,
     }
     return list(fields.items()) + [("package", p) for p in packages]

@@ -6,7 +6,7 @@ import asyncio
 import base64
 import io
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +25,7 @@ from ledger.registers.handover import Category, RegisterEntry, RegisterKind, rec
 from ledger.reports import access_log, deletion, handover, media, printlog
 from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import JST, fiscal_year
+from tests.exchange.retention.facts import FACTS
 from tests.exchange.web.portal import Portal
 
 TITLES = {
@@ -215,8 +216,9 @@ async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -
             session, main, datetime.now(UTC), reason="on_demand", due_days=30
         )
         request = next(r for r in created if r.contract_id == main.id)
+        today = datetime.now(JST).date()
         form = Submission(
-            (main_package,), ErasureMethod.PURGE, date(2026, 4, 2), "業務用PC内蔵SSD", "見本 一郎", "見本 二郎"
+            (main_package,), ErasureMethod.PURGE, today, "業務用PC内蔵SSD", "見本 一郎", "見本 二郎", **FACTS
         )
         await contractor_certs.submit(session, request.public_id, form, datetime.now(UTC))
 

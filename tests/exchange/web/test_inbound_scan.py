@@ -22,7 +22,7 @@ from tests.services.clamd import EICAR, Clamd
 def _form(csrf: str, content: bytes, name: str) -> FormData:
     form = FormData()
     form.add_field("csrf_token", csrf)
-    form.add_field("kind", "print_log")
+    form.add_field("kind", "entered_data")  # a print log is parsed on arrival: see test_printing_portal.py
     form.add_field("file", content, filename=name, content_type="application/octet-stream")
     return form
 
@@ -43,7 +43,7 @@ async def test_infected_upload_is_refused_removed_and_recorded(
     csrf = await _scanning(portal, aiohttp_client, clamd.socket)
     contract = portal.world.contracts["main"].public_id
     url = f"/contracts/{contract}/inbound"
-    infected = await portal.client.post(url, data=_form(csrf, EICAR, "print.txt"))
+    infected = await portal.client.post(url, data=_form(csrf, EICAR, "entered.csv"))
     text = await infected.text()
     assert infected.status == 422 and "ウイルスが検出されたため" in text and "Test.EICAR" in text
     assert await asyncio.to_thread(_stored_files, portal.data_dir / "inbound") == []
@@ -58,7 +58,7 @@ async def test_infected_upload_is_refused_removed_and_recorded(
     assert [r.file_name for r in rows] == ["print.csv"]
     assert await asyncio.to_thread(_stored_files, portal.data_dir / "inbound") == [Path(rows[0].stored_path).name]
     assert event.outcome == "denied" and event.detail["signature"].startswith("Test.EICAR")
-    assert "受付拒否" in line.decode() and "print.txt" in line.decode()
+    assert "受付拒否" in line.decode() and "entered.csv" in line.decode()
 
 
 async def test_upload_is_refused_while_the_scanner_is_down(

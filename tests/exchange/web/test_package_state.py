@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,15 @@ from sqlalchemy import select
 from exchange.cli import main
 from exchange.delivery.package_state import PackageState, StateRefusal
 from exchange.identity import api_tokens
+from exchange.keys import sealing
 from ledger.models.audit import AuditEvent
+from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package, PackageStatus, PasswordRelease
 from ledger.models.parties import Account
+from ledger.registers import media as media_register
 from tests.exchange.web.portal import Portal
+from tests.factories import add_package
 
 HIDDEN = "対象が見つかりません。"
 EVERY_USE = {"view", "download", "acknowledge", "password"}
@@ -97,6 +102,9 @@ async def test_every_path_refuses_the_same_uses_with_the_same_reason(
     portal: Portal, db_url: str, tmp_path: Path, state: PackageState
 ) -> None:
     client, pid = portal.client, portal.world.packages["main"].public_id
+    if state is PackageState.REVOKED:  # receipt of data retrieved before the withdrawal is still a fact
+        await portal.login("a-handler", client)
+        assert (await client.get(f"/packages/{pid}/download")).status == 200
     await _mark(portal, pid, state)
     config = _config(portal, db_url)
     auth = await _token(portal, "a-handler")
@@ -126,7 +134,11 @@ async def test_every_path_refuses_the_same_uses_with_the_same_reason(
         expected[label] = use in STOPPED[state]
     notice = tmp_path / "notice.pdf"
     for label, use, args in [
-        ("cli password notice", "password", ("password", "notice", pid, "--to", "a-handler", "--out", str(notice))),
+        (
+            "cli password notice",
+            "password",
+            ("password", "notice", pid, "--to", "a-handler", "--by", "staff-same", "--out", str(notice)),
+        ),
         ("cli acknowledge", "acknowledge", ("packages", "acknowledge", pid, "--by", "a-manager")),
     ]:
         result = await _cli(config, *args)
@@ -158,7 +170,8 @@ async def test_every_path_refuses_the_same_uses_with_the_same_reason(
         ).scalars()
         assert [json.loads(line)["data"]["details"]["reason"] for line in refused_lines] == [reason]
         package = (await session.execute(select(Package).where(Package.public_id == pid))).scalar_one()
-        assert package.download_count == 0
+        # Only the download made before the withdrawal (see above) was counted.
+        assert package.download_count == (1 if state is PackageState.REVOKED else 0)
         acknowledged_by = portal.world.people["a-handler"].id if "acknowledge" not in STOPPED[state] else None
         assert package.acknowledged_by_id == acknowledged_by
 
@@ -182,7 +195,7 @@ async def test_cli_acknowledge_refuses_a_person_not_designated_on_the_contract(p
     for person in ("c-handler", "a-former", "staff-same"):
         result = await _cli(config, "packages", "acknowledge", pid, "--by", person)
         assert result.exit_code == 2, person
-        assert "取扱責任者・取扱者についてのみ" in result.stderr
+        assert "取扱責任者・取扱者に指定されていません" in result.stderr
     assert await _acknowledgements(portal, pid) == []
     async with portal.maker() as session:
         package = (await session.execute(select(Package).where(Package.public_id == pid))).scalar_one()
@@ -192,6 +205,10 @@ async def test_cli_acknowledge_refuses_a_person_not_designated_on_the_contract(p
 async def test_cli_acknowledge_keeps_the_first_and_writes_the_portals_line(portal: Portal, db_url: str) -> None:
     config = _config(portal, db_url)
     main_pid, sub_pid = portal.world.packages["main"].public_id, portal.world.packages["sub"].public_id
+    not_retrieved = await _cli(config, "packages", "acknowledge", main_pid, "--by", "a-handler")
+    assert not_retrieved.exit_code == 2 and "受け取られていない" in not_retrieved.stderr
+    await portal.login("a-handler")  # the handler retrieves the data: only then is a receipt a fact
+    assert (await portal.client.get(f"/packages/{main_pid}/download")).status == 200
     recorded = await _cli(config, "packages", "acknowledge", main_pid, "--by", "a-handler")
     assert recorded.exit_code == 0 and "receipt recorded" in recorded.stdout
     async with portal.maker() as session:
@@ -208,6 +225,7 @@ async def test_cli_acknowledge_keeps_the_first_and_writes_the_portals_line(porta
     [by_staff] = await _acknowledgements(portal, main_pid)
 
     csrf = await portal.login("b-handler")
+    assert (await portal.client.get(f"/packages/{sub_pid}/download")).status == 200
     await portal.client.post(f"/packages/{sub_pid}/acknowledge", data={"csrf_token": csrf})
     [by_portal] = await _acknowledgements(portal, sub_pid)
     # One register line for a receipt, whoever records it; only the channel says how it reached the hub.
@@ -216,3 +234,130 @@ async def test_cli_acknowledge_keeps_the_first_and_writes_the_portals_line(porta
     same = {key: value for key, value in by_staff.items() if key not in ("channel", "handler_to", "content")}
     assert same == {key: value for key, value in by_portal.items() if key not in ("channel", "handler_to", "content")}
     assert by_staff["content"] == "受領確認（main_データ.zip）" and by_portal["content"] == "受領確認（sub_データ.zip）"
+
+
+async def test_cli_hand_overs_take_codes_of_designated_people_and_ward_staff(
+    portal: Portal, db_url: str, tmp_path: Path
+) -> None:
+    """Notice, its return and a receipt name people by code: designated (contractor), owning section (ward)."""
+    config = _config(portal, db_url)
+    pid = portal.world.packages["main"].public_id
+    out = str(tmp_path / "n.pdf")
+    refusals = [
+        (("password", "notice", pid, "--to", "山田 太郎", "--by", "staff-same", "--out", out), "人物コード"),
+        (("password", "notice", pid, "--to", "c-handler", "--by", "staff-same", "--out", out), "指定されていません"),
+        (("password", "notice", pid, "--to", "a-former", "--by", "staff-same", "--out", out), "指定されていません"),
+        (("password", "notice", pid, "--to", "a-handler", "--by", "区役 花子", "--out", out), "人物コード"),
+        (("password", "notice", pid, "--to", "a-handler", "--by", "staff-other", "--out", out), "職員ではありません"),
+        (("password", "notice", pid, "--to", "a-handler", "--by", "a-manager", "--out", out), "職員ではありません"),
+        (("password", "notice-returned", pid, "--received-by", "区役 花子"), "人物コード"),
+        (("password", "notice-returned", pid, "--received-by", "staff-other"), "職員ではありません"),
+        (("packages", "acknowledge", pid, "--by", "山田 太郎"), "人物コード"),
+    ]
+    for args, words in refusals:
+        result = await _cli(config, *args)
+        assert result.exit_code == 2 and words in result.stderr, (args, result.stderr)
+    assert not (tmp_path / "n.pdf").exists()
+    async with portal.maker() as session:
+        assert list((await session.execute(select(PasswordRelease))).scalars()) == []
+
+
+async def test_cli_notice_names_the_staff_member_who_hands_it_over(portal: Portal, db_url: str, tmp_path: Path) -> None:
+    ring = portal.world.keyring
+    async with portal.maker.begin() as session:
+        contract = (await session.execute(select(Contract).where(Contract.code == "main"))).scalar_one()
+        package = await add_package(
+            session, contract, delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=b"zip"
+        )
+        package.sealed_password = sealing.seal(ring.current, b"Notice-Pass-1234", package.public_id.encode()).to_bytes()
+    pid, config = package.public_id, _config(portal, db_url)
+    await portal.login("a-handler")
+    assert (await portal.client.get(f"/packages/{pid}/download")).status == 200
+    assert (await _cli(config, "packages", "acknowledge", pid, "--by", "a-handler")).exit_code == 0
+    out = tmp_path / "n.pdf"
+    printed = await _cli(
+        config, "password", "notice", pid, "--to", "a-handler", "--by", "staff-same", "--out", str(out)
+    )
+    assert printed.exit_code == 0, printed.stderr
+    returned = await _cli(config, "password", "notice-returned", pid, "--received-by", "staff-same")
+    assert returned.exit_code == 0, returned.stderr
+    async with portal.maker() as session:
+        rows = (
+            await session.execute(
+                select(LedgerEntry.kind, LedgerEntry.entry)
+                .where(LedgerEntry.package_id == pid)
+                .order_by(LedgerEntry.idx)
+            )
+        ).all()
+        [returned_line] = (
+            await session.execute(select(LedgerEntry.entry).where(LedgerEntry.kind == "return.received"))
+        ).scalars()
+    lines = {kind: json.loads(entry)["data"] for kind, entry in rows}
+    handed = lines["password.notice_handed_over"]
+    assert "（staff-same）" in handed["handler_from"] and "（a-handler）" in handed["handler_to"]
+    staff = portal.world.people["staff-same"].name
+    assert json.loads(returned_line)["data"]["handler_to"] == f"{staff}（staff-same）"
+
+
+async def _set_location(portal: Portal, pid: str, connector: str) -> Package:
+    """What the pipeline records once ``connector.verify`` read the delivered copy back."""
+    async with portal.maker() as session, session.begin():
+        package = (await session.execute(select(Package).where(Package.public_id == pid))).scalar_one()
+        package.delivered_via = connector
+        package.location = {"connector": connector, "folder": "main", "location": f"/srv/{connector}/{pid}.zip"}
+        return package
+
+
+async def test_cli_acknowledge_accepts_a_verified_connector_delivery_without_a_download(
+    portal: Portal, db_url: str
+) -> None:
+    config = _config(portal, db_url)
+    pid = portal.world.packages["main"].public_id
+    await _set_location(portal, pid, "outbox")
+    recorded = await _cli(config, "packages", "acknowledge", pid, "--by", "a-handler")
+    assert recorded.exit_code == 0 and "receipt recorded" in recorded.stdout, recorded.output
+    assert [line["handler_to"] for line in await _acknowledgements(portal, pid)] == [
+        portal.world.people["a-handler"].name
+    ]
+
+
+@dataclass(frozen=True)
+class _DiscFile:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class _Disc:
+    media_id: str
+    files: tuple[_DiscFile, ...]
+    image_size: int
+    image_sha256: str
+
+
+async def test_cli_acknowledge_of_a_package_on_a_disc_needs_its_hand_over_to_that_person(
+    portal: Portal, db_url: str
+) -> None:
+    config = _config(portal, db_url)
+    pid = portal.world.packages["main"].public_id
+    package = await _set_location(portal, pid, "dvd")  # staged in the ward's media folder: not yet with anyone
+    disc = _Disc("DVD-2026-ABCDEF", (_DiscFile(package.zip_name, package.size, package.sha256),), 2048, "1" * 64)
+    async with portal.maker() as session, session.begin():
+        contract = await session.get(Contract, package.contract_id)
+        assert contract is not None
+        medium = await media_register.register_medium(session, contract, disc, prepared_by="staff-same")
+    staged = await _cli(config, "packages", "acknowledge", pid, "--by", "a-handler")
+    assert staged.exit_code == 2 and "受け取られていない" in staged.stderr
+    async with portal.maker() as session, session.begin():
+        medium = await media_register.get_medium(session, "DVD-2026-ABCDEF")
+        await media_register.hand_over(
+            session, medium, handed_by="staff-same", handed_to="a-manager", due_back_on=date(2099, 1, 1)
+        )
+    not_theirs = await _cli(config, "packages", "acknowledge", pid, "--by", "a-handler")
+    assert not_theirs.exit_code == 2 and "受け取られていない" in not_theirs.stderr
+    taker = await _cli(config, "packages", "acknowledge", pid, "--by", "a-manager")
+    assert taker.exit_code == 0 and "receipt recorded" in taker.stdout, taker.output
+    assert [line["handler_to"] for line in await _acknowledgements(portal, pid)] == [
+        portal.world.people["a-manager"].name
+    ]

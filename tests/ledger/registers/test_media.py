@@ -18,6 +18,7 @@ from tests.factories import register_world
 
 PREPARED = datetime(2026, 8, 3, 9, 0, tzinfo=JST)
 HANDED = datetime(2026, 8, 3, 14, 0, tzinfo=JST)
+STAFF, HANDLER = "区職員 一郎（staff-1）", "印刷 花子（handler-1）"  # registers name people with their code
 
 
 def _description(media_id: str) -> MediumDescription:
@@ -39,16 +40,16 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
     contract = world.print_contract
     with frozen(PREPARED):
         first = await media_register.register_medium(
-            db_session, contract, _description("DVD-2026-AAAAAA"), prepared_by="区職員 一郎"
+            db_session, contract, _description("DVD-2026-AAAAAA"), prepared_by="staff-1"
         )
         second = await media_register.register_medium(
-            db_session, contract, _description("DVD-2026-BBBBBB"), prepared_by="区職員 一郎"
+            db_session, contract, _description("DVD-2026-BBBBBB"), prepared_by="staff-1"
         )
     assert first.contents[1] == {"name": "通知書データ_2.zip", "size": 2_000, "sha256": "22" * 32}
     with frozen(HANDED):
         for medium in (first, second):
             await media_register.hand_over(
-                db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2026, 8, 31)
+                db_session, medium, handed_by="staff-1", handed_to="handler-1", due_back_on=date(2026, 8, 31)
             )
     assert await media_register.overdue_returns(db_session, date(2026, 8, 31)) == []
     overdue = await media_register.overdue_returns(db_session, date(2026, 9, 1), contract_ids=[contract.id])
@@ -58,17 +59,17 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
     )
 
     with frozen(datetime(2026, 8, 20, 16, 0, tzinfo=JST)):
-        await media_register.record_return(db_session, first, returned_by="印刷 花子", received_by="区職員 一郎")
+        await media_register.record_return(db_session, first, returned_by="handler-1", received_by="staff-1")
     overdue = await media_register.overdue_returns(db_session, date(2026, 9, 1))
     assert [m.media_id for m in overdue] == ["DVD-2026-BBBBBB"]
 
     register = (await build(db_session, "handover", ReportFilter(contract="S2-PRINT"))).sections[0].rows
     assert [(row[2], row[3], row[4], row[7]) for row in register] == [
-        ("管理", "区職員 一郎", "", "media"),
-        ("管理", "区職員 一郎", "", "media"),
-        ("提供", "区職員 一郎", "印刷 花子", "media"),
-        ("提供", "区職員 一郎", "印刷 花子", "media"),
-        ("返却", "印刷 花子", "区職員 一郎", "media"),
+        ("管理", STAFF, "", "media"),
+        ("管理", STAFF, "", "media"),
+        ("提供", STAFF, HANDLER, "media"),
+        ("提供", STAFF, HANDLER, "media"),
+        ("返却", HANDLER, STAFF, "media"),
     ]
     assert register[2][5] == "DVD DVD-2026-AAAAAA（通知書データ_1.zip、通知書データ_2.zip）"
     assert register[2][6] == "媒体 1枚、ファイル 2件、4,096,000バイト"
@@ -87,24 +88,24 @@ async def test_hand_over_overdue_and_return_are_registered(db_session: AsyncSess
 async def test_steps_out_of_order_are_refused(db_session: AsyncSession) -> None:
     world = await register_world(db_session)
     medium = await media_register.register_medium(
-        db_session, world.print_contract, _description("DVD-2026-CCCCCC"), prepared_by="区職員 一郎"
+        db_session, world.print_contract, _description("DVD-2026-CCCCCC"), prepared_by="staff-1"
     )
     with pytest.raises(MediaRegisterError, match="引き渡されていない"):
-        await media_register.record_return(db_session, medium, returned_by="印刷 花子", received_by="区職員 一郎")
+        await media_register.record_return(db_session, medium, returned_by="handler-1", received_by="staff-1")
     with pytest.raises(MediaRegisterError, match="返却期限"):
         await media_register.hand_over(
-            db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2000, 1, 1)
+            db_session, medium, handed_by="staff-1", handed_to="handler-1", due_back_on=date(2000, 1, 1)
         )
     await media_register.hand_over(
-        db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2099, 1, 1)
+        db_session, medium, handed_by="staff-1", handed_to="handler-1", due_back_on=date(2099, 1, 1)
     )
     with pytest.raises(MediaRegisterError, match="引渡し済み"):
         await media_register.hand_over(
-            db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2099, 1, 1)
+            db_session, medium, handed_by="staff-1", handed_to="handler-1", due_back_on=date(2099, 1, 1)
         )
-    await media_register.record_return(db_session, medium, returned_by="印刷 花子", received_by="区職員 一郎")
+    await media_register.record_return(db_session, medium, returned_by="handler-1", received_by="staff-1")
     with pytest.raises(MediaRegisterError, match="返却済み"):
-        await media_register.record_return(db_session, medium, returned_by="印刷 花子", received_by="区職員 一郎")
+        await media_register.record_return(db_session, medium, returned_by="handler-1", received_by="staff-1")
     assert (await media_register.get_medium(db_session, "DVD-2026-CCCCCC")).returned_at is not None
     with pytest.raises(MediaRegisterError, match="登録されていません"):
         await media_register.get_medium(db_session, "DVD-2026-ZZZZZZ")
@@ -114,12 +115,12 @@ async def test_late_return_is_marked(db_session: AsyncSession) -> None:
     world = await register_world(db_session)
     with frozen(PREPARED):
         medium = await media_register.register_medium(
-            db_session, world.print_contract, _description("DVD-2026-DDDDDD"), prepared_by="区職員 一郎"
+            db_session, world.print_contract, _description("DVD-2026-DDDDDD"), prepared_by="staff-1"
         )
         await media_register.hand_over(
-            db_session, medium, handed_by="区職員 一郎", handed_to="印刷 花子", due_back_on=date(2026, 8, 10)
+            db_session, medium, handed_by="staff-1", handed_to="handler-1", due_back_on=date(2026, 8, 10)
         )
     with frozen(datetime(2026, 8, 11, 0, 30, tzinfo=JST)):  # 10 August in UTC, 11 August in JST: late
-        await media_register.record_return(db_session, medium, returned_by="印刷 花子", received_by="区職員 一郎")
+        await media_register.record_return(db_session, medium, returned_by="handler-1", received_by="staff-1")
         rows = (await build(db_session, "media", ReportFilter(contract="S2-PRINT"))).sections[0].rows
     assert rows[0][10] == "返却済（期限後）"
