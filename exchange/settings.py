@@ -112,6 +112,13 @@ class SmtpSettings(Strict):
     starttls: bool = False
 
 
+class LocalBlobSettings(Strict):
+    """Blobs in a local folder (the embedded default): ``root``, or ``DATA_DIR/blobs`` when unset."""
+
+    kind: Literal["local"] = "local"
+    root: Path | None = None
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start. Unknown keys are errors, so a typo never silently falls back."""
 
@@ -129,6 +136,7 @@ class Settings(BaseSettings):
     antivirus: AntivirusSettings | None = None
     plugins: PluginSettings = PluginSettings()
     connectors: dict[str, AnyConnectorOptions] = {}
+    blobs: LocalBlobSettings = LocalBlobSettings()
     demo_dir: Path = Path("config/demo")
 
     @property

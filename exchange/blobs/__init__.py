@@ -1,0 +1,6 @@
+"""Blobs: every byte the hub keeps, behind one interface, in a local folder or S3-compatible object storage.
+
+* ``store`` — the interface (``BlobStore``), its errors and the key rules
+* ``local`` — the local-folder backend (embedded default)
+* ``registry`` — the store the settings name, built once at start
+"""
