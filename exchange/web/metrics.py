@@ -13,7 +13,8 @@ import ipaddress
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 from sqlalchemy.exc import SQLAlchemyError
 
 from exchange.metrics import SnapshotCollector, read_snapshot
@@ -48,7 +49,9 @@ async def metrics(request: web.Request) -> web.Response:
         raise web.HTTPServiceUnavailable(text="database unreachable") from None
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snapshot))
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # The format the scraper asks for (Accept): the classic text format unless it names a newer one.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(registry), headers={"Content-Type": content_type})
 
 
 def add_routes(app: web.Application) -> None:
