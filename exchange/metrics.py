@@ -9,7 +9,7 @@ final); the queue is a gauge. Labels are route codes, duty names and audit actio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -74,7 +74,9 @@ class Snapshot:
         yield queue
         yield _counter("handover_quarantines", "Drops the intake refused and set aside, by route", self.quarantined)
         yield _gauge(
-            "handover_quarantine_waiting", "Quarantined drops no one has released or discarded yet", self.quarantine_waiting
+            "handover_quarantine_waiting",
+            "Quarantined drops no one has released or discarded yet",
+            self.quarantine_waiting,
         )
         for name, by_route in self.deliveries.items():
             yield _counter(name, _HELP[name], by_route)
@@ -102,14 +104,14 @@ class Snapshot:
         )
 
 
-def _counter(name: str, documentation: str, values: dict[str, int], label: str = "route") -> CounterMetricFamily:
+def _counter(name: str, documentation: str, values: Mapping[str, int], label: str = "route") -> CounterMetricFamily:
     family = CounterMetricFamily(name, documentation, labels=[label])
     for key, count in sorted(values.items()):
         family.add_metric([key], count)
     return family
 
 
-def _gauge(name: str, documentation: str, values: dict[str, float], label: str = "route") -> GaugeMetricFamily:
+def _gauge(name: str, documentation: str, values: Mapping[str, float], label: str = "route") -> GaugeMetricFamily:
     family = GaugeMetricFamily(name, documentation, labels=[label])
     for key, value in sorted(values.items()):
         family.add_metric([key], value)
@@ -178,11 +180,15 @@ async def read_snapshot(session: AsyncSession) -> Snapshot:
             snapshot.duty_failures[name] = snapshot.duty_failures.get(name, 0) + count
     last = select(DutyRun.name, func.max(DutyRun.finished_at)).where(DutyRun.ok.is_(True)).group_by(DutyRun.name)
     for name, finished in await session.execute(last):
-        snapshot.duty_last_success[name] = finished.timestamp()
+        if finished is not None:  # max() over a nullable column; an ok run always has its end time
+            snapshot.duty_last_success[name] = finished.timestamp()
 
-    snapshot.downloads = await session.scalar(
-        select(func.count()).where(AuditEvent.action == Action.PACKAGE_DOWNLOAD, AuditEvent.outcome == "allowed")
-    ) or 0
+    snapshot.downloads = (
+        await session.scalar(
+            select(func.count()).where(AuditEvent.action == Action.PACKAGE_DOWNLOAD, AuditEvent.outcome == "allowed")
+        )
+        or 0
+    )
     # The byte count of each completed transfer is in its end event (exchange/web/contractor_packages.py).
     sent = cast(AuditEvent.detail["bytes"].as_string(), BigInteger)
     snapshot.download_bytes = (

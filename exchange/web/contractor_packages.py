@@ -110,9 +110,7 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     return response
 
 
-async def _transfer_ended(
-    ctx: Page, public_id: str, number: int, *, completed: bool, sent: int | None = None
-) -> None:
+async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: bool, sent: int | None = None) -> None:
     """Audit the end of a transfer in its own transaction, shielded: a dropped client cancels the handler."""
 
     async def write() -> None:

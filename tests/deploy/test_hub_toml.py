@@ -34,7 +34,10 @@ def test_the_example_is_valid_and_its_secrets_come_from_outside(deploy_dir: Path
     }
     # Every variable the file names is in the environment file's example.
     env = (deploy_dir / "handover.env.example").read_text(encoding="utf-8")
-    names = {ref.env for ref in refs.values() if ref.env} | {"HANDOVER_S3_ACCESS_KEY_ID", "HANDOVER_S3_SECRET_ACCESS_KEY"}
+    names = {ref.env for ref in refs.values() if ref.env} | {
+        "HANDOVER_S3_ACCESS_KEY_ID",
+        "HANDOVER_S3_SECRET_ACCESS_KEY",
+    }
     for name in names:
         assert f"\n{name}=" in env, name
 

@@ -40,9 +40,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     cert_path, key_path = directory / "handover.crt", directory / "handover.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     key_path.chmod(0o600)
     return cert_path, key_path
@@ -58,7 +56,9 @@ def test_nginx_accepts_the_example(deploy_dir: Path, tmp_path: Path) -> None:
     # ... and where it listens: nginx -t binds every listener, so each gets a free loopback port.
     site = LISTEN.sub(lambda match: f"listen 127.0.0.1:{free_port()}{match.group(1) or ''};", site)
     (tmp_path / "handover.conf").write_text(site, encoding="utf-8")
-    temp = "".join(f"    {kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "".join(
+        f"    {kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     main = (
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{\n    access_log {tmp_path}/access.log;\n{temp}    include {tmp_path}/handover.conf;\n}}\n"
