@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.hub import HubServices
+from exchange.settings import ConfigError, WebSettings, load_settings
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
@@ -121,3 +123,16 @@ async def test_only_allowed_addresses_may_scrape(db_engine: AsyncEngine, aiohttp
     # Without trusted proxies the header is not believed: the peer (loopback) is not in the list.
     direct = PortalDeps(metrics_allow=operators)
     assert await scrape(db_engine, aiohttp_client, direct, "10.1.2.3") == 404
+
+
+def test_metrics_allow_setting(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    assert WebSettings().metrics_allow == ["127.0.0.1/32", "::1/128"], "loopback only by default"
+    config.write_text('[web]\nmetrics_allow = ["10.20.30.40/32"]\n', encoding="utf-8")
+    assert load_settings(config).web.metrics_allow == ["10.20.30.40/32"]
+    config.write_text('[web]\nmetrics_allow = ["prometheus.internal"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert info.value.problems == [
+        "web: metrics_allow: 'prometheus.internal' is not an address or network (e.g. 127.0.0.1/32)"
+    ]
