@@ -37,7 +37,7 @@ def allowed(address: str, networks: tuple[str, ...]) -> bool:
 async def metrics(request: web.Request) -> web.Response:
     address = source_ip(request)
     if not allowed(address, request.app[DEPS].metrics_allow):
-        log.warning("/metrics refused to %s (not in web.metrics_allow)", address)
+        log.info("/metrics refused to %s (not in web.metrics_allow)", address)
         raise error_page(request, 404, "対象が見つかりません。")
     try:
         async with asyncio.timeout(METRICS_DATABASE_TIMEOUT_SECONDS):

@@ -103,6 +103,10 @@ async def test_metrics_count_a_real_flow(hub: HubServices, aiohttp_client: Aioht
     assert last == ran.finished_at.timestamp()
     text = await scrape.text()
     assert "a-handler" not in text and "見本" not in text, "no people or names in the figures"
+    # A scraper that asks for OpenMetrics gets it.
+    openmetrics = await portal.client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert openmetrics.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert (await openmetrics.text()).endswith("# EOF\n")
 
 
 async def scrape(engine: AsyncEngine, aiohttp_client: AiohttpClient, deps: PortalDeps, forwarded: str | None) -> int:
