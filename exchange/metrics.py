@@ -191,7 +191,8 @@ async def read_snapshot(session: AsyncSession) -> Snapshot:
     )
     # The byte count of each completed transfer is in its end event (exchange/web/contractor_packages.py).
     sent = cast(AuditEvent.detail["bytes"].as_string(), BigInteger)
-    snapshot.download_bytes = (
+    # PostgreSQL sums a bigint into a numeric (a Decimal here): back to an int.
+    snapshot.download_bytes = int(
         await session.scalar(
             select(func.coalesce(func.sum(sent), 0)).where(
                 and_(AuditEvent.action == AuditAction.PACKAGE_DOWNLOAD_END, AuditEvent.outcome == "allowed")
