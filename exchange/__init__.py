@@ -19,5 +19,6 @@
 * ``contract_facts`` — database contracts as the plain facts the policies take
 * ``logs`` — structured logging without secrets or personal data
 * ``leases`` — the one lease and heartbeat on database rows, shared by the intake pipeline and the duties
+* ``metrics`` — the operating figures for Prometheus, read from the database at scrape time
 * ``supervision`` — the one supervisor of background loops (restart with back-off, log) and the health they report
 """

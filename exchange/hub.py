@@ -126,6 +126,7 @@ async def serve(
             data_dir=settings.data_dir.resolve(),
             staff_totp_required=settings.web.staff_totp_required,
             trusted_proxies=tuple(settings.web.trusted_proxies),
+            metrics_allow=tuple(settings.web.metrics_allow),
             connectors=hub.connectors,
             scanner=hub.scanner,
             plugins=hub.plugins,

@@ -50,6 +50,8 @@ class WebSettings(Strict):
     staff_totp_required: bool = True
     # Reverse proxies whose X-Forwarded-For is believed (CIDRs); empty: the peer address is the client.
     trusted_proxies: list[str] = []
+    # Who may scrape /metrics (CIDRs, judged on the client address above); anyone else gets 404.
+    metrics_allow: list[str] = ["127.0.0.1/32", "::1/128"]
 
     @model_validator(mode="after")
     def _tls_pair(self) -> WebSettings:
@@ -59,13 +61,12 @@ class WebSettings(Strict):
 
     @model_validator(mode="after")
     def _proxy_networks(self) -> WebSettings:
-        for cidr in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"trusted_proxies: {cidr!r} is not an address or network (e.g. 127.0.0.1/32)"
-                ) from None
+        for key in ("trusted_proxies", "metrics_allow"):
+            for cidr in getattr(self, key):
+                try:
+                    ipaddress.ip_network(cidr, strict=False)
+                except ValueError:
+                    raise ValueError(f"{key}: {cidr!r} is not an address or network (e.g. 127.0.0.1/32)") from None
         return self
 
 

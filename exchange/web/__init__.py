@@ -26,6 +26,7 @@
 * ``staff_printing`` — staff's print-log findings, delivery confirmations, paper hand-overs
 * ``staff_certificates`` — staff review contractors' deletion certificates (C-04)
 * ``staff_quarantine`` — staff release, discard or take out quarantined drops
+* ``metrics`` — ``/metrics`` in Prometheus text format, for the operators' scrapers (``web.metrics_allow``)
 
 Pages live in ``templates/``, the stylesheet in ``static/``.
 """

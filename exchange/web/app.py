@@ -34,6 +34,7 @@ from exchange.web import (
     inbox_chain,
     incidents,
     inspections,
+    metrics,
     print_logs,
     return_pickup,
     sensitive_approvals,
@@ -215,6 +216,7 @@ def create_app(
         compliance_findings,
         print_logs,
         staff_printing,
+        metrics,
     ):
         module.add_routes(app)
     return app

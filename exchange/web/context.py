@@ -44,6 +44,8 @@ class PortalDeps:
     scanner: StreamScanner | None = None
     # Reverse proxies (``web.trusted_proxies``) whose X-Forwarded-For is believed; see ``client_address``.
     trusted_proxies: tuple[str, ...] = ()
+    # Who may scrape /metrics (``web.metrics_allow``), judged on ``source_ip``.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # The benefit plugins, for checks of returned data (``check_returned_records``); None: no plugin checks.
     plugins: HandoverPlugins | None = None
 

@@ -105,11 +105,12 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     except BaseException:
         await _transfer_ended(ctx, public_id, started.number, completed=False)
         raise
-    await _transfer_ended(ctx, public_id, started.number, completed=True)
+    # The body's length (the whole file, or the range asked for) was all sent: /metrics adds these up.
+    await _transfer_ended(ctx, public_id, started.number, completed=True, sent=response.content_length)
     return response
 
 
-async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: bool) -> None:
+async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: bool, sent: int | None = None) -> None:
     """Audit the end of a transfer in its own transaction, shielded: a dropped client cancels the handler."""
 
     async def write() -> None:
@@ -122,7 +123,12 @@ async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: 
                 "allowed",
                 object_type="package",
                 object_id=public_id,
-                detail={"download": number, "completed": completed, "range": ctx.request.headers.get("Range")},
+                detail={
+                    "download": number,
+                    "completed": completed,
+                    "range": ctx.request.headers.get("Range"),
+                    **({"bytes": sent} if sent is not None else {}),
+                },
             )
 
     await asyncio.shield(write())
