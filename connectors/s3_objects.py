@@ -197,7 +197,8 @@ class S3Objects:
             # BotoCoreError here is a connection, timeout or parameter problem; only the last is permanent.
             retryable = type(exc).__name__ not in {"ParamValidationError", "NoCredentialsError"}
             raise S3Failure(
-                f"{action} {where}: {type(exc).__name__}: {exc}", kind="transient" if retryable else "refused",
+                f"{action} {where}: {type(exc).__name__}: {exc}",
+                kind="transient" if retryable else "refused",
                 retryable=retryable,
             ) from exc
 
@@ -312,7 +313,7 @@ class S3Objects:
         try:
             head = await self.head(key, version)
             if head is None:
-                raise S3Failure(f"upload {self._where(key)}: gone right after it completed", kind="mismatch", retryable=True)
+                raise S3Failure(f"upload {self._where(key)}: gone once completed", kind="mismatch", retryable=True)
             copy = _Multipart(self, key)
             source: dict[str, str] = {"Bucket": self.bucket, "Key": key}
             if version is not None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.options import SecretMissing, SecretRef
@@ -148,15 +148,16 @@ class S3BlobSettings(Strict):
     max_attempts: int = Field(default=5, ge=1, le=20)
     retry_mode: RetryMode = "standard"
 
-    @model_validator(mode="after")
-    def _japanese_region(self) -> S3BlobSettings:
-        region_jurisdiction(self.region)  # raises ValueError naming the allowed regions
-        return self
+    @field_validator("region")
+    @classmethod
+    def _japanese_region(cls, region: str) -> str:
+        region_jurisdiction(region)  # raises ValueError naming the allowed regions
+        return region
 
     @model_validator(mode="after")
     def _kms_key(self) -> S3BlobSettings:
         if self.kms_key_id is not None and self.server_side_encryption != "aws:kms":
-            raise ValueError("kms_key_id goes with server_side_encryption = \"aws:kms\"")
+            raise ValueError('kms_key_id goes with server_side_encryption = "aws:kms"')
         return self
 
 

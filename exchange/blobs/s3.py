@@ -2,8 +2,9 @@
 
 The S3 work itself (streaming multipart upload with abort, SHA-256 metadata, verified deletion of every version,
 retries) is ``connectors.s3_objects``, shared with the S3 connector; this module maps it onto the ``BlobStore``
-promises and errors. Open it with ``S3BlobStore.open`` on the running loop: that creates the client and HEADs the
-bucket, so wrong credentials or a missing bucket stop the hub at start with a clear message, not at the first put.
+promises and errors. The client is made on first use, on the loop that uses the store; ``check`` (called by
+``registry.open_blob_store`` when the hub starts) HEADs the bucket, so wrong credentials or a missing bucket stop
+the hub at start with a clear message, not at the first put.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ class S3BlobStore:
     async def check(self) -> None:
         """HEAD the bucket; raises BlobStoreUnavailable saying what is wrong (missing bucket, credentials)."""
         try:
-            await (await self._objects()).check_bucket()
+            objects = await self._objects()
+            await objects.check_bucket()
         except S3Failure as exc:
             bucket = self.endpoint.bucket
             reason = {
                 "no_bucket": f"バケット {bucket} がありません。",
-                "denied": "アクセスが拒否されました（アクセスキー・シークレットキーとバケットポリシーを確認してください）。",
+                "denied": "アクセスが拒否されました（アクセスキー・シークレットキー・バケットポリシーを確認）。",
             }.get(exc.kind, "接続できません。")
             raise BlobStoreUnavailable(
                 f"保存先（S3 バケット {bucket}）を使用できません：{reason}"
@@ -87,8 +89,9 @@ class S3BlobStore:
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> BlobInfo:
         name = self._name(key)
+        objects = await self._objects()
         with _mapped():
-            uploaded = await (await self._objects()).put_stream(name, chunks, part_size=self.part_size)
+            uploaded = await objects.put_stream(name, chunks, part_size=self.part_size)
         return BlobInfo(key, uploaded.size, uploaded.sha256)
 
     async def put_file(self, key: str, path: Path) -> BlobInfo:
@@ -96,13 +99,15 @@ class S3BlobStore:
 
     async def read(self, key: str, *, start: int = 0) -> AsyncIterator[bytes]:
         name = self._name(key)
+        objects = await self._objects()
         with _mapped():
-            async for chunk in (await self._objects()).read(name, start):
+            async for chunk in objects.read(name, start):
                 yield chunk
 
     async def size(self, key: str) -> int | None:
+        objects = await self._objects()
         with _mapped():
-            head = await (await self._objects()).head(self._name(key))
+            head = await objects.head(self._name(key))
         return None if head is None else head.size
 
     async def verify(self, key: str, sha256: str) -> int:
@@ -117,8 +122,9 @@ class S3BlobStore:
 
     async def _check_recorded(self, key: str, sha256: str) -> None:
         """Refuse at once an object whose stored hash is not the recorded one; the bytes are checked after."""
+        objects = await self._objects()
         with _mapped():
-            head = await (await self._objects()).head(self._name(key))
+            head = await objects.head(self._name(key))
         if head is None:
             raise BlobMissing(f"blob {key} is missing")
         if head.sha256 is not None and head.sha256 != sha256:
@@ -140,23 +146,24 @@ class S3BlobStore:
             raise
 
     async def delete(self, key: str) -> None:
+        objects = await self._objects()
         with _mapped():
-            await (await self._objects()).delete_everywhere(self._name(key))
+            await objects.delete_everywhere(self._name(key))
 
     async def keys(self, prefix: str = "") -> AsyncIterator[str]:
         under = self._under()
+        objects = await self._objects()
         with _mapped():
-            async for name in (await self._objects()).list_keys(under + prefix):
+            async for name in objects.list_keys(under + prefix):
                 yield name[len(under) :]
 
     async def clean_incomplete(self, older_than_seconds: float) -> int:
+        objects = await self._objects()
         with _mapped():
-            return await (await self._objects()).abort_uploads(self._under(), older_than_seconds)
+            return await objects.abort_uploads(self._under(), older_than_seconds)
 
     async def close(self) -> None:
         async with self._opening:
             if self._client is not None:
                 await self._client.close()
                 self._client = None
-
-

@@ -30,7 +30,7 @@ class MotoS3:
     endpoint_url: str
     region: str = REGION
     access_key_id: str = "handover-test-key"
-    secret_access_key: str = "handover-test-secret"  # noqa: S105 - moto accepts any key while authentication is off
+    secret_access_key: str = "handover-test-secret"  # moto accepts any key while authentication is off
 
     def client(self) -> Any:
         """A plain (synchronous) boto3 client: for set-up and for inspecting what a store left in a bucket."""
