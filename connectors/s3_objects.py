@@ -28,6 +28,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import aiohttp
@@ -459,6 +460,38 @@ class S3Objects:
         for key, upload_id in stale:
             await _Multipart(self, key, upload_id).abort()
         return len(stale)
+
+
+class S3Client:
+    """An ``S3Objects`` made on first use, on the loop that uses it: a connector or store built before the event
+    loop starts (settings are read first) still makes its client where it runs."""
+
+    def __init__(self, endpoint: S3Endpoint) -> None:
+        self.endpoint = endpoint
+        self._objects: S3Objects | None = None
+        self._opening = asyncio.Lock()
+
+    async def get(self) -> S3Objects:
+        async with self._opening:
+            if self._objects is None:
+                self._objects = await S3Objects.open(self.endpoint)
+            return self._objects
+
+    async def close(self) -> None:
+        async with self._opening:
+            if self._objects is not None:
+                await self._objects.close()
+                self._objects = None
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A local file's bytes in chunks, each read on a worker thread."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        while chunk := await asyncio.to_thread(handle.read, READ_CHUNK):
+            yield chunk
+    finally:
+        await asyncio.to_thread(handle.close)
 
 
 class _Multipart:

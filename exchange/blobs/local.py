@@ -56,7 +56,7 @@ class LocalBlobStore:
         return AtomicFile(target)
 
     async def put_file(self, key: str, path: Path) -> BlobInfo:
-        return await self.put(key, file_chunks(path, 0))
+        return await self.put(key, _file_chunks(path, 0))
 
     async def read(self, key: str, *, start: int = 0) -> AsyncIterator[bytes]:
         handle = await asyncio.to_thread(self._open, key)
@@ -141,8 +141,7 @@ class LocalBlobStore:
         return None
 
 
-async def file_chunks(path: Path, start: int) -> AsyncIterator[bytes]:
-    """A local file's bytes from ``start`` on, in chunks read on a worker thread (shared by the backends)."""
+async def _file_chunks(path: Path, start: int) -> AsyncIterator[bytes]:
     handle = await asyncio.to_thread(path.open, "rb")
     try:
         await asyncio.to_thread(handle.seek, start)

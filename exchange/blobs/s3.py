@@ -16,8 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from pathlib import Path
 from typing import NoReturn
 
-from connectors.s3_objects import DEFAULT_PART_SIZE, S3Endpoint, S3Failure, S3Objects
-from exchange.blobs.local import file_chunks
+from connectors.s3_objects import DEFAULT_PART_SIZE, S3Client, S3Endpoint, S3Failure, S3Objects, file_chunks
 from exchange.blobs.store import BlobCorrupt, BlobError, BlobInfo, BlobMissing, check_key
 from ledger.files import AtomicFile
 
@@ -55,14 +54,10 @@ class S3BlobStore:
         self.endpoint = endpoint
         self.prefix = prefix.strip("/")
         self.part_size = part_size
-        self._client: S3Objects | None = None
-        self._opening = asyncio.Lock()
+        self._client = S3Client(endpoint)
 
     async def _objects(self) -> S3Objects:
-        async with self._opening:
-            if self._client is None:
-                self._client = await S3Objects.open(self.endpoint)
-            return self._client
+        return await self._client.get()
 
     async def check(self) -> None:
         """HEAD the bucket; raises BlobStoreUnavailable saying what is wrong (missing bucket, credentials)."""
@@ -95,7 +90,7 @@ class S3BlobStore:
         return BlobInfo(key, uploaded.size, uploaded.sha256)
 
     async def put_file(self, key: str, path: Path) -> BlobInfo:
-        return await self.put(key, file_chunks(path, 0))
+        return await self.put(key, file_chunks(path))
 
     async def read(self, key: str, *, start: int = 0) -> AsyncIterator[bytes]:
         name = self._name(key)
@@ -163,7 +158,4 @@ class S3BlobStore:
             return await objects.abort_uploads(self._under(), older_than_seconds)
 
     async def close(self) -> None:
-        async with self._opening:
-            if self._client is not None:
-                await self._client.close()
-                self._client = None
+        await self._client.close()
