@@ -5,7 +5,8 @@ A package's data channels are the kind of the connector that delivered it (``loc
 ``portal`` too: the API is the portal's own door, the same account and second factor reaching the same store, so a
 password picked up on the portal page after an API download would travel with the data just as after a page download.
 Password channels are ``notice`` (printed), ``portal`` (the pick-up page) and ``email``; the one name the two share,
-``portal``, is the one a password may not take when the data took it."""
+``portal``, is the one a password may not take when the data took it.
+"""
 
 from __future__ import annotations
 
