@@ -204,7 +204,7 @@ class S3Objects:
             ) from exc
 
     def _encryption(self) -> dict[str, str]:
-        extra = {}
+        extra: dict[str, str] = {}
         if self.endpoint.server_side_encryption is not None:
             extra["ServerSideEncryption"] = self.endpoint.server_side_encryption
             if self.endpoint.server_side_encryption == "aws:kms" and self.endpoint.kms_key_id:
