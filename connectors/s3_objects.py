@@ -141,7 +141,7 @@ class S3Objects:
         session = AioSession()
         await asyncio.to_thread(_warm_up, session)
         config = AioConfig(
-            retries={"max_attempts": endpoint.max_attempts, "mode": endpoint.retry_mode},
+            retries={"total_max_attempts": endpoint.max_attempts, "mode": endpoint.retry_mode},
             connect_timeout=endpoint.connect_timeout,
             read_timeout=endpoint.read_timeout,
             # S3-compatible endpoints (and test servers) rarely resolve virtual-host bucket names.
