@@ -20,6 +20,7 @@ from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
 from exchange.blobs.registry import open_blob_store
+from exchange.blobs.s3 import BlobStoreUnavailable
 from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context, run_duties
 from exchange.intake.antivirus import ClamdScanner
@@ -72,7 +73,10 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         )
         pipeline = Pipeline(sessions, connectors, preparer, config)
         # Checked now (S3: a HEAD of the bucket), so wrong credentials or a missing bucket stop the start.
-        blobs = await open_blob_store(settings)
+        try:
+            blobs = await open_blob_store(settings)
+        except BlobStoreUnavailable as exc:
+            raise bootstrap.HubUnavailable(str(exc)) from exc
         try:
             yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins, blobs)
         finally:

@@ -9,15 +9,19 @@ from typing import Any
 
 import pytest
 
+from exchange.admin import bootstrap
 from exchange.blobs.local import LocalBlobStore
 from exchange.blobs.registry import open_blob_store
 from exchange.blobs.s3 import BlobStoreUnavailable, S3BlobStore
 from exchange.blobs.store import BlobStore
-from exchange.settings import ConfigError, S3BlobSettings, Settings, load_settings
+from exchange.hub import services
+from exchange.settings import ConfigError, DatabaseSettings, S3BlobSettings, Settings, load_settings
 from tests.services.moto_s3 import MotoS3
 
 
-def s3_settings(tmp_path: Path, moto: MotoS3, bucket: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def s3_settings(
+    tmp_path: Path, moto: MotoS3, bucket: str, monkeypatch: pytest.MonkeyPatch, db_url: str | None = None
+) -> Settings:
     monkeypatch.setenv("TEST_S3_KEY_ID", moto.access_key_id)
     monkeypatch.setenv("TEST_S3_SECRET", moto.secret_access_key)
     blobs: dict[str, Any] = {
@@ -32,7 +36,8 @@ def s3_settings(tmp_path: Path, moto: MotoS3, bucket: str, monkeypatch: pytest.M
         "part_size": 5 * 1024 * 1024,
         "max_attempts": 2,
     }
-    return Settings(data_dir=tmp_path / "var", blobs=blobs)
+    database = DatabaseSettings(url=db_url) if db_url else DatabaseSettings()
+    return Settings(data_dir=tmp_path / "var", blobs=blobs, database=database)
 
 
 async def test_the_configured_s3_store_opens_and_encrypts(
@@ -67,6 +72,17 @@ async def test_a_missing_bucket_stops_the_start_with_a_clear_error(
     message = str(caught.value)
     assert "バケット handover-no-such-bucket がありません" in message
     assert "does not exist" in message
+
+
+async def test_the_hub_does_not_start_without_its_bucket(
+    tmp_path: Path, db_url: str, moto_s3: MotoS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``handover serve`` prints a HubUnavailable as one paragraph for the operator, without a traceback."""
+    settings = s3_settings(tmp_path, moto_s3, "handover-no-such-bucket", monkeypatch, db_url)
+    await bootstrap.initialise(settings)
+    with pytest.raises(bootstrap.HubUnavailable, match="保存先（S3 バケット handover-no-such-bucket）を使用できません"):
+        async with services(settings):
+            pass
 
 
 async def test_wrong_credentials_stop_the_start_with_a_clear_error(

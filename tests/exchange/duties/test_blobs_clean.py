@@ -1,4 +1,5 @@
-"""The ``blobs.clean`` duty: run by the duty runner, it removes what puts killed mid-way left in the blob store."""
+"""The ``blobs.clean`` duty: run by the duty runner (and by ``handover duties run``), it removes what puts killed
+mid-way left in the blob store."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import os
 import time
 from pathlib import Path
 
+import click
+import pytest
+from click.testing import CliRunner
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.s3_objects import MIN_PART_SIZE
 from exchange.blobs.local import LocalBlobStore
 from exchange.blobs.s3 import S3BlobStore
 from exchange.blobs.store import BlobStore
+from exchange.cli import duties, setup
 from exchange.duties.scheduler import DUTIES_BY_NAME, DutyRunner
 from ledger.files import TEMP_SUFFIX
 from tests.clock import Clock, jst
@@ -69,3 +74,35 @@ async def _run_and_expect(engine: AsyncEngine, tmp_path: Path, store: BlobStore,
 def test_blobs_clean_is_a_daily_duty() -> None:
     duty = DUTIES_BY_NAME["blobs.clean"]
     assert duty.every.days == 1
+
+
+def test_staff_run_it_from_the_command_line_on_the_configured_s3_store(
+    tmp_path: Path, db_url: str, moto_s3: MotoS3, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``handover duties run blobs.clean`` with ``[blobs]`` set by environment (secrets by reference)."""
+    for name, value in {
+        "HANDOVER_DATA_DIR": str(tmp_path / "var"),
+        "HANDOVER_DATABASE__URL": db_url,
+        "HANDOVER_BLOBS__KIND": "s3",
+        "HANDOVER_BLOBS__BUCKET": s3_bucket,
+        "HANDOVER_BLOBS__PREFIX": "hub-a",
+        "HANDOVER_BLOBS__REGION": moto_s3.region,
+        "HANDOVER_BLOBS__ENDPOINT_URL": moto_s3.endpoint_url,
+        "HANDOVER_BLOBS__ACCESS_KEY_ID__ENV": "TEST_S3_KEY_ID",
+        "HANDOVER_BLOBS__SECRET_ACCESS_KEY__ENV": "TEST_S3_SECRET",
+        "TEST_S3_KEY_ID": moto_s3.access_key_id,
+        "TEST_S3_SECRET": moto_s3.secret_access_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    moto_s3.client().create_multipart_upload(Bucket=s3_bucket, Key="hub-a/packages/p-1.zip")
+
+    @click.group()
+    @click.pass_context
+    def main(ctx: click.Context) -> None:
+        ctx.obj = setup.CliState(None)
+
+    duties.register(main)
+    result = CliRunner().invoke(main, ["duties", "run", "blobs.clean"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "blobs.clean: {'removed': 1}"
+    assert moto_s3.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
