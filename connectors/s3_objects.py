@@ -45,6 +45,7 @@ MiB: Final = 1024 * 1024
 MIN_PART_SIZE: Final = 5 * MiB
 DEFAULT_PART_SIZE: Final = 8 * MiB
 READ_CHUNK: Final = MiB
+MAX_PARTS: Final = 10_000  # S3's limit: part_size x 10,000 is the largest object a put can store
 SHA256_METADATA: Final = "sha256"
 ServerSideEncryption = Literal["AES256", "aws:kms"]
 RetryMode = Literal["standard", "adaptive"]
@@ -514,6 +515,13 @@ class _Multipart:
 
     async def add(self, body: bytes) -> None:
         number = len(self.parts) + 1
+        if number > MAX_PARTS:
+            raise S3Failure(
+                f"upload {self.objects._where(self.key)}: more than {MAX_PARTS} parts of {len(body)} bytes; "
+                "raise part_size for objects this large",
+                kind="refused",
+                retryable=False,
+            )
         with self.objects._translated(f"upload part {number} of", self.key):
             answer = await self.objects._client.upload_part(
                 Bucket=self.objects.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
