@@ -74,3 +74,7 @@ _.key_ids
 
 _.Appender  # issue 16 wires: group commit for the pipeline, portal and duties
 _.aclose
+
+_.put_file  # issue 15 wires: packages, uploads and media stored through the blob store (the other parts of 15)
+_.fetch_to
+_.blob_key

@@ -10,4 +10,7 @@
 * ``sftp`` — LGWAN-ASP file services and other SSH endpoints
 * ``media`` — the DVD fallback: staged per medium, sealed into an ISO image (C-21)
 * ``media_label`` — the printable DVD label
+* ``s3`` — S3 buckets in Tokyo or Osaka (or an S3-compatible store); jurisdiction from the region
+* ``s3_objects`` — S3 at a low level (client, streaming multipart upload, verified deletion of every version), shared
+  with the hub's S3 blob store
 """

@@ -20,9 +20,12 @@ from connectors.box import BoxOptions
 from connectors.local import LocalOptions
 from connectors.media import MediaOptions
 from connectors.options import ConnectorOptions, SecretMissing
+from connectors.s3 import S3Options
 from connectors.sftp import SftpOptions
 
-AnyConnectorOptions = Annotated[LocalOptions | MediaOptions | SftpOptions | BoxOptions, Field(discriminator="kind")]
+AnyConnectorOptions = Annotated[
+    LocalOptions | MediaOptions | SftpOptions | BoxOptions | S3Options, Field(discriminator="kind")
+]
 
 
 class ConnectorConfigError(ValueError):

@@ -19,6 +19,9 @@ from connectors.base import Connector
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
+from exchange.blobs.registry import open_blob_store
+from exchange.blobs.s3 import BlobStoreUnavailable
+from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context, run_duties
 from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
@@ -45,6 +48,7 @@ class HubServices:
     pipeline: Pipeline
     scanner: ClamdScanner | None
     plugins: HandoverPlugins
+    blobs: BlobStore
 
     @property
     def connector_kinds(self) -> dict[str, str]:
@@ -68,9 +72,15 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
             quarantine_dir=settings.data_dir / "quarantine",
         )
         pipeline = Pipeline(sessions, connectors, preparer, config)
+        # Checked now (S3: a HEAD of the bucket), so wrong credentials or a missing bucket stop the start.
         try:
-            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins)
+            blobs = await open_blob_store(settings)
+        except BlobStoreUnavailable as exc:
+            raise bootstrap.HubUnavailable(str(exc)) from exc
+        try:
+            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins, blobs)
         finally:
+            await blobs.close()
             for connector in connectors.values():
                 await connector.close()
 
@@ -152,7 +162,7 @@ async def serve(
 async def run_background(hub: HubServices, health: Health, *, duty_tick_seconds: float = 60.0) -> None:
     """Every background loop of the hub, each under the one supervisor (restart, log, report to ``/healthz``)."""
     intake = IntakeService(hub.sessions, hub.pipeline, hub.settings.intake)
-    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors))
+    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, blobs=hub.blobs))
     await asyncio.gather(
         intake.run(health),
         supervise("duties", partial(run_duties, duties, duty_tick_seconds), health),

@@ -12,13 +12,20 @@ import ipaddress
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.options import SecretMissing, SecretRef
 from connectors.registry import AnyConnectorOptions
+from connectors.s3_objects import (
+    DEFAULT_PART_SIZE,
+    MIN_PART_SIZE,
+    RetryMode,
+    ServerSideEncryption,
+    region_jurisdiction,
+)
 from ledger.jurisdiction import is_domestic
 
 DEFAULT_CONFIG = Path("config/hub.toml")
@@ -120,6 +127,41 @@ class LocalBlobSettings(Strict):
     root: Path | None = None
 
 
+class S3BlobSettings(Strict):
+    """Blobs as objects in an S3 bucket (or an S3-compatible store at ``endpoint_url``), under ``prefix``.
+
+    The bucket's region must be in Japan (C-14): ``ap-northeast-1`` (Tokyo) or ``ap-northeast-3`` (Osaka).
+    Objects larger than ``part_size`` go up as multipart uploads of that part size (S3 allows at most 10,000
+    parts, so the default 8 MiB serves objects up to 78 GiB). ``max_attempts`` and ``retry_mode`` are botocore's
+    retries of throttling, 5xx answers and dropped connections, with exponential back-off.
+    """
+
+    kind: Literal["s3"]
+    bucket: str = Field(min_length=3, max_length=63)
+    prefix: str = ""
+    region: str
+    endpoint_url: str | None = None
+    access_key_id: SecretRef
+    secret_access_key: SecretRef
+    server_side_encryption: ServerSideEncryption | None = None
+    kms_key_id: str | None = None
+    part_size: int = Field(default=DEFAULT_PART_SIZE, ge=MIN_PART_SIZE, le=5 * 1024**3)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_mode: RetryMode = "standard"
+
+    @field_validator("region")
+    @classmethod
+    def _japanese_region(cls, region: str) -> str:
+        region_jurisdiction(region)  # raises ValueError naming the allowed regions
+        return region
+
+    @model_validator(mode="after")
+    def _kms_key(self) -> S3BlobSettings:
+        if self.kms_key_id is not None and self.server_side_encryption != "aws:kms":
+            raise ValueError('kms_key_id goes with server_side_encryption = "aws:kms"')
+        return self
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start. Unknown keys are errors, so a typo never silently falls back."""
 
@@ -137,7 +179,7 @@ class Settings(BaseSettings):
     antivirus: AntivirusSettings | None = None
     plugins: PluginSettings = PluginSettings()
     connectors: dict[str, AnyConnectorOptions] = {}
-    blobs: LocalBlobSettings = LocalBlobSettings()
+    blobs: Annotated[LocalBlobSettings | S3BlobSettings, Field(discriminator="kind")] = LocalBlobSettings()
     demo_dir: Path = Path("config/demo")
 
     @property
@@ -175,6 +217,8 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     # own; the file has no such key, so it is left out of the path the operator reads.
     if loc[:1] == ("connectors",) and len(loc) > 2:
         loc = loc[:2] + loc[3:]
+    elif loc[:1] == ("blobs",) and len(loc) > 1:  # the same for ``blobs`` (a union keyed on ``kind`` too)
+        loc = loc[:1] + loc[2:]
     return ".".join(str(part) for part in loc) or "(top level)"
 
 

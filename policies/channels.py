@@ -1,11 +1,11 @@
 """One vocabulary for the ways data and passwords reach a person, so "the same channel" can be decided (C-02).
 
-A package's data channels are the kind of the connector that delivered it (``local`` is the ward's ``outbox``,
-``sftp``, ``box``, ``media``) and ``portal`` once anyone downloaded it from the portal. An API download counts as
+A package's data channels are the kind of the connector that delivered it (``local`` is the ward's ``outbox``, ``sftp``,
+``box``, ``media``, ``s3``) and ``portal`` once anyone downloaded it from the portal. An API download counts as
 ``portal`` too: the API is the portal's own door, the same account and second factor reaching the same store, so a
-password picked up on the portal page after an API download would travel with the data just as after a page
-download. Password channels are ``notice`` (printed), ``portal`` (the pick-up page) and ``email``; the one name the
-two share, ``portal``, is the one a password may not take when the data took it.
+password picked up on the portal page after an API download would travel with the data just as after a page download.
+Password channels are ``notice`` (printed), ``portal`` (the pick-up page) and ``email``; the one name the two share,
+``portal``, is the one a password may not take when the data took it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ class DataChannel(StrEnum):
     SFTP = "sftp"
     BOX = "box"
     MEDIA = "media"  # a DVD handed over in person
+    S3 = "s3"  # an S3 bucket the contractor reads with its own credentials
     PORTAL = "portal"  # a portal page or API download
 
 
@@ -35,7 +36,13 @@ PASSWORD_CHANNEL_LABELS = {
     PasswordChannel.EMAIL: "電子メール",
 }
 
-_OF_KIND = {"local": DataChannel.OUTBOX, "sftp": DataChannel.SFTP, "box": DataChannel.BOX, "media": DataChannel.MEDIA}
+_OF_KIND = {
+    "local": DataChannel.OUTBOX,
+    "sftp": DataChannel.SFTP,
+    "box": DataChannel.BOX,
+    "media": DataChannel.MEDIA,
+    "s3": DataChannel.S3,
+}
 
 
 def of_connector_kind(kind: str) -> DataChannel:

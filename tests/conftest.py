@@ -34,6 +34,7 @@ pytest_plugins = [
     "tests.services.clamd",
     "tests.services.box",
     "tests.services.tmpfs",
+    "tests.services.moto_s3",
 ]
 
 PG_ADMIN_URL = os.environ.get("HANDOVER_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")

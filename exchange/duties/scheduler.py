@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
 from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
 from exchange.inbound import return_folders
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+INCOMPLETE_BLOB_AGE = timedelta(days=1)
 DUTY_LEASES = LeaseTable(
     DutyState, DutyState.name, DutyState.lease_owner, DutyState.lease_until, DutyState.lease_generation
 )
@@ -88,6 +90,7 @@ class DutyContext:
     config: DutyConfig
     clock: Clock = utcnow
     mailer: Mailer | None = None
+    blobs: BlobStore | None = None
 
     async def signing_key(self) -> SigningKey:
         return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
@@ -99,10 +102,13 @@ def build_context(
     connectors: Mapping[str, Connector],
     *,
     clock: Clock = utcnow,
+    blobs: BlobStore | None = None,
 ) -> DutyContext:
     """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
     mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
-    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer)
+    return DutyContext(
+        sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer, blobs=blobs
+    )
 
 
 DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
@@ -157,6 +163,14 @@ async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     return await return_folders.deliver_pending(ctx.sessions, ctx.config.data_dir, keyring, now)
 
 
+async def _blobs_clean(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    """What puts killed mid-way left in the blob store (temp files, multipart uploads), once it is a day old:
+    no put runs that long, and S3 bills unfinished uploads until they are aborted."""
+    if ctx.blobs is None:
+        return {"removed": 0, "skipped": "no blob store"}
+    return {"removed": await ctx.blobs.clean_incomplete(INCOMPLETE_BLOB_AGE.total_seconds())}
+
+
 async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     key = await ctx.signing_key()
     async with ctx.sessions() as session, session.begin():
@@ -178,6 +192,7 @@ DUTIES: tuple[Duty, ...] = (
     Duty("ledger.checkpoint", timedelta(hours=1), _checkpoint),
     Duty("credentials.rotation", timedelta(days=1), _credential_rotation),
     Duty("inbound.returns", timedelta(minutes=1), _inbound_returns),
+    Duty("blobs.clean", timedelta(days=1), _blobs_clean),
 )
 DUTIES_BY_NAME: Mapping[str, Duty] = {duty.name: duty for duty in DUTIES}
 

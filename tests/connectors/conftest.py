@@ -1,6 +1,6 @@
 """Connector fixtures: one configured connector per kind, and AES ZIP packages to hand them.
 
-The servers behind them (``sshd_server``, ``box_emulator``, ``tiny_tmpfs``) are shared fixtures in
+The servers behind them (``sshd_server``, ``box_emulator``, ``moto_s3``, ``tiny_tmpfs``) are shared fixtures in
 ``tests/services``.
 """
 
@@ -13,8 +13,11 @@ import pytest
 
 from connectors.local import LocalConnector
 from connectors.media import MediaConnector
+from connectors.s3 import S3Connector
+from connectors.s3_objects import MIN_PART_SIZE, region_jurisdiction
 from connectors.sftp import SftpConnector
 from tests.factories import TOKYO, PackageFile, package_file
+from tests.services.moto_s3 import MotoS3
 from tests.services.sshd import SshdServer, sftp_connector_for
 
 
@@ -48,3 +51,17 @@ def media_connector(tmp_path: Path) -> MediaConnector:
     staging.mkdir()
     images.mkdir()
     return MediaConnector("media-test", TOKYO, staging_root=staging, image_root=images)
+
+
+@pytest.fixture
+async def s3_connector(moto_s3: MotoS3, s3_versioned_bucket: str) -> AsyncIterator[S3Connector]:
+    """On a versioned bucket, the harder case for deletion (every version and delete marker must go)."""
+    connector = S3Connector(
+        "s3-test",
+        region_jurisdiction(moto_s3.region),
+        moto_s3.endpoint(s3_versioned_bucket, server_side_encryption="AES256"),
+        prefix="contracts/ward-a",
+        part_size=MIN_PART_SIZE,
+    )
+    yield connector
+    await connector.close()

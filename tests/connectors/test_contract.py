@@ -12,13 +12,13 @@ NAME = "生活保護追加給付_20261125.zip"
 HANDLERS = [Grantee("p-1", "handler1@contractor-a.example.jp"), Grantee("p-2", "handler2@contractor-a.example.jp")]
 
 
-@pytest.fixture(params=["local", "sftp", "media", "box"])
+@pytest.fixture(params=["local", "sftp", "media", "box", "s3"])
 def connector(request: pytest.FixtureRequest) -> Connector:
     fixture: Connector = request.getfixturevalue(f"{request.param}_connector")
     return fixture
 
 
-@pytest.fixture(params=["local", "sftp", "media"])
+@pytest.fixture(params=["local", "sftp", "media", "s3"])
 def own_connector(request: pytest.FixtureRequest) -> Connector:
     """Connectors that also refuse a different file under an existing name (Box may version instead)."""
     fixture: Connector = request.getfixturevalue(f"{request.param}_connector")

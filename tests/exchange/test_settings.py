@@ -108,7 +108,7 @@ JP = 'jurisdiction = { country = "jp", region = "tokyo" }\n'
     ("table", "problem"),
     [
         ("", "connectors.x.kind: required but missing"),
-        ('kind = "ftp"\n', "connectors.x.kind: 'ftp' is not one of 'local', 'media', 'sftp', 'box'"),
+        ('kind = "ftp"\n', "connectors.x.kind: 'ftp' is not one of 'local', 'media', 'sftp', 'box', 's3'"),
         (
             'kind = "local"\nroot = "x"\nrooot = "/tmp"\n',
             "connectors.x.rooot: unknown key (check the spelling; unknown keys are not ignored)",

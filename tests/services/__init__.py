@@ -1,10 +1,10 @@
 """Real external services the tests start, and the skip-or-fail switch for when one is missing.
 
-The fixture modules here (``sshd``, ``clamd``, ``box``, ``tmpfs``) are registered once with ``pytest_plugins`` in
-``tests/conftest.py``, so any test asks for their fixtures by name.
+The fixture modules here (``sshd``, ``clamd``, ``box``, ``tmpfs``, ``moto_s3``) are registered once with
+``pytest_plugins`` in ``tests/conftest.py``, so any test asks for their fixtures by name.
 
 CI sets ``HANDOVER_REQUIRE_SERVICES=1``: then a missing service is a test failure, not a skip, so a green run
-proves that PostgreSQL, sshd, Chromium, ClamAV and 7-Zip really took part.
+proves that PostgreSQL, sshd, the S3 server, Chromium, ClamAV and 7-Zip really took part.
 """
 
 from __future__ import annotations
