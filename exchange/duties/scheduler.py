@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
 from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
 from exchange.inbound import return_folders
@@ -59,7 +60,6 @@ DUTY_LEASES = LeaseTable(
 
 @dataclass(frozen=True)
 class DutyConfig:
-    certificates_dir: Path
     signing_key_path: Path
     ledger_origin: str
     certificate_due_days: int = 30
@@ -73,7 +73,6 @@ class DutyConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> DutyConfig:
         return cls(
-            certificates_dir=settings.data_dir / "certificates",
             signing_key_path=settings.signing_key_path,
             ledger_origin=settings.ledger_origin,
             data_dir=settings.data_dir.resolve(),
@@ -86,6 +85,7 @@ class DutyContext:
     sessions: async_sessionmaker[AsyncSession]
     connectors: Mapping[str, Connector]
     config: DutyConfig
+    blobs: BlobStore
     clock: Clock = utcnow
     mailer: Mailer | None = None
 
@@ -97,12 +97,13 @@ def build_context(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     connectors: Mapping[str, Connector],
+    blobs: BlobStore,
     *,
     clock: Clock = utcnow,
 ) -> DutyContext:
-    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
+    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured) and its blob store."""
     mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
-    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer)
+    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), blobs, clock=clock, mailer=mailer)
 
 
 DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
@@ -120,9 +121,7 @@ class Duty:
 
 
 async def _retention_sweep(ctx: DutyContext, now: datetime) -> dict[str, Any]:
-    sweeper = Sweeper(
-        ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
-    )
+    sweeper = Sweeper(ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), blobs=ctx.blobs)
     return (await sweeper.sweep(now)).summary()
 
 
