@@ -122,12 +122,21 @@ def file_key(certificate: HubDeletionCertificate, suffix: Suffix) -> str:
 
 def recorded(certificate: HubDeletionCertificate, suffix: Suffix) -> tuple[str | None, str | None]:
     """The key and SHA-256 the row records for one file (None before it is written)."""
-    return getattr(certificate, f"{suffix}_key"), getattr(certificate, f"{suffix}_sha256")
+    c = certificate
+    return {
+        "json": (c.json_key, c.json_sha256),
+        "sig": (c.sig_key, c.sig_sha256),
+        "pdf": (c.pdf_key, c.pdf_sha256),
+    }[suffix]
 
 
 def _record(certificate: HubDeletionCertificate, info: BlobInfo, suffix: Suffix) -> None:
-    setattr(certificate, f"{suffix}_key", info.key)
-    setattr(certificate, f"{suffix}_sha256", info.sha256)
+    if suffix == "json":
+        certificate.json_key, certificate.json_sha256 = info.key, info.sha256
+    elif suffix == "sig":
+        certificate.sig_key, certificate.sig_sha256 = info.key, info.sha256
+    else:
+        certificate.pdf_key, certificate.pdf_sha256 = info.key, info.sha256
 
 
 async def _derived(certificate: HubDeletionCertificate, suffix: Suffix) -> bytes:
@@ -161,7 +170,11 @@ async def export_missing(sessions: async_sessionmaker[AsyncSession], blobs: Blob
             await session.scalars(
                 select(HubDeletionCertificate.id).where(
                     HubDeletionCertificate.status == HubCertificateStatus.ISSUED,
-                    or_(*(getattr(HubDeletionCertificate, f"{suffix}_key").is_(None) for suffix in SUFFIXES)),
+                    or_(
+                        HubDeletionCertificate.json_key.is_(None),
+                        HubDeletionCertificate.sig_key.is_(None),
+                        HubDeletionCertificate.pdf_key.is_(None),
+                    ),
                 )
             )
         ).all()
