@@ -5,6 +5,7 @@
 * ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads
 * ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
 * ``keys`` — envelope sealing of secrets at rest
+* ``blobs`` — the blob store: every byte the hub keeps (certificates, packages, uploads), local folder or S3
 * ``identity`` — accounts, authorisation, lockout, TOTP, API tokens, invitations, the audit log
 * ``inbound`` — files contractors upload through the portal
 * ``retention`` — the retention sweep, hub and contractor deletion certificates, things to be returned
