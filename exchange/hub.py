@@ -140,6 +140,7 @@ async def serve(
             connectors=hub.connectors,
             scanner=hub.scanner,
             plugins=hub.plugins,
+            blobs=hub.blobs,
         )
         health = Health()
         app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
@@ -162,7 +163,7 @@ async def serve(
 async def run_background(hub: HubServices, health: Health, *, duty_tick_seconds: float = 60.0) -> None:
     """Every background loop of the hub, each under the one supervisor (restart, log, report to ``/healthz``)."""
     intake = IntakeService(hub.sessions, hub.pipeline, hub.settings.intake)
-    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, blobs=hub.blobs))
+    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, hub.blobs))
     await asyncio.gather(
         intake.run(health),
         supervise("duties", partial(run_duties, duties, duty_tick_seconds), health),

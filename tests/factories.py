@@ -9,7 +9,8 @@ on top of the builders:
   whose network is not allowed, ward staff, and accounts with TOTP, for the web tests;
 - ``register_world``: a ward, a printer and a call centre on three contracts, for the register and report tests;
 - ``S1_CONTRACT`` and ``S1_PRINTER``: the same kind of contract as plain facts, for the policy rules;
-- ``package_file``: an AES ZIP as the packer writes it, for the connector tests.
+- ``package_file``: an AES ZIP as the packer writes it, for the connector tests;
+- ``issue_hub_certificate``: an issued, signed hub deletion certificate over one package.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from exchange.admin.data_import import import_files
 from exchange.identity import totp
 from exchange.identity.accounts import hash_password_async
 from exchange.keys import sealing
+from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
 from ledger.models.base import new_public_id
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route, RouteTarget
 from ledger.models.identity import TotpFactor
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
+from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
+from ledger.tlog.checkpoint import SigningKey
 from policies.pluginmanager import PluginConfig, build_plugin_manager
 from policies.rules import ConnectorFacts, ContractFacts, SubcontractApproval
 
@@ -165,6 +169,35 @@ async def add_package(
         **values,
     )
     return await _added(session, package)
+
+
+async def issue_hub_certificate(session: AsyncSession, package: Package, key: SigningKey) -> HubDeletionCertificate:
+    """An issued hub deletion certificate over ``package``, signed as the retention sweep signs it; its files are
+    not yet in the blob store (``hub_certificate_files.export_missing`` writes them, as the sweep does)."""
+    now = datetime.now(UTC)
+    contract = await session.get_one(Contract, package.contract_id)
+    certificate = await _added(
+        session, HubDeletionCertificate(status=HubCertificateStatus.OPEN, opened_at=now - timedelta(minutes=5))
+    )
+    copy = {"target": "store", "connector": None, "location": package.store_path, "method": "logical-delete"}
+    item = await _added(
+        session,
+        HubDeletionItem(
+            certificate_id=certificate.id,
+            package_id=package.id,
+            due_at=now - timedelta(days=1),
+            copies=[{**copy, "method_ja": "論理削除（ハブの保管領域から削除）", "verification": "exists() is false"}],
+            erased_at=now,
+        ),
+    )
+    number = certificate_number(certificate, now)
+    signed = sign_document(
+        build_document(certificate, number, [ErasedPackage(item, package, contract)], now, key.verifier), key
+    )
+    certificate.status, certificate.issued_at, certificate.number = HubCertificateStatus.ISSUED, now, number
+    certificate.document, certificate.signature, certificate.vkey = signed.text, signed.signature, key.verifier.vkey
+    await session.flush()
+    return certificate
 
 
 def keyring(directory: Path) -> sealing.Keyring:

@@ -9,7 +9,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from exchange.cli.setup import CliState, with_sessions, write_report
-from exchange.duties.scheduler import build_context
+from exchange.duties.scheduler import DutyConfig
 from exchange.identity.acting import principal_by_code
 from exchange.identity.authorisation import Action, decide
 from exchange.oversight import access_log_analysis as access_analysis
@@ -29,7 +29,7 @@ def register(main: click.Group) -> None:
 
         async def analyse(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
             start, end = access_analysis.fiscal_year_bounds(year)
-            hours = build_context(state.settings, sessions, {}).config.business_hours
+            hours = DutyConfig.from_settings(state.settings).business_hours
             return await access_analysis.analyse(sessions, min(end, utcnow()), hours=hours, since=start)
 
         with_sessions(state, analyse)

@@ -1,7 +1,8 @@
 """``handover retention sweep``, ``handover certificates …`` and ``handover deletion-report`` (C-04).
 
-The hub's own deletion (the sweep and its certificate) and the contractors' deletion certificates, with the report
-that shows what each party of a contract family has erased and certified.
+The hub's own deletion (the sweep and its certificate, whose files are kept in the blob store) and the
+contractors' deletion certificates, with the report that shows what each party of a contract family has erased
+and certified.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from exchange.cli.setup import CliState, run_duty, with_sessions, write_report
+from exchange.blobs.store import BlobStore
+from exchange.cli.setup import CliState, run_duty, with_blobs, with_sessions, write_out, write_report
 from exchange.retention import certificate_review
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import hub_certificate_files as certificate_files
@@ -132,12 +134,37 @@ def register(main: click.Group) -> None:
     @click.option("--comment", default="")
     @click.pass_obj
     def approve(state: CliState, number: str, by: str, comment: str) -> None:
-        """Validate an issued hub deletion certificate."""
-        directory = state.settings.data_dir / "certificates"
-        with_sessions(
-            state, lambda s: certificate_files.approve(s, directory, number, by=by, comment=comment, at=utcnow())
+        """Validate an issued hub deletion certificate (its PDF in the blob store is rewritten to show it)."""
+        with_blobs(
+            state, lambda s, blobs: certificate_files.approve(s, blobs, number, by=by, comment=comment, at=utcnow())
         )
         click.echo(f"{number} validated by {by}")
+
+    @certificates.command("export")
+    @click.pass_obj
+    def export(state: CliState) -> None:
+        """Write the files of issued hub certificates that have none yet into the blob store (as the sweep does)."""
+        written = with_blobs(state, certificate_files.export_missing)
+        click.echo(f"保管領域に書き出した消去証明書：{len(written)}件 {' '.join(written)}".rstrip())
+        legacy = state.settings.data_dir / "certificates"
+        if legacy.is_dir():
+            click.echo(f"旧フォルダ {legacy.resolve()} は使われなくなりました。書き出しの後は削除できます。")
+
+    @certificates.command("download")
+    @click.argument("certificate")
+    @click.option("--file", "suffix", type=click.Choice(certificate_files.SUFFIXES), default="pdf", show_default=True)
+    @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+    @click.pass_obj
+    def download(state: CliState, certificate: str, suffix: certificate_files.Suffix, out: Path) -> None:
+        """Write a hub certificate's file (by number or id) from the blob store, after checking its hash."""
+
+        async def work(sessions: async_sessionmaker[AsyncSession], blobs: BlobStore) -> bytes:
+            async with sessions() as session:
+                found = await certificate_files.find_issued(session, certificate)
+            return await certificate_files.read_file(blobs, found, suffix)
+
+        write_out(out, with_blobs(state, work))
+        click.echo(f"{out} に書き出しました（{suffix}）")
 
     @main.command("deletion-report")
     @click.option("--contract", "code", required=True, help="Contract code; its sub-contracts are included.")

@@ -1,8 +1,8 @@
 """``handover init`` and ``handover config check``; what every command module shares.
 
 Shared: the CLI state (settings loaded once), error reporting (``fail``, ``run``), a database for one command
-(``with_sessions``), running a duty now (``run_duty``), writing a report file (``write_report``) and looking up
-the package or person a command names.
+(``with_sessions``), with the blob store too (``with_blobs``), running a duty now (``run_duty``), writing a report
+file (``write_report``) and looking up the package or person a command names.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.blobs.registry import build_blob_store
+from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
@@ -85,22 +86,30 @@ def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSessi
         fail(str(exc))
 
 
+def with_blobs(state: CliState, work: Callable[[async_sessionmaker[AsyncSession], BlobStore], Awaitable[T]]) -> T:
+    """``with_sessions`` with the blob store the settings name, built for the command and closed after it."""
+
+    async def go(sessions: async_sessionmaker[AsyncSession]) -> T:
+        blobs = await asyncio.to_thread(build_blob_store, state.settings)  # the local backend makes its folder
+        try:
+            return await work(sessions, blobs)
+        finally:
+            await blobs.close()
+
+    return with_sessions(state, go)
+
+
 def run_duty(state: CliState, name: str) -> dict[str, Any]:
     """Run one scheduled duty now, through the same runner and lease as ``handover serve``."""
 
-    async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-        # Built, not opened: only a duty that uses the blob store reaches it (an S3 client is made on first use).
-        blobs = await asyncio.to_thread(build_blob_store, state.settings)
-        try:
-            ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors), blobs=blobs)
-            result = await DutyRunner(ctx).run_now(name)
-        finally:
-            await blobs.close()
+    async def work(sessions: async_sessionmaker[AsyncSession], blobs: BlobStore) -> dict[str, Any]:
+        ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors), blobs)
+        result = await DutyRunner(ctx).run_now(name)
         if result is None:
             raise ValueError(f"{name} is running in another hub process; try again later")
         return result.result or {}
 
-    return with_sessions(state, work)
+    return with_blobs(state, work)
 
 
 def write_out(out: Path, data: bytes) -> None:

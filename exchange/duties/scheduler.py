@@ -61,7 +61,6 @@ DUTY_LEASES = LeaseTable(
 
 @dataclass(frozen=True)
 class DutyConfig:
-    certificates_dir: Path
     signing_key_path: Path
     ledger_origin: str
     certificate_due_days: int = 30
@@ -75,7 +74,6 @@ class DutyConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> DutyConfig:
         return cls(
-            certificates_dir=settings.data_dir / "certificates",
             signing_key_path=settings.signing_key_path,
             ledger_origin=settings.ledger_origin,
             data_dir=settings.data_dir.resolve(),
@@ -88,9 +86,9 @@ class DutyContext:
     sessions: async_sessionmaker[AsyncSession]
     connectors: Mapping[str, Connector]
     config: DutyConfig
+    blobs: BlobStore
     clock: Clock = utcnow
     mailer: Mailer | None = None
-    blobs: BlobStore | None = None
 
     async def signing_key(self) -> SigningKey:
         return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
@@ -100,15 +98,13 @@ def build_context(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     connectors: Mapping[str, Connector],
+    blobs: BlobStore,
     *,
     clock: Clock = utcnow,
-    blobs: BlobStore | None = None,
 ) -> DutyContext:
-    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
+    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured) and its blob store."""
     mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
-    return DutyContext(
-        sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer, blobs=blobs
-    )
+    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), blobs, clock=clock, mailer=mailer)
 
 
 DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
@@ -126,9 +122,7 @@ class Duty:
 
 
 async def _retention_sweep(ctx: DutyContext, now: datetime) -> dict[str, Any]:
-    sweeper = Sweeper(
-        ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
-    )
+    sweeper = Sweeper(ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), blobs=ctx.blobs)
     return (await sweeper.sweep(now)).summary()
 
 
@@ -166,8 +160,6 @@ async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
 async def _blobs_clean(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     """What puts killed mid-way left in the blob store (temp files, multipart uploads), once it is a day old:
     no put runs that long, and S3 bills unfinished uploads until they are aborted."""
-    if ctx.blobs is None:
-        return {"removed": 0, "skipped": "no blob store"}
     return {"removed": await ctx.blobs.clean_incomplete(INCOMPLETE_BLOB_AGE.total_seconds())}
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError, StoredObject
+from exchange.blobs.store import BlobStore
 from exchange.retention import hub_certificate_files as certificate_files
 from ledger.canonical import format_timestamp
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
@@ -124,12 +125,12 @@ class Sweeper:
         connectors: Mapping[str, Connector],
         *,
         signing_key: SigningKey,
-        certificates_dir: Path,
+        blobs: BlobStore,
     ) -> None:
         self.sessions = sessions
         self.connectors = connectors
         self.signing_key = signing_key
-        self.certificates_dir = certificates_dir
+        self.blobs = blobs
 
     async def sweep(self, now: datetime) -> SweepResult:
         result = SweepResult()
@@ -146,7 +147,7 @@ class Sweeper:
             for item_id in pending:
                 await self._erase(item_id, now, result)
             await self._issue(certificate_id, now, result)
-        await certificate_files.export_missing(self.sessions, self.certificates_dir)
+        await certificate_files.export_missing(self.sessions, self.blobs)
         return result
 
     async def _enrol(self, now: datetime, result: SweepResult) -> int | None:

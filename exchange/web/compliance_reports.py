@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -207,23 +206,9 @@ async def certificates_page(request: web.Request) -> web.StreamResponse:
         )
 
 
-async def _certificate_bytes(certificate: HubDeletionCertificate, directory: Path | None, suffix: str) -> bytes:
-    """The exported file when it is there; otherwise the same bytes derived from the row (the record)."""
-    assert certificate.number is not None and certificate.document is not None and certificate.signature
-    if directory is not None:
-        json_path, sig_path, pdf_path = certificate_files.paths_for(directory, certificate.number)
-        path = {"json": json_path, "sig": sig_path, "pdf": pdf_path}[suffix]
-        if await asyncio.to_thread(path.is_file):
-            return await asyncio.to_thread(path.read_bytes)
-    if suffix == "json":
-        return certificate.document.encode("utf-8")
-    if suffix == "sig":
-        return certificate.signature.encode("ascii") + b"\n"
-    return await asyncio.to_thread(certificate_files.certificate_pdf, certificate)
-
-
 async def certificate_download(request: web.Request) -> web.StreamResponse:
     public_id, suffix = request.match_info["certificate_id"], request.match_info["suffix"]
+    assert suffix in certificate_files.SUFFIXES  # the route allows no other
     async with page(request, view=False) as ctx:
         await _allowed(ctx)
         certificate = await ctx.session.scalar(
@@ -231,12 +216,27 @@ async def certificate_download(request: web.Request) -> web.StreamResponse:
         )
         if certificate is None or certificate.status != HubCertificateStatus.ISSUED:
             raise error_page(request, 404, "発行済みの消去証明書が見つかりません。")
-        data = await _certificate_bytes(certificate, ctx.deps.data_dir and ctx.deps.data_dir / "certificates", suffix)
+        detail = {"number": certificate.number, "file": suffix}
+        try:
+            if ctx.deps.blobs is None:
+                raise certificate_files.CertificateFileRefused("証明書ファイルの保管領域が設定されていません。")
+            data = await certificate_files.read_file(ctx.deps.blobs, certificate, suffix)
+        except certificate_files.CertificateFileRefused as exc:
+            ctx.audit(
+                AuditAction.COMPLIANCE_CERTIFICATE_DOWNLOAD,
+                "failed",
+                object_type="hub_deletion_certificate",
+                object_id=public_id,
+                detail={**detail, "error": str(exc)},
+            )
+            await ctx.session.commit()
+            damaged = isinstance(exc, certificate_files.CertificateFileDamaged)
+            raise error_page(request, 500 if damaged else 503, str(exc)) from None
         ctx.audit(
             AuditAction.COMPLIANCE_CERTIFICATE_DOWNLOAD,
             object_type="hub_deletion_certificate",
             object_id=public_id,
-            detail={"number": certificate.number, "file": suffix},
+            detail=detail,
         )
         await ctx.session.commit()
         name = f"{certificate.number}.{suffix}"

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
@@ -48,6 +49,8 @@ class PortalDeps:
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # The benefit plugins, for checks of returned data (``check_returned_records``); None: no plugin checks.
     plugins: HandoverPlugins | None = None
+    # Where the hub keeps documents as bytes (certificates, …), shared by every hub process; None: not served.
+    blobs: BlobStore | None = None
 
 
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
@@ -95,6 +98,7 @@ def error_page(request: web.Request, status: int, message: str) -> web.HTTPExcep
         404: web.HTTPNotFound,
         413: web.HTTPRequestEntityTooLarge,
         429: web.HTTPTooManyRequests,
+        500: web.HTTPInternalServerError,
         503: web.HTTPServiceUnavailable,
         401: web.HTTPUnauthorized,
     }

@@ -43,6 +43,14 @@ class HubDeletionCertificate(Base):
     validated_by: Mapped[str | None] = mapped_column(String(200))
     validated_at: Mapped[datetime | None]
     validation_comment: Mapped[str | None] = mapped_column(Text)
+    # The certificate's files in the blob store (``certificates/<public id>.json|sig|pdf``) and the SHA-256 of
+    # the bytes put there; NULL until they are written (the row is the record, the files are derived from it).
+    json_key: Mapped[str | None] = mapped_column(String(300))
+    json_sha256: Mapped[str | None] = mapped_column(String(64))
+    sig_key: Mapped[str | None] = mapped_column(String(300))
+    sig_sha256: Mapped[str | None] = mapped_column(String(64))
+    pdf_key: Mapped[str | None] = mapped_column(String(300))
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
 
     items: Mapped[list[HubDeletionItem]] = relationship(back_populates="certificate", order_by="HubDeletionItem.id")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
+from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner, run_duties
 from exchange.retention.sweep import Sweeper
 from exchange.supervision import Health, supervise
@@ -37,16 +38,13 @@ class HangingConnector(LocalConnector):
 
 
 def context(db_url: str, directory: Path) -> DutyContext:
-    config = DutyConfig(
-        certificates_dir=directory / "certificates",
-        signing_key_path=directory / "ledger-signing.key",
-        ledger_origin="test.handover/ledger",
-    )
+    config = DutyConfig(signing_key_path=directory / "ledger-signing.key", ledger_origin="test.handover/ledger")
     clock_file = directory / "clock"
     return DutyContext(
         session_factory(create_engine(db_url)),
         {},
         config,
+        LocalBlobStore(directory / "blobs"),
         clock=lambda: datetime.fromisoformat(clock_file.read_text().strip()),
     )
 
@@ -70,7 +68,7 @@ async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
         ctx.sessions,
         {"outbox": connector},
         signing_key=load_key_file(ctx.config.signing_key_path),
-        certificates_dir=ctx.config.certificates_dir,
+        blobs=ctx.blobs,
     )
     await sweeper.sweep(ctx.clock())
 

@@ -172,7 +172,7 @@ async def test_fallback_after_a_lost_answer_records_both_copies_and_retention_de
         hub.sessions,
         {**hub.connectors, "box": box},
         signing_key=SigningKey.generate("test.handover/ledger"),
-        certificates_dir=tmp_path / "certificates",
+        blobs=hub.blobs,
     )
     result = await sweeper.sweep(datetime(2100, 1, 1, tzinfo=UTC))
     assert result.erased == 1 and result.issued is not None, result.errors

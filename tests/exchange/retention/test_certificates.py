@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.local import LocalConnector
 from exchange.duties.scheduler import DutyRunner
 from exchange.retention import contractor_certificates as contractor_certs
+from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.contractor_certificates import Submission, SubmissionRefused
 from ledger.models.contracts import Contract
 from ledger.models.duties import DutyNotice, NoticeAudience
@@ -88,13 +89,14 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
     runs = {run.name: run.result for run in await run_due(runner)}
     number = runs["retention.sweep"]["issued"]
     assert number is not None and runs["certificates.reminders"]["requested"] == 2  # S4 ended too, but received nothing
-    directory = tmp_path / "certificates"
-    document = (directory / f"{number}.json").read_bytes()
+    async with ctx.sessions() as session:  # the duty kept the files in the blob store, hashes on the row
+        issued = await certificate_files.find_issued(session, number)
+    document = await certificate_files.read_file(ctx.blobs, issued, "json")
     verifier = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier
-    signature = (directory / f"{number}.sig").read_text().strip()
+    signature = (await certificate_files.read_file(ctx.blobs, issued, "sig")).decode().strip()
     assert verifier.verify(document, base64.b64decode(signature, validate=True))
     assert {p["package_id"] for p in json.loads(document)["packages"]} == {p.public_id for p in packages}
-    assert (directory / f"{number}.pdf").read_bytes().startswith(b"%PDF")
+    assert (await certificate_files.read_file(ctx.blobs, issued, "pdf")).startswith(b"%PDF")
 
     async def notices(kind: str) -> list[DutyNotice]:
         async with ctx.sessions() as session:

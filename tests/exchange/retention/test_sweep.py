@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.box import BoxConnector
 from connectors.local import LocalConnector
+from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.sweep import Sweeper, retention_deadline
 from ledger.models.contracts import Contract
 from ledger.models.ledger import LedgerEntry
@@ -35,9 +36,19 @@ def test_deadline_is_receipt_plus_days_capped_at_contract_end_plus_grace() -> No
 
 async def _sweeper(engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: dict[str, object]) -> Sweeper:
     ctx = await duty_context(engine, tmp_path, clock, connectors)  # type: ignore[arg-type]
-    return Sweeper(
-        ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
-    )
+    return Sweeper(ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), blobs=ctx.blobs)
+
+
+async def _stored_files(sweeper: Sweeper, number: str) -> dict[str, bytes]:
+    """The certificate's files as the blob store holds them, each checked against the hash its row records."""
+    async with sweeper.sessions() as session:
+        certificate = await certificate_files.find_issued(session, number)
+    for suffix in certificate_files.SUFFIXES:
+        assert certificate_files.recorded(certificate, suffix)[0] == f"certificates/{certificate.public_id}.{suffix}"
+    return {
+        suffix: await certificate_files.read_file(sweeper.blobs, certificate, suffix)
+        for suffix in ("json", "sig", "pdf")
+    }
 
 
 async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_certificate(
@@ -72,9 +83,8 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
         kinds = (await session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.idx))).all()
         assert kinds.count("package.erased") == 1 and kinds.count("certificate.hub_issued") == 1
 
-    directory = tmp_path / "certificates"
-    document = (directory / f"{result.issued}.json").read_bytes()
-    signature = (directory / f"{result.issued}.sig").read_text().strip()
+    files = await _stored_files(sweeper, result.issued)
+    document, signature = files["json"], files["sig"].decode().strip()
     verifier = (await asyncio.to_thread(load_key_file, tmp_path / "ledger-signing.key")).verifier
     assert verifier.verify(document, base64.b64decode(signature, validate=True))
     assert not verifier.verify(document.replace(b"delete", b"keep!!"), base64.b64decode(signature, validate=True))
@@ -83,7 +93,7 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
     [entry] = content["packages"]
     assert entry["package_id"] == due.public_id and entry["sha256"] == due.sha256
     assert [c["method"] for c in entry["copies"]] == ["logical-delete", "delete-and-purge", "crypto-erase"]
-    assert (directory / f"{result.issued}.pdf").read_bytes().startswith(b"%PDF")
+    assert files["pdf"].startswith(b"%PDF")
 
     again = await sweeper.sweep(clock())
     assert again.issued is None and again.certificate_id is None
@@ -120,7 +130,7 @@ async def test_box_failure_is_retried_and_certificate_waits_for_every_copy(
         assert row is not None and row.status != PackageStatus.DELETED and row.sealed_password is not None
         certificate = (await session.scalars(select(HubDeletionCertificate))).one()
         assert certificate.status == HubCertificateStatus.OPEN
-    assert not (tmp_path / "certificates").exists() or not list((tmp_path / "certificates").iterdir())
+    assert [key async for key in sweeper.blobs.keys("certificates/")] == [], "no certificate before every copy is gone"
 
     with box_emulator.state.lock:
         box_emulator.state.faults.clear()

@@ -67,7 +67,7 @@ async def test_sweep_killed_mid_way_resumes_with_one_certificate(db_url: str, tm
         ctx.sessions,
         {"outbox": outbox},
         signing_key=await ctx.signing_key(),
-        certificates_dir=ctx.config.certificates_dir,
+        blobs=ctx.blobs,
     )
     result = await sweeper.sweep(clock())
     assert result.issued is not None and result.erased == 2

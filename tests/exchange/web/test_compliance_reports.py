@@ -6,25 +6,27 @@ import asyncio
 import base64
 import io
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import openpyxl
 from sqlalchemy import func, select
 
+from exchange.blobs.store import BlobStore
 from exchange.retention import contractor_certificates as contractor_certs
 from exchange.retention import hub_certificate_files as certificate_files
 from exchange.retention.contractor_certificates import Submission
-from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
+from exchange.web.context import DEPS
 from ledger.models.audit import AuditEvent
 from ledger.models.contracts import Contract
 from ledger.models.packages import Package
-from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
+from ledger.models.retention import ErasureMethod, HubCertificateStatus, HubDeletionCertificate
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.reports import access_log, deletion, handover, media, printlog
 from ledger.tlog.checkpoint import SigningKey, VerifierKey
 from ledger.wareki import JST, fiscal_year
+from tests import factories
 from tests.exchange.retention.facts import FACTS
 from tests.exchange.web.portal import Portal
 
@@ -179,32 +181,20 @@ async def test_reports_page_offers_every_kind_and_the_contracts(portal: Portal) 
 
 
 async def issue_hub_certificate(portal: Portal) -> tuple[str, str]:
-    """An issued hub certificate over the main contract's package, signed like the retention sweep signs."""
-    key = SigningKey.generate("test.handover/ledger")
-    now = datetime.now(UTC)
+    """An issued hub certificate over the main contract's package (files not yet in the blob store)."""
     async with portal.maker.begin() as session:
         package = await session.get_one(Package, portal.world.packages["main"].id)
-        contract = await session.get_one(Contract, package.contract_id)
-        certificate = HubDeletionCertificate(status=HubCertificateStatus.OPEN, opened_at=now - timedelta(minutes=5))
-        session.add(certificate)
-        await session.flush()
-        copy = {"target": "store", "connector": None, "location": package.store_path, "method": "logical-delete"}
-        item = HubDeletionItem(
-            certificate_id=certificate.id,
-            package_id=package.id,
-            due_at=now - timedelta(days=1),
-            copies=[{**copy, "method_ja": "論理削除（ハブの保管領域から削除）", "verification": "exists() is false"}],
-            erased_at=now,
+        certificate = await factories.issue_hub_certificate(
+            session, package, SigningKey.generate("test.handover/ledger")
         )
-        session.add(item)
-        await session.flush()
-        number = certificate_number(certificate, now)
-        signed = sign_document(
-            build_document(certificate, number, [ErasedPackage(item, package, contract)], now, key.verifier), key
-        )
-        certificate.status, certificate.issued_at, certificate.number = HubCertificateStatus.ISSUED, now, number
-        certificate.document, certificate.signature, certificate.vkey = signed.text, signed.signature, key.verifier.vkey
-        return certificate.public_id, number
+        assert certificate.number is not None
+        return certificate.public_id, certificate.number
+
+
+def portal_blobs(portal: Portal) -> BlobStore:
+    blobs = portal.client.app[DEPS].blobs
+    assert blobs is not None
+    return blobs
 
 
 async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -> None:
@@ -225,11 +215,18 @@ async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -
     await portal.login("compliance")
     page = await (await portal.client.get("/compliance/certificates")).text()
     assert number in page and "発行済み" in page
-    assert f'href="/compliance/certificates/{public_id}.pdf"' in page
     assert "main契約（main）" in page and "sub契約（sub）" in page
     assert "1 / 1件" in page and "0 / 1件" in page  # main is certified, the sub-contractor has not answered
     assert "完了" in page and "未了" in page and "未提出" in page
 
+    assert "書出し待ち" in page and f'href="/compliance/certificates/{public_id}.pdf"' not in page
+    waiting = await portal.client.get(f"/compliance/certificates/{public_id}.pdf")
+    assert waiting.status == 503 and "まだ保管領域に書き出されていません" in await waiting.text()
+    assert await audit_count(portal, "compliance.certificate.download", "failed") == 1
+
+    assert await certificate_files.export_missing(portal.maker, portal_blobs(portal)) == [number]  # as the sweep does
+    page = await (await portal.client.get("/compliance/certificates")).text()
+    assert f'href="/compliance/certificates/{public_id}.pdf"' in page and "書出し待ち" not in page
     response = await portal.client.get(f"/compliance/certificates/{public_id}.json")
     assert response.status == 200 and response.content_type == "application/json"
     assert f"filename*=UTF-8''{number}.json" in response.headers["Content-Disposition"]
@@ -248,12 +245,7 @@ async def test_certificates_list_and_downloads(portal: Portal, tmp_path: Path) -
     text = await pdf_text(await response.read(), tmp_path)
     assert "電子データ消去証明書" in text and number in text
 
-    # Once exported, the files under data_dir/certificates are what is served.
-    directory = portal.data_dir / "certificates"
-    await certificate_files.write_files(row, directory)
-    exported = await asyncio.to_thread((directory / f"{number}.pdf").read_bytes)
-    assert await (await portal.client.get(f"/compliance/certificates/{public_id}.pdf")).read() == exported
-    assert await audit_count(portal, "compliance.certificate.download") == 4
+    assert await audit_count(portal, "compliance.certificate.download") == 3
 
 
 async def test_unknown_or_open_certificate_is_not_found(portal: Portal) -> None:
