@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.options import SecretMissing, SecretRef
 from connectors.registry import AnyConnectorOptions
+from exchange.roles import ALL_ROLES, Role
 from ledger.jurisdiction import is_domestic
 
 DEFAULT_CONFIG = Path("config/hub.toml")
@@ -67,6 +68,13 @@ class WebSettings(Strict):
                     f"trusted_proxies: {cidr!r} is not an address or network (e.g. 127.0.0.1/32)"
                 ) from None
         return self
+
+
+class ServeSettings(Strict):
+    # What ``handover serve`` runs when no ``--role`` is given (default: everything, one process).
+    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
+    # How often each process writes its heartbeat row (``handover health`` reads them).
+    heartbeat_seconds: float = Field(default=10.0, ge=0.5, le=300.0)
 
 
 class LoggingSettings(Strict):
@@ -130,6 +138,7 @@ class Settings(BaseSettings):
     ledger_origin: str = "handover.local/ledger"
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
+    serve: ServeSettings = ServeSettings()
     logging: LoggingSettings = LoggingSettings()
     intake: IntakeSettings = IntakeSettings()
     smtp: SmtpSettings | None = None
