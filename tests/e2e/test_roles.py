@@ -60,7 +60,7 @@ def test_each_role_runs_only_its_part(tmp_path: Path, db_url: str) -> None:
     db = Database(db_url)
     web, worker, scheduler = Hub(tmp_path, "web"), Hub(tmp_path, "worker"), Hub(tmp_path, "scheduler")
     try:
-        web.start(demo=True, roles="web")
+        web.start(demo=True, roles="web,web")
         status, body = web.health()
         assert status == 200 and body["roles"] == ["web"], body
         assert set(body["components"]) == {"heartbeat"}, body  # no intake loops, no duty ticker
@@ -75,7 +75,9 @@ def test_each_role_runs_only_its_part(tmp_path: Path, db_url: str) -> None:
 
         worker.start(roles="worker")
         assert "no listener" in worker.output()
-        assert wait_until(lambda: health(tmp_path, "--role", "worker")[0] == 0, 15), health(tmp_path, "--role", "worker")
+        assert wait_until(lambda: health(tmp_path, "--role", "worker")[0] == 0, 15), health(
+            tmp_path, "--role", "worker"
+        )
         assert wait_until(all_finished(db, 1), 60), db.statuses()
         assert listening_ports(pid_of(worker)) == set()
         assert db.rows("SELECT name FROM duty_runs") == [], "neither web nor worker runs duties"
@@ -103,10 +105,11 @@ def test_each_role_runs_only_its_part(tmp_path: Path, db_url: str) -> None:
 def test_a_killed_worker_is_reported_once_its_heartbeat_is_stale(tmp_path: Path, db_url: str) -> None:
     write_config(tmp_path, db_url)
     with (tmp_path / "hub.toml").open("a", encoding="utf-8") as config:
-        config.write("[serve]\nheartbeat_seconds = 1\n")
+        config.write('[serve]\nheartbeat_seconds = 1\nroles = ["worker"]\n')  # the roles from the configuration
     worker = Hub(tmp_path, "worker")
     try:
-        worker.start(demo=True, roles="worker,worker")
+        worker.start(demo=True)
+        assert "handover is running as worker (no listener)" in worker.output()
         assert wait_until(lambda: health(tmp_path, "--role", "worker", "--within", "3")[0] == 0, 15)
         worker.kill()
         code, said = health(tmp_path, "--role", "worker", "--within", "3")
