@@ -125,9 +125,23 @@ async def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with services(settings) as hub:
+        deps = PortalDeps(
+            keyring=hub.keyring,
+            connector_kinds=hub.connector_kinds,
+            data_dir=settings.data_dir.resolve(),
+            staff_totp_required=settings.web.staff_totp_required,
+            trusted_proxies=tuple(settings.web.trusted_proxies),
+            connectors=hub.connectors,
+            scanner=hub.scanner,
+            plugins=hub.plugins,
+        )
         health = Health(roles=roles)
-        runner = await _start_web(hub, health, host, port, echo) if Role.WEB in roles else None
-        if runner is None:
+        runner: web.AppRunner | None = None
+        if Role.WEB in roles:
+            app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
+            runner = web.AppRunner(app, access_log=None)
+            await _listen(runner, settings, host, port, echo)
+        else:
             echo(f"handover is running as {', '.join(roles)} (no listener)")
         heartbeat = Heartbeat(hub.sessions, health, settings.serve.heartbeat_seconds)
         background = asyncio.create_task(run_background(hub, health, heartbeat))
@@ -142,29 +156,15 @@ async def serve(
                 await runner.cleanup()
 
 
-async def _start_web(
-    hub: HubServices, health: Health, host: str | None, port: int | None, echo: Callable[[str], None]
-) -> web.AppRunner:
-    settings = hub.settings
-    deps = PortalDeps(
-        keyring=hub.keyring,
-        connector_kinds=hub.connector_kinds,
-        data_dir=settings.data_dir.resolve(),
-        staff_totp_required=settings.web.staff_totp_required,
-        trusted_proxies=tuple(settings.web.trusted_proxies),
-        connectors=hub.connectors,
-        scanner=hub.scanner,
-        plugins=hub.plugins,
-    )
-    app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
-    runner = web.AppRunner(app, access_log=None)
+async def _listen(
+    runner: web.AppRunner, settings: Settings, host: str | None, port: int | None, echo: Callable[[str], None]
+) -> None:
     await runner.setup()
     listen_host = host or settings.web.host
     listen_port = port or settings.web.port
     site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
     await site.start()
     echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
-    return runner
 
 
 async def _forget(heartbeat: Heartbeat) -> None:
