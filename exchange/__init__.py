@@ -20,5 +20,7 @@
 * ``logs`` — structured logging without secrets or personal data
 * ``leases`` — the one lease and heartbeat on database rows, shared by the intake pipeline and the duties
 * ``metrics`` — the operating figures for Prometheus, read from the database at scrape time
+* ``roles`` — the parts one process may run (web, worker, scheduler) and which loop belongs to which
+* ``heartbeats`` — each process's heartbeat row, and which processes of a role are alive
 * ``supervision`` — the one supervisor of background loops (restart with back-off, log) and the health they report
 """

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,11 +23,13 @@ from exchange.blobs.registry import open_blob_store
 from exchange.blobs.s3 import BlobStoreUnavailable
 from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context, run_duties
+from exchange.heartbeats import Heartbeat
 from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.preparation import Preparer
 from exchange.intake.service import IntakeService
 from exchange.keys.sealing import Keyring
+from exchange.roles import Role, ordered
 from exchange.settings import Settings
 from exchange.supervision import Health, supervise
 from exchange.web.app import create_app
@@ -121,8 +123,11 @@ async def serve(
     demo: bool = False,
     host: str | None = None,
     port: int | None = None,
+    roles: tuple[Role, ...] = (),
     echo: Callable[[str], None] = print,
 ) -> None:
+    """Run the chosen roles (default: ``serve.roles`` from the settings) until SIGINT or SIGTERM."""
+    roles = ordered(roles or settings.serve.roles)
     if demo:
         await _load_demo(settings, echo)
     stop = asyncio.Event()
@@ -142,32 +147,62 @@ async def serve(
             plugins=hub.plugins,
             blobs=hub.blobs,
         )
-        health = Health()
-        app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        listen_host = host or settings.web.host
-        listen_port = port or settings.web.port
-        site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
-        await site.start()
-        echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
-        background = asyncio.create_task(run_background(hub, health))
+        health = Health(roles=roles)
+        runner: web.AppRunner | None = None
+        if Role.WEB in roles:
+            app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
+            runner = web.AppRunner(app, access_log=None)
+            await _listen(runner, settings, host, port, echo)
+        else:
+            echo(f"handover is running as {', '.join(roles)} (no listener)")
+        heartbeat = Heartbeat(hub.sessions, health, settings.serve.heartbeat_seconds)
+        background = asyncio.create_task(run_background(hub, health, heartbeat))
         try:
             await stop.wait()
         finally:
+            # Cancelling abandons a step safely: its work is fenced and committed whole or not at all.
             background.cancel()
             await asyncio.gather(background, return_exceptions=True)
-            await runner.cleanup()
+            await _forget(heartbeat)
+            if runner is not None:
+                await runner.cleanup()
 
 
-async def run_background(hub: HubServices, health: Health, *, duty_tick_seconds: float = 60.0) -> None:
-    """Every background loop of the hub, each under the one supervisor (restart, log, report to ``/healthz``)."""
-    intake = IntakeService(hub.sessions, hub.pipeline, hub.settings.intake)
-    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, hub.blobs))
-    await asyncio.gather(
-        intake.run(health),
-        supervise("duties", partial(run_duties, duties, duty_tick_seconds), health),
-    )
+async def _listen(
+    runner: web.AppRunner, settings: Settings, host: str | None, port: int | None, echo: Callable[[str], None]
+) -> None:
+    await runner.setup()
+    listen_host = host or settings.web.host
+    listen_port = port or settings.web.port
+    site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
+    await site.start()
+    echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
+
+
+async def _forget(heartbeat: Heartbeat) -> None:
+    """Remove this process's heartbeat row; a database that is away leaves it to go stale instead."""
+    try:
+        async with asyncio.timeout(5):
+            await heartbeat.remove()
+    except Exception:
+        log.warning("the heartbeat row could not be removed; it goes stale by itself", exc_info=True)
+
+
+async def run_background(
+    hub: HubServices, health: Health, heartbeat: Heartbeat, *, duty_tick_seconds: float = 60.0
+) -> None:
+    """The background loops of ``health.roles``, each under the one supervisor (restart, log, report to ``/healthz``).
+
+    A worker runs intake (scan, watch, work), a scheduler the duty ticker; every process beats its heartbeat row.
+    """
+    loops: list[Awaitable[None]] = []
+    if Role.WORKER in health.roles:
+        loops.append(IntakeService(hub.sessions, hub.pipeline, hub.settings.intake).run(health))
+    if Role.SCHEDULER in health.roles:
+        duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, hub.blobs))
+        loops.append(supervise("duties", partial(run_duties, duties, duty_tick_seconds), health))
+    loops.append(supervise("heartbeat", heartbeat.loop, health))
+    await asyncio.gather(*loops)
 
 
 def _tls(settings: Settings) -> ssl.SSLContext | None:

@@ -26,6 +26,7 @@ from connectors.s3_objects import (
     ServerSideEncryption,
     region_jurisdiction,
 )
+from exchange.roles import ALL_ROLES, Role
 from ledger.jurisdiction import is_domestic
 
 DEFAULT_CONFIG = Path("config/hub.toml")
@@ -75,6 +76,13 @@ class WebSettings(Strict):
                 except ValueError:
                     raise ValueError(f"{key}: {cidr!r} is not an address or network (e.g. 127.0.0.1/32)") from None
         return self
+
+
+class ServeSettings(Strict):
+    # What ``handover serve`` runs when no ``--role`` is given (default: everything, one process).
+    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
+    # How often each process writes its heartbeat row (``handover health`` reads them).
+    heartbeat_seconds: float = Field(default=10.0, ge=0.5, le=300.0)
 
 
 class LoggingSettings(Strict):
@@ -173,6 +181,7 @@ class Settings(BaseSettings):
     ledger_origin: str = "handover.local/ledger"
     database: DatabaseSettings = DatabaseSettings()
     web: WebSettings = WebSettings()
+    serve: ServeSettings = ServeSettings()
     logging: LoggingSettings = LoggingSettings()
     intake: IntakeSettings = IntakeSettings()
     smtp: SmtpSettings | None = None

@@ -1,5 +1,8 @@
 """The one supervisor of the hub's background loops, and the health each loop reports to ``/healthz``.
 
+``Health`` also knows which roles (``exchange.roles``) its process runs; ``report()`` is the one JSON shape of the
+loops' states, which ``/healthz`` answers and each process's heartbeat row (``exchange.heartbeats``) keeps.
+
 A loop that raises is logged with its traceback, marked failing (since when, with a message staff can read), and
 started again after a back-off that grows while it keeps failing. A loop reports progress with ``beat()`` after
 each good round; the first beat after a failure marks it healthy again. Cancellation (the hub stopping) passes
@@ -12,11 +15,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from exchange.roles import ALL_ROLES, Role
 from ledger.models.base import utcnow
+from ledger.wareki import format_jst
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,7 @@ COMPONENT_NAMES_JA = {
     "intake.watch": "受渡しフォルダの監視",
     "intake.work": "取り込み処理",
     "duties": "定期処理",
+    "heartbeat": "稼働状況の記録",
 }
 
 
@@ -46,8 +53,9 @@ class ComponentState:
 class Health:
     """What every supervised loop last reported; read by ``/healthz``."""
 
-    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utcnow, roles: tuple[Role, ...] = ALL_ROLES) -> None:
         self.clock = clock
+        self.roles = roles
         self._components: dict[str, ComponentState] = {}
 
     def register(self, name: str) -> None:
@@ -73,6 +81,22 @@ class Health:
     @property
     def all_ok(self) -> bool:
         return all(state.ok for state in self._components.values())
+
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Each loop's state as JSON: machine keys in English; ``error`` and ``since_jst`` are for people."""
+        components: dict[str, dict[str, Any]] = {}
+        for name, state in sorted(self.snapshot().items()):
+            if state.failing_since is None:
+                components[name] = {"status": "ok", "restarts": state.restarts}
+            else:
+                components[name] = {
+                    "status": "failing",
+                    "since": state.failing_since.astimezone(UTC).isoformat(),
+                    "since_jst": format_jst(state.failing_since, seconds=True),
+                    "error": state.error_ja,
+                    "restarts": state.restarts,
+                }
+        return components
 
 
 @dataclass(frozen=True)

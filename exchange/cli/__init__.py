@@ -24,7 +24,8 @@
 * ``duties`` — ``duties run``
 * ``inbound`` — ``inbound list|show|fetch|release|discard`` (what contractors sent back, for ward staff)
 * ``quarantine`` — ``quarantine list|show|release|discard|download`` (drops the intake set aside, sealed)
-* ``serve`` — ``serve``
+* ``serve`` — ``serve [--role web,worker,scheduler]``
+* ``health`` — ``health [--role …]`` (are processes of each role alive and progressing; exit status for monitoring)
 * ``reference`` — ``reference load|remove`` (the ward's data that returned records are checked against)
 """
 
@@ -40,6 +41,7 @@ from exchange.cli import (
     database,
     dummy,
     duties,
+    health,
     inbound,
     incidents,
     inspections,
@@ -100,6 +102,7 @@ for module in (
     inbound,
     quarantine,
     serve,
+    health,
     reference,
 ):
     module.register(main)

@@ -15,6 +15,7 @@
 * ``inbound`` — files contractors upload
 * ``return_folders`` — the ward's return folders and the AES ZIPs delivered into them
 * ``sensitive`` — the ward's approvals for items in a forbidden category
+* ``processes`` — running hub processes' heartbeats (roles, last beat, loop states)
 * ``audit`` — the portal's audit log
 """
 
@@ -26,6 +27,7 @@ from ledger.models import (  # noqa: F401
     identity,
     inbound,
     oversight,
+    processes,
     registers,
     retention,
     return_folders,

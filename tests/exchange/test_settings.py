@@ -139,3 +139,13 @@ def test_a_connector_name_is_given_once(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(write(tmp_path, table + table))
     assert "not valid TOML" in info.value.problems[0]
+
+
+def test_serve_roles_default_to_all_and_an_unknown_one_is_named(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, "")).serve.roles == ["web", "worker", "scheduler"]
+    assert load_settings(write(tmp_path, '[serve]\nroles = ["worker"]\n')).serve.roles == ["worker"]
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, '[serve]\nroles = ["web", "mailer"]\n'))
+    assert info.value.problems == ["serve.roles.1: Input should be 'web', 'worker' or 'scheduler'"]
+    with pytest.raises(ConfigError):
+        load_settings(write(tmp_path, "[serve]\nroles = []\n"))

@@ -53,7 +53,12 @@ async def test_healthz_reports_database(db_engine: AsyncEngine, aiohttp_client: 
     client = await aiohttp_client(create_app(session_factory(db_engine)))
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok", "components": {}}
+    assert await response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "components": {},
+        "roles": ["web", "worker", "scheduler"],
+    }
     assert response.headers["X-Frame-Options"] == "DENY"
 
 

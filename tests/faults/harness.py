@@ -81,9 +81,13 @@ class Hub:
         self.port = free_port()
         self.log = workdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
-    def start(self, *, demo: bool = False, timeout: float = 90) -> None:
+    def start(self, *, demo: bool = False, roles: str = "", timeout: float = 90) -> None:
+        """Start and wait until it serves (``/healthz`` 200) or, without the web role, says it runs."""
         args = ["serve", "--port", str(self.port), *(["--demo"] if demo else [])]
+        args += ["--role", roles] if roles else []
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "exchange", "--config", str(self.workdir / "hub.toml"), *args],
@@ -92,8 +96,15 @@ class Hub:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        if not wait_until(lambda: self.exited() or self.health()[0] == 200, timeout, 0.1) or self.exited():
-            raise RuntimeError(f"hub did not come up: {self.log.read_text(encoding='utf-8', errors='replace')}")
+        ready = lambda: "handover is running as" in self.output() or self.health()[0] == 200  # noqa: E731
+        if not wait_until(lambda: self.exited() or ready(), timeout, 0.1) or self.exited():
+            raise RuntimeError(f"hub did not come up: {self.output()}")
+
+    def output(self) -> str:
+        """What this run of the process has written so far (the log is kept across restarts)."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode("utf-8", errors="replace")
 
     def exited(self) -> bool:
         return self.process is None or self.process.poll() is not None
