@@ -29,7 +29,7 @@ def register(main: click.Group) -> None:
 
         async def analyse(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
             start, end = access_analysis.fiscal_year_bounds(year)
-            hours = build_context(state.settings, sessions, {}).config.business_hours
+            hours = build_context(state.settings, sessions, {}, blobs=None).config.business_hours
             return await access_analysis.analyse(sessions, min(end, utcnow()), hours=hours, since=start)
 
         with_sessions(state, analyse)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
+from exchange.blobs.registry import build_blob_store
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
@@ -88,8 +89,12 @@ def run_duty(state: CliState, name: str) -> dict[str, Any]:
     """Run one scheduled duty now, through the same runner and lease as ``handover serve``."""
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-        ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors))
-        result = await DutyRunner(ctx).run_now(name)
+        blobs = await asyncio.to_thread(build_blob_store, state.settings)
+        try:
+            ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors), blobs=blobs)
+            result = await DutyRunner(ctx).run_now(name)
+        finally:
+            await blobs.close()
         if result is None:
             raise ValueError(f"{name} is running in another hub process; try again later")
         return result.result or {}

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
 from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
 from exchange.inbound import return_folders
@@ -88,6 +89,8 @@ class DutyContext:
     config: DutyConfig
     clock: Clock = utcnow
     mailer: Mailer | None = None
+    # The hub's blob store (sealed packages); the retention sweep deletes from it.
+    blobs: BlobStore | None = None
 
     async def signing_key(self) -> SigningKey:
         return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
@@ -98,11 +101,13 @@ def build_context(
     sessions: async_sessionmaker[AsyncSession],
     connectors: Mapping[str, Connector],
     *,
+    blobs: BlobStore | None,
     clock: Clock = utcnow,
 ) -> DutyContext:
     """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
     mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
-    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer)
+    config = DutyConfig.from_settings(settings)
+    return DutyContext(sessions, connectors, config, clock=clock, mailer=mailer, blobs=blobs)
 
 
 DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
@@ -120,8 +125,14 @@ class Duty:
 
 
 async def _retention_sweep(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    if ctx.blobs is None:
+        raise RuntimeError("the retention sweep needs the hub's blob store")
     sweeper = Sweeper(
-        ctx.sessions, ctx.connectors, signing_key=await ctx.signing_key(), certificates_dir=ctx.config.certificates_dir
+        ctx.sessions,
+        ctx.connectors,
+        blobs=ctx.blobs,
+        signing_key=await ctx.signing_key(),
+        certificates_dir=ctx.config.certificates_dir,
     )
     return (await sweeper.sweep(now)).summary()
 

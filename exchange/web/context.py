@@ -16,6 +16,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
+from exchange.delivery.package_blobs import Verifications
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
@@ -46,6 +48,10 @@ class PortalDeps:
     trusted_proxies: tuple[str, ...] = ()
     # The benefit plugins, for checks of returned data (``check_returned_records``); None: no plugin checks.
     plugins: HandoverPlugins | None = None
+    # The hub's blob store, where sealed packages are served from; None: downloads are refused with a reason.
+    blobs: BlobStore | None = None
+    # The package blobs this process has verified, so a repeated download does not read the whole blob twice.
+    verified: Verifications = field(default_factory=Verifications)
 
 
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")
