@@ -51,20 +51,20 @@ class BlobResponse(web.StreamResponse):
         self, store: BlobStore, key: str, size: int, span: Span | None, *, etag: str, headers: Mapping[str, str]
     ) -> None:
         super().__init__(status=200 if span is None else 206, headers=headers)
-        self._store = store
-        self._key = key
-        self._start, self._stop = span if span is not None else (0, size)
+        self._blobs = store
+        self._blob_key = key
+        self._from, self._until = span if span is not None else (0, size)
         self.headers["Accept-Ranges"] = "bytes"
         self.etag = etag
         if span is not None:
-            self.headers["Content-Range"] = f"bytes {self._start}-{self._stop - 1}/{size}"
-        self.content_length = self._stop - self._start
+            self.headers["Content-Range"] = f"bytes {self._from}-{self._until - 1}/{size}"
+        self.content_length = self._until - self._from
 
     async def send(self, request: web.BaseRequest) -> None:
         """Stream the bytes; raises when the client goes away or the store fails before the last byte."""
         await self.prepare(request)
-        remaining = self._stop - self._start
-        chunks = self._store.read(self._key, start=self._start)
+        remaining = self._until - self._from
+        chunks = self._blobs.read(self._blob_key, start=self._from)
         try:
             async for chunk in chunks:
                 piece = chunk[:remaining]
@@ -76,5 +76,5 @@ class BlobResponse(web.StreamResponse):
             if isinstance(chunks, AsyncGenerator):
                 await chunks.aclose()  # a range that ends early: the backend's file or connection is let go now
         if remaining:
-            raise BlobError(f"blob {self._key} ended {remaining} bytes early")
+            raise BlobError(f"blob {self._blob_key} ended {remaining} bytes early")
         await self.write_eof()

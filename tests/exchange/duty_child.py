@@ -16,6 +16,7 @@ from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
+from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner, run_duties
 from exchange.retention.sweep import Sweeper
 from exchange.supervision import Health, supervise
@@ -48,6 +49,7 @@ def context(db_url: str, directory: Path) -> DutyContext:
         {},
         config,
         clock=lambda: datetime.fromisoformat(clock_file.read_text().strip()),
+        blobs=LocalBlobStore(directory / "store"),
     )
 
 
@@ -69,6 +71,7 @@ async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
     sweeper = Sweeper(
         ctx.sessions,
         {"outbox": connector},
+        blobs=LocalBlobStore(directory / "store"),
         signing_key=load_key_file(ctx.config.signing_key_path),
         certificates_dir=ctx.config.certificates_dir,
     )

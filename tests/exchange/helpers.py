@@ -14,6 +14,7 @@ from connectors.base import Connector
 from connectors.local import LocalOptions
 from connectors.media import MediaOptions
 from connectors.options import JurisdictionOptions
+from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from exchange.hub import HubServices
 from exchange.intake.service import IntakeService
@@ -43,14 +44,16 @@ def hub_settings(tmp_path: Path, db_url: str) -> Settings:
 async def duty_context(
     engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: Mapping[str, Connector] | None = None
 ) -> DutyContext:
-    """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use)."""
+    """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use) and the
+    local blob store ``tmp_path/store`` (where ``tests.factories.add_package(store=…)`` puts packages)."""
     key_path = tmp_path / "ledger-signing.key"
     if not await asyncio.to_thread(key_path.exists):
         await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
     config = DutyConfig(
         certificates_dir=tmp_path / "certificates", signing_key_path=key_path, ledger_origin="test.handover/ledger"
     )
-    return DutyContext(session_factory(engine), connectors or {}, config, clock=clock)
+    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
+    return DutyContext(session_factory(engine), connectors or {}, config, clock=clock, blobs=blobs)
 
 
 async def run_due(runner: DutyRunner) -> list[DutyRun]:

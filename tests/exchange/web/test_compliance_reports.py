@@ -188,7 +188,7 @@ async def issue_hub_certificate(portal: Portal) -> tuple[str, str]:
         certificate = HubDeletionCertificate(status=HubCertificateStatus.OPEN, opened_at=now - timedelta(minutes=5))
         session.add(certificate)
         await session.flush()
-        copy = {"target": "store", "connector": None, "location": package.store_path, "method": "logical-delete"}
+        copy = {"target": "store", "connector": None, "location": package.blob_key, "method": "logical-delete"}
         item = HubDeletionItem(
             certificate_id=certificate.id,
             package_id=package.id,
