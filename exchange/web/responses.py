@@ -58,7 +58,7 @@ class BlobResponse(web.StreamResponse):
         self.etag = etag
         if span is not None:
             self.headers["Content-Range"] = f"bytes {self._from}-{self._until - 1}/{size}"
-        self.content_length = self._until - self._from
+        self.headers["Content-Length"] = str(self._until - self._from)
 
     async def send(self, request: web.BaseRequest) -> None:
         """Stream the bytes; raises when the client goes away or the store fails before the last byte."""
