@@ -48,11 +48,13 @@ def _make_file(path: Path, size_mb: int) -> str:
     return digest.hexdigest()
 
 
-async def _seed(url: str, path: Path, size: int, sha: str) -> tuple[str, str]:
+async def _seed(url: str, path: Path, blob_root: Path, size: int, sha: str) -> tuple[str, str]:
+    from exchange.delivery.package_blobs import package_key
     from exchange.identity import api_tokens
     from exchange.identity.accounts import hash_password
     from ledger.db import create_engine, session_factory
     from ledger.migrate import upgrade
+    from ledger.models.base import new_public_id
     from ledger.models.contracts import Contract, Designation, DesignationRole, Program
     from ledger.models.packages import Package, PackageStatus
     from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
@@ -85,11 +87,17 @@ async def _seed(url: str, path: Path, size: int, sha: str) -> tuple[str, str]:
             must_change_password=False,
         )
         session.add(account)
+        public_id = new_public_id()
+        # The hub serves the package from its blob store: the same file, linked under the package's key.
+        blob = blob_root / package_key(public_id)
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        os.link(path, blob)
         package = Package(
+            public_id=public_id,
             contract_id=contract.id,
             status=PackageStatus.DELIVERED,
             zip_name="bench.zip",
-            store_path=str(path),
+            blob_key=package_key(public_id),
             size=size,
             sha256=sha,
             key_id="k",
@@ -100,22 +108,24 @@ async def _seed(url: str, path: Path, size: int, sha: str) -> tuple[str, str]:
         session.add(package)
         await session.flush()
         token = api_tokens.create(session, account, "bench", now=datetime.now(UTC))
-        public_id = package.public_id
     await engine.dispose()
     return token, public_id
 
 
-def serve_hub(url: str, port: int) -> None:
+def serve_hub(url: str, port: int, blob_root: str) -> None:
     """Child process: the portal alone (no watcher or workers)."""
     from aiohttp import web
 
+    from exchange.blobs.local import LocalBlobStore
     from exchange.web.app import create_app
     from exchange.web.context import PortalDeps
     from ledger.db import create_engine, session_factory
 
     async def main() -> None:
         engine = create_engine(url)
-        runner = web.AppRunner(create_app(session_factory(engine), deps=PortalDeps()), access_log=None)
+        runner = web.AppRunner(
+            create_app(session_factory(engine), deps=PortalDeps(blobs=LocalBlobStore(Path(blob_root)))), access_log=None
+        )
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
         await asyncio.Event().wait()
@@ -183,10 +193,15 @@ async def bench(size_mb: int, client_counts: list[int]) -> None:
         sha = _make_file(file, size_mb)
         size = file.stat().st_size
         url = f"sqlite+aiosqlite:///{work}/hub.db"
-        token, package_id = await _seed(url, file, size, sha)
+        token, package_id = await _seed(url, file, work / "blobs", size, sha)
         hub_port, nginx_port = _free_port(), _free_port()
         hub = subprocess.Popen(
-            [sys.executable, "-c", f"from bench.portal import serve_hub; serve_hub({url!r}, {hub_port})"], cwd=ROOT
+            [
+                sys.executable,
+                "-c",
+                f"from bench.portal import serve_hub; serve_hub({url!r}, {hub_port}, {str(work / 'blobs')!r})",
+            ],
+            cwd=ROOT,
         )
         nginx = _nginx(work, file, nginx_port)
         try:

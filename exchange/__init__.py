@@ -2,7 +2,9 @@
 
 * ``intake`` — watched folders, stability, the durable pipeline, preparation (checks, minimisation), results
 * ``packing`` — AES-256 ZIPs (WinZip AE-2) with a manifest
-* ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads
+* ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads,
+  sealed packages in the blob store
+* ``blobs`` — the blob store: every byte the hub keeps, in a local folder or S3-compatible object storage
 * ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
 * ``keys`` — envelope sealing of secrets at rest
 * ``blobs`` — every byte the hub keeps, in a local folder or S3-compatible object storage

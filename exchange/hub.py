@@ -67,18 +67,18 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         if settings.antivirus is not None:
             scanner = ClamdScanner(settings.antivirus.clamd_socket, timeout=settings.antivirus.timeout_seconds)
         plugins = await asyncio.to_thread(build_plugin_manager, plugin_config(settings))  # scans entry points
+        # Checked now (S3: a HEAD of the bucket), so wrong credentials or a missing bucket stop the start.
+        try:
+            blobs = await open_blob_store(settings)
+        except BlobStoreUnavailable as exc:
+            raise bootstrap.HubUnavailable(str(exc)) from exc
         preparer = Preparer(connectors, keyring, plugins, scanner=scanner)
         config = PipelineConfig(
             store_dir=settings.data_dir / "store",
             lease=timedelta(seconds=settings.intake.lease_seconds),
             quarantine_dir=settings.data_dir / "quarantine",
         )
-        pipeline = Pipeline(sessions, connectors, preparer, config)
-        # Checked now (S3: a HEAD of the bucket), so wrong credentials or a missing bucket stop the start.
-        try:
-            blobs = await open_blob_store(settings)
-        except BlobStoreUnavailable as exc:
-            raise bootstrap.HubUnavailable(str(exc)) from exc
+        pipeline = Pipeline(sessions, connectors, preparer, config, blobs=blobs)
         try:
             yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins, blobs)
         finally:

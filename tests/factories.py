@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Jurisdiction
 from exchange.admin.data_import import import_files
+from exchange.delivery.package_blobs import package_key
 from exchange.identity import totp
 from exchange.identity.accounts import hash_password_async
 from exchange.keys import sealing
@@ -137,20 +138,21 @@ async def add_package(
 ) -> Package:
     """A package as the pipeline leaves it: sealed, or delivered at ``delivered_at`` through ``connector``.
 
-    ``contract`` is the row or its code. With ``store``, the ZIP's bytes (``data``, else a short stand-in) are
-    written there as ``<public_id>.zip``, like the hub's store; without, the store path names no real file.
+    ``contract`` is the row or its code. With ``store`` (the root of a local blob store), the ZIP's bytes
+    (``data``, else a short stand-in) are its blob there, ``packages/<public_id>.zip``, as packing leaves them;
+    without, the key names no blob.
     """
     if isinstance(contract, str):
         contract = await contract_by_code(session, contract)
     public_id = columns.pop("public_id", None) or new_public_id()
     zip_name = columns.pop("zip_name", None) or f"{contract.code}-{public_id[:8]}.zip"
     data = data if data is not None else f"encrypted zip {zip_name}".encode()
-    path = (store or Path("/var/store")) / f"{public_id}.zip"
+    key = package_key(public_id)
     if store is not None:
-        await asyncio.to_thread(_write, path, data)
+        await asyncio.to_thread(_write, store / key, data)
     values: dict[str, Any] = {
         "status": PackageStatus.DELIVERED if delivered_at else PackageStatus.SEALED,
-        "store_path": str(path),
+        "blob_key": key,
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
         "content": {"files": [{"name": "data.csv", "size": 10, "sha256": "0" * 64, "records": 3}]},
@@ -179,7 +181,7 @@ async def issue_hub_certificate(session: AsyncSession, package: Package, key: Si
     certificate = await _added(
         session, HubDeletionCertificate(status=HubCertificateStatus.OPEN, opened_at=now - timedelta(minutes=5))
     )
-    copy = {"target": "store", "connector": None, "location": package.store_path, "method": "logical-delete"}
+    copy = {"target": "store", "connector": None, "location": package.blob_key, "method": "logical-delete"}
     item = await _added(
         session,
         HubDeletionItem(

@@ -5,7 +5,7 @@
 * ``admin`` — ``admin import|invite|invite-handed``, ``admin asp-credentials record|list``, ``admin token create``
 * ``accounts`` — ``accounts list|show|disable|enable|unlock|end-sessions|tokens|revoke-token`` (C-10)
 * ``routes`` — ``routes list``
-* ``packages`` — ``package`` (one file by hand), ``packages list|show|acknowledge``
+* ``packages`` — ``package`` (one file by hand), ``packages list|show|acknowledge|adopt-store``
 * ``password`` — ``password notice|email|notice-returned``
 * ``media`` — ``media finalize|handover|return|overdue`` (DVDs)
 * ``subcontracts`` — ``subcontracts approve|revoke|show`` (the ward's approval of a sub-contract)

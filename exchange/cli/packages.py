@@ -1,17 +1,21 @@
-"""``handover package`` (one file by hand) and ``handover packages …`` (list, show, acknowledge a receipt)."""
+"""``handover package`` (one file by hand) and ``handover packages …`` (list, show, acknowledge a receipt, and
+``adopt-store``: move packages packed before the blob store into it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import click
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from exchange import hub
-from exchange.cli.setup import CliState, fail, find_package, find_person, run
-from exchange.delivery import portal_downloads
+from exchange.blobs.registry import build_blob_store
+from exchange.cli.setup import CliState, fail, find_package, find_person, run, with_sessions
+from exchange.delivery import portal_downloads, store_adoption
 from exchange.delivery.package_state import PackageRefused
 from ledger.models import Contract, IntakeStatus, Package, PackageStatus, Route
 from ledger.models.base import utcnow
@@ -93,6 +97,28 @@ def register(main: click.Group) -> None:
             return
         for item in items:
             click.echo(f"{item['id']}  {item['status']:<9}  {item['contract']}  {item['zip_name']}")
+
+    @packages.command("adopt-store")
+    @click.pass_obj
+    def adopt_store(state: CliState) -> None:
+        """Move packages packed before the blob store (DATA_DIR/store) into it; run once after 'db upgrade'.
+
+        Run it on each host whose data directory holds such packages; running it again is harmless.
+        """
+
+        async def work(sessions: async_sessionmaker[AsyncSession]) -> store_adoption.Adoption:
+            blobs = await asyncio.to_thread(build_blob_store, state.settings)
+            try:
+                return await store_adoption.adopt_store(sessions, blobs, state.settings.data_dir / "store")
+            finally:
+                await blobs.close()
+
+        done = with_sessions(state, work)
+        click.echo(f"保管領域へ移したパッケージ: {len(done.adopted)}件")
+        for path in done.mismatched:
+            click.echo(f"記録と内容が一致しないため移していません（確認してください）: {path}")
+        for path in done.unknown:
+            click.echo(f"対応するパッケージがない（または消去済みの）ため移していません: {path}")
 
     @packages.command("show")
     @click.argument("package_id")

@@ -7,16 +7,21 @@ step's register entries. Every commit is fenced on the claim's generation: a wor
 taken over) commits nothing, and removes only its own claim's work folder. Every step can run again after a
 crash: packing writes a new folder per claim, connectors' ``put`` is idempotent, and finishing tolerates a source
 that is already gone.
+
+Packing ends by putting each sealed ZIP into the hub's blob store (under a key made from the new package's id, so
+no other claim's blob is ever touched) before the fenced commit, and removing the claim's folder; delivery takes
+the ZIP from the blob store as a local file for the connector, checked against the package's recorded SHA-256.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError, StoredObject, VerificationError
+from exchange.blobs.store import BlobCorrupt, BlobError, BlobMissing, BlobStore
+from exchange.delivery import package_blobs
 from exchange.delivery.endpoint_access import sync_access
 from exchange.intake import preparation
 from exchange.intake import results as outcome
@@ -61,6 +68,8 @@ class PipelineConfig:
     deflate_level: int = 6
     # Where refused drops are kept sealed; by default ``quarantine`` beside the store, under the data directory.
     quarantine_dir: Path | None = None
+    # Where a package is copied out of a remote blob store for a connector; by default ``cache`` beside the store.
+    cache_dir: Path | None = None
 
 
 class Pipeline:
@@ -71,9 +80,11 @@ class Pipeline:
         preparer: preparation.Preparer,
         config: PipelineConfig,
         *,
+        blobs: BlobStore,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
+        self.blobs = blobs
         self.connectors = connectors
         self.preparer = preparer
         self.config = config
@@ -323,6 +334,7 @@ class Pipeline:
                 # The drop is still in the watched folder: the quarantine sets it aside as it can (never lost).
                 log.warning("a refused file's private copy could not be sealed (%s)", type(exc).__name__)
 
+        prepared: preparation.Prepared | None = None
         try:
             prepared = await self.preparer.prepare(
                 self.sessions,
@@ -332,22 +344,23 @@ class Pipeline:
                 sealed_source=await self._released_source(intake),
                 seal_refused=None if intake.manual else seal_refused,
             )
+            # Into the shared blob store before the fenced commit: a row that commits names a blob that is there.
+            for item in prepared.packages:
+                await package_blobs.keep(self.blobs, item.package, item.packed)
         except PolicyRefusal as refusal:
             await _discard(work)
             await self._quarantine(held, intake, refusal.code.value, refusal.reason, sealed[0] if sealed else None)
             return
-        except OSError as exc:
+        except (OSError, BlobError) as exc:
+            await self._forget(prepared)
             await _discard(work)
-            log.warning("reading an intake file failed (%s); will retry", type(exc).__name__)
-            async with self.sessions() as session:
-                session.add(intake)
-                intake.reason_ja = f"処理を保留しています（{exc.strerror or exc}）。自動で再試行します。"
-                await self._commit(session, held, intake, retry_in=self._backoff(intake.attempts))
-            await self._sweep_dead_claims(intake, held.claim)
+            await self._retry_pack(held, intake, exc)
             return
         except BaseException:  # stopped (the lease is lost, the hub stops) or failed: this claim's files go
+            await self._forget(prepared)
             await _discard(work)
             raise
+        await _discard(work)  # the local working copies: every package is in the blob store now
         try:
             async with self.sessions() as session:
                 session.add(intake)
@@ -361,9 +374,27 @@ class Pipeline:
                 intake.status = IntakeStatus.PACKED
                 await self._commit(session, held, intake)
         except LeaseLost:
-            await _discard(work)  # refused: the packages of this claim were never recorded
+            await self._forget(prepared)  # rolled back: the packages of this claim were never recorded
             raise
         await self._sweep_dead_claims(intake, held.claim)
+
+    async def _retry_pack(self, held: Hold[int], intake: IntakeFile, exc: OSError | BlobError) -> None:
+        """Reading the drop or storing its packages failed for now: keep the row, and try again later."""
+        log.warning("packing an intake file failed (%s); will retry", type(exc).__name__)
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else "データの保管領域に書き込めませんでした"
+        async with self.sessions() as session:
+            session.add(intake)
+            intake.reason_ja = f"処理を保留しています（{reason}）。自動で再試行します。"
+            await self._commit(session, held, intake, retry_in=self._backoff(intake.attempts))
+        await self._sweep_dead_claims(intake, held.claim)
+
+    async def _forget(self, prepared: preparation.Prepared | None) -> None:
+        """Delete the blobs this claim stored for packages that are not recorded (their ids are this claim's own)."""
+        for item in prepared.packages if prepared is not None else ():
+            try:
+                await asyncio.shield(self.blobs.delete(item.package.blob_key))
+            except BlobError as exc:
+                log.warning("the unrecorded package blob %s was not deleted: %s", item.package.blob_key, exc)
 
     async def _released_source(self, intake: IntakeFile) -> SealedSource | None:
         """The sealed drop a staff release re-queued as ``intake``; None for a drop from the watched folder."""
@@ -400,6 +431,8 @@ class Pipeline:
                 if generation.isdigit() and int(generation) < claim.generation:
                     log.info("removing the work folder of lapsed claim %s of intake %s", generation, intake.public_id)
                     shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the row's folder itself, once no claim's folder is left in it
+                (self.config.store_dir / intake.public_id).rmdir()
 
         await asyncio.to_thread(sweep)
 
@@ -456,16 +489,16 @@ class Pipeline:
         channel = self._channel_for(package)
         connector = self.connectors.get(channel)
         try:
-            found = await self._find_earlier_copy(package)
-            if found is not None:
-                channel, connector, stored = found
-            elif connector is None:
-                raise ConnectorError(f"接続先「{channel}」が設定されていません。", retryable=False)
-            else:
-                stored = await connector.put(
-                    package.contract.code, package.zip_name, Path(package.store_path), {"package_id": package.public_id}
-                )
-                await connector.verify(stored, size=package.size, sha256=package.sha256)
+            async with self._local_file(package) as packed:
+                found = await self._find_earlier_copy(package, packed)
+                if found is not None:
+                    channel, connector, stored = found
+                elif connector is None:
+                    raise ConnectorError(f"接続先「{channel}」が設定されていません。", retryable=False)
+                else:
+                    metadata = {"package_id": package.public_id}
+                    stored = await connector.put(package.contract.code, package.zip_name, packed, metadata)
+                    await connector.verify(stored, size=package.size, sha256=package.sha256)
             await sync_access(session, {channel: connector}, package.contract)
         except ConnectorError as exc:
             package.attempts += 1
@@ -502,7 +535,31 @@ class Pipeline:
         await self._commit_keeping(session, held)
         return True
 
-    async def _find_earlier_copy(self, package: Package) -> tuple[str, Connector, StoredObject] | None:
+    @contextlib.asynccontextmanager
+    async def _local_file(self, package: Package) -> AsyncIterator[Path]:
+        """The package's ZIP as a local file for the connectors, from the blob store (hash checked); a store that
+        cannot give it is a ConnectorError, so the delivery is retried or, for a blob that is gone or changed,
+        failed with the reason for staff."""
+        cache_dir = self.config.cache_dir or self.config.store_dir.parent / "cache"
+        handed = False  # what the connector raises while it works with the file is not the store's failure
+        try:
+            async with package_blobs.local_file(self.blobs, package, cache_dir) as path:
+                handed = True
+                yield path
+        except (BlobMissing, BlobCorrupt) as exc:
+            if handed:
+                raise
+            log.error("package %s cannot be delivered: %s", package.public_id, exc)
+            reason = "ハブの保管領域にあるデータファイルが見つからないか、記録と一致しません（改ざん・破損のおそれ）。"
+            raise ConnectorError(f"{reason}情報システム担当に連絡してください。", retryable=False) from None
+        except (BlobError, OSError) as exc:
+            if handed:
+                raise
+            log.warning("package %s could not be read from the blob store (%s)", package.public_id, exc)
+            reason = "ハブの保管領域からデータを読み出せませんでした。自動で再試行します。"
+            raise ConnectorError(reason, retryable=True) from None
+
+    async def _find_earlier_copy(self, package: Package, packed: Path) -> tuple[str, Connector, StoredObject] | None:
         """A verified copy left by an attempt whose answer was lost; copies proven absent are struck off.
 
         A found copy stays noted until the delivery there is committed, so a failure after this leaves it known.
@@ -515,7 +572,7 @@ class Pipeline:
                 kept.append(copy)
                 continue
             try:
-                stored = await connector.locate(copy["folder"], package.zip_name, Path(package.store_path))
+                stored = await connector.locate(copy["folder"], package.zip_name, packed)
                 if stored is None:
                     continue  # proven absent
                 await connector.verify(stored, size=package.size, sha256=package.sha256)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from connectors.base import Connector
 from exchange.admin import sensitive_approvals
 from exchange.contract_facts import contract_facts
+from exchange.delivery.package_blobs import package_key
 from exchange.intake.sealed_quarantine import SealedSource
 from exchange.keys import sealing
 from exchange.packing import packer as packing
@@ -47,6 +48,7 @@ class PreparedPackage:
     contract: Contract
     content: str
     quantity: Mapping[str, int]
+    packed: Path  # the ZIP in the claim's folder, until the pipeline has put it in the blob store
 
     def register_entry(self) -> RegisterEntry:
         return RegisterEntry(
@@ -302,7 +304,7 @@ class Preparer:
             route_target_id=target.id,
             status=PackageStatus.SEALED,
             zip_name=f"{minimised.stem}_{package_id[:8]}.zip",
-            store_path=str(dest),
+            blob_key=package_key(package_id),
             size=packed.size,
             sha256=packed.sha256,
             content={
@@ -336,7 +338,7 @@ class Preparer:
             # C-07: a forbidden-category item left the ward only under the approval the register names.
             content += f"（承諾による要配慮項目: {'、'.join(f'{c}〔{ref}〕' for c, ref in approved.items())}）"
         await asyncio.to_thread(minimised.unlink)
-        return PreparedPackage(package, contract, content, quantity)
+        return PreparedPackage(package, contract, content, quantity, dest)
 
 
 def _approved_items(policy: ScreeningPolicy, result: MinimiseResult) -> dict[str, str]:

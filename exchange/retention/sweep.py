@@ -4,9 +4,9 @@ A package's deadline comes from business events of its contract, never from file
 receipt was acknowledged, and never later than the end of the contract's last day (JST) plus its grace days; a
 package never acknowledged goes at that cap. Packages frozen by an incident are held as evidence and skipped.
 
-The sweep is resumable. Due packages are enrolled in the one open certificate; each copy (the store file, the
-delivered copy at its connector, and any copy a delivery whose answer was lost may have left elsewhere) is
-deleted and looked up again, and its confirmation is committed at once, so a sweep killed half way resumes
+The sweep is resumable. Due packages are enrolled in the one open certificate; each copy (the blob in the hub's
+store, the delivered copy at its connector, and any copy a delivery whose answer was lost may have left
+elsewhere) is deleted and looked up again, and its confirmation is committed at once, so a sweep killed half way resumes
 with what is left. Only when every copy of a package is confirmed gone is the package crypto-erased (its sealed
 password, and with it the data key, is destroyed), marked deleted and written in the register (消去); only when
 every enrolled package is erased is the certificate issued, exactly once (``UPDATE … WHERE status = 'open'``).
@@ -15,12 +15,10 @@ A failure (e.g. Box answering 500) is recorded and retried next sweep.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -28,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from connectors.base import Connector, ConnectorError, StoredObject
-from exchange.blobs.store import BlobStore
+from exchange.blobs.store import BlobError, BlobStore
 from exchange.retention import hub_certificate_files as certificate_files
 from ledger.canonical import format_timestamp
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
@@ -70,12 +68,14 @@ class SweepResult:
         }
 
 
-def _plan_copies(package: Package) -> list[dict[str, Any]]:
+def _plan_copies(package: Package, store: BlobStore) -> list[dict[str, Any]]:
     copies: list[dict[str, Any]] = [
         {
             "target": "store",
             "connector": None,
-            "location": package.store_path,
+            # The blob's key in the hub's store (the same on every host), and which kind of store holds it.
+            "location": package.blob_key,
+            "store": store.kind,
             "method": "logical-delete",
             "method_ja": "論理削除（ハブの保管領域から削除）",
             "confirmed_at": None,
@@ -112,25 +112,19 @@ def _plan_copies(package: Package) -> list[dict[str, Any]]:
     return copies
 
 
-def _delete_store_file(path: Path) -> bool:
-    """Unlink the hub's copy; True when it is gone afterwards."""
-    path.unlink(missing_ok=True)
-    return not path.exists()
-
-
 class Sweeper:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         connectors: Mapping[str, Connector],
         *,
-        signing_key: SigningKey,
         blobs: BlobStore,
+        signing_key: SigningKey,
     ) -> None:
         self.sessions = sessions
         self.connectors = connectors
-        self.signing_key = signing_key
         self.blobs = blobs
+        self.signing_key = signing_key
 
     async def sweep(self, now: datetime) -> SweepResult:
         result = SweepResult()
@@ -185,19 +179,21 @@ class Sweeper:
                         certificate_id=certificate.id,
                         package_id=package.id,
                         due_at=deadline,
-                        copies=_plan_copies(package),
+                        copies=_plan_copies(package, self.blobs),
                     )
                 )
             result.certificate_id = certificate.public_id
             result.enrolled = len(due)
             return certificate.id
 
-    async def _confirm_copy(self, copy: dict[str, Any], zip_name: str) -> str:
+    async def _confirm_copy(self, copy: dict[str, Any], package: Package) -> str:
         """Delete one copy and look it up again; returns how its absence was verified."""
+        zip_name = package.zip_name
         if copy["target"] == "store":
-            if not await asyncio.to_thread(_delete_store_file, Path(copy["location"])):
-                raise OSError(f"{copy['location']} still exists after unlink")
-            return "file no longer exists in the hub's store"
+            # A copy planned before packages had keys names a path on the packing host: the key is what is deleted.
+            copy["location"], copy["store"] = package.blob_key, self.blobs.kind
+            await self.blobs.delete(copy["location"])  # verified: it raises unless the key is gone afterwards
+            return f"{self.blobs.kind} blob store: no blob under the key after deletion"
         connector = self.connectors.get(copy["connector"])
         if connector is None:
             raise ConnectorError(f"接続先「{copy['connector']}」が設定されていません。", retryable=False)
@@ -223,12 +219,12 @@ class Sweeper:
             if copy["confirmed_at"] is not None:
                 continue
             try:
-                copy["verification"] = await self._confirm_copy(copy, package.zip_name)
+                copy["verification"] = await self._confirm_copy(copy, package)
             except ConnectorError as exc:
                 copy["error"] = exc.reason_ja
                 errors.append(f"{package.public_id} {copy['connector']}: {exc.reason_ja}")
                 continue
-            except OSError as exc:
+            except BlobError as exc:
                 copy["error"] = str(exc)
                 errors.append(f"{package.public_id} store: {exc}")
                 continue

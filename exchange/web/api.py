@@ -207,6 +207,8 @@ OPENAPI: dict[str, Any] = {
                 "responses": {
                     "200": {"description": "ZIP", "content": {"application/zip": {}}},
                     "206": {"description": "部分", "content": {"application/zip": {}}},
+                    "416": {"description": "Range がデータの範囲外"},
+                    "503": {"description": "データファイルが保管領域にない・記録と一致しない（理由は error）"},
                     **_ERRORS,
                 },
             }

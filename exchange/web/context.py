@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange.blobs.store import BlobStore
+from exchange.delivery.package_blobs import Verifications
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
@@ -49,8 +50,10 @@ class PortalDeps:
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     # The benefit plugins, for checks of returned data (``check_returned_records``); None: no plugin checks.
     plugins: HandoverPlugins | None = None
-    # Where the hub keeps documents as bytes (certificates, …), shared by every hub process; None: not served.
+    # The hub's blob store, where sealed packages are served from; None: downloads are refused with a reason.
     blobs: BlobStore | None = None
+    # The package blobs this process has verified, so a repeated download does not read the whole blob twice.
+    verified: Verifications = field(default_factory=Verifications)
 
 
 SESSIONS: web.AppKey[async_sessionmaker[AsyncSession]] = web.AppKey("sessions")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+import logging
 
 from aiohttp import web
 from sqlalchemy import select
 
+from exchange.blobs.store import BlobCorrupt, BlobError, BlobMissing, BlobStore
+from exchange.delivery import package_blobs
 from exchange.delivery import portal_downloads as downloads
-from exchange.delivery.package_state import PackageRefused
+from exchange.delivery.package_state import PackageRefused, Use, require
 from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, decide
@@ -23,9 +25,11 @@ from exchange.web.guards import (
     see_other,
     signed_in_person,
 )
-from exchange.web.responses import StreamedFileResponse, content_disposition
+from exchange.web.responses import BlobResponse, byte_span, content_disposition
 from ledger.models.base import utcnow
 from ledger.models.packages import Package
+
+log = logging.getLogger(__name__)
 
 
 async def contractor_home(ctx: Page) -> web.StreamResponse:
@@ -52,24 +56,17 @@ async def package_page(request: web.Request) -> web.StreamResponse:
 
 
 async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
-    """Shared by the page and the API: authorise, count (or check the resume), audit, then stream from disk."""
+    """Shared by the page and the API: authorise, check the blob, count (or check the resume), audit, then stream
+    from the blob store."""
     request = ctx.request
     package, contract, _scope = await authorised_package(ctx, Action.PACKAGE_DOWNLOAD, public_id)
+    span = byte_span(request, package.size, package.sha256)
     try:
-        start = request.http_range.start
-    except ValueError:
-        raise web.HTTPRequestRangeNotSatisfiable() from None
-    resume = start is not None and start != 0
-    path = Path(package.store_path)
-    if not await asyncio.to_thread(path.is_file):
-        ctx.audit(
-            Action.PACKAGE_DOWNLOAD,
-            "failed",
-            object_type="package",
-            object_id=public_id,
-            detail={"code": "store.missing"},
-        )
-        raise error_page(request, 503, "データファイルを読み出せません。区の担当者に連絡してください。")
+        require(package, Use.DOWNLOAD)  # first: an erased package's blob is gone, and its state is the reason
+    except PackageRefused as refused:
+        await ctx.deny(Action.PACKAGE_DOWNLOAD, _refusal(refused), object_type="package", object_id=public_id)
+    # Checked before the count, and outside its transaction: hashing a large blob holds no row lock.
+    blobs = await _checked_store(ctx, package)
     try:
         started = await downloads.start(
             ctx.session,
@@ -77,7 +74,7 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
             await signed_in_person(ctx),
             contract.public_id,
             account_id=ctx.principal.account_id,
-            resume=resume,
+            resume=span is not None and span[0] != 0,
             now=utcnow(),
         )
     except PackageRefused as refused:
@@ -88,26 +85,58 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
         object_id=public_id,
         detail={"download": started.number, "limit": package.download_limit, "range": request.headers.get("Range")},
     )
-    # Commit before streaming: the count and the audit stand even if the client disconnects mid-transfer.
-    await ctx.session.commit()
-    response = StreamedFileResponse(
-        path,
-        chunk_size=256 * 1024,
+    response = BlobResponse(
+        blobs,
+        package.blob_key,
+        package.size,
+        span,
+        etag=package.sha256,
         headers={
             "Content-Type": "application/zip",
             "Content-Disposition": content_disposition(package.zip_name, "package.zip"),
         },
     )
+    # Commit before streaming: the count and the audit stand even if the client disconnects mid-transfer.
+    await ctx.session.commit()
     # Stream here rather than after return so the end of the transfer is known: only an interrupted transfer
     # may be resumed uncounted (portal_downloads.start), and that is decided from this audit row in any process.
     try:
-        await response.prepare(request)
+        await response.send(request)
     except BaseException:
         await _transfer_ended(ctx, public_id, started.number, completed=False)
         raise
     # The body's length (the whole file, or the range asked for) was all sent: /metrics adds these up.
     await _transfer_ended(ctx, public_id, started.number, completed=True, sent=response.content_length)
     return response
+
+
+async def _checked_store(ctx: Page, package: Package) -> BlobStore:
+    """The blob store, once the package's blob in it is there and as recorded; otherwise the download is refused
+    with the reason, and the refusal audited (``store.missing`` / ``store.corrupt``) in a commit of its own."""
+    blobs = ctx.deps.blobs
+    code = "store.unavailable"
+    reason = "データファイルを読み出せません。区の担当者に連絡してください。"
+    if blobs is not None:
+        try:
+            await package_blobs.check(blobs, package, ctx.deps.verified)
+            return blobs
+        except BlobMissing:
+            code = "store.missing"
+            reason = "データファイルが保管領域に見つかりません。区の担当者に連絡してください。"
+        except BlobCorrupt:
+            code = "store.corrupt"
+            reason = (
+                "データファイルが記録と一致しないため（改ざん・破損のおそれ）、お渡しできません。"
+                "区の担当者に連絡してください。"
+            )
+        except BlobError:
+            pass  # the store did not answer: the general reason
+    public_id, detail = package.public_id, {"code": code, "key": package.blob_key}
+    log.error("package %s refused for download: %s", public_id, code)
+    await ctx.session.rollback()  # nothing of this request stands but the refusal (the row is expired by it)
+    ctx.audit(Action.PACKAGE_DOWNLOAD, "failed", object_type="package", object_id=public_id, detail=detail)
+    await ctx.session.commit()
+    raise error_page(ctx.request, 503, reason)
 
 
 async def _transfer_ended(ctx: Page, public_id: str, number: int, *, completed: bool, sent: int | None = None) -> None:

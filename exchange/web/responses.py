@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Mapping
 from urllib.parse import quote
 
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
+
+from exchange.blobs.store import BlobError, BlobStore
+
+Span = tuple[int, int]  # the bytes [start, stop) of a blob to send
 
 
 def content_disposition(name: str, fallback: str) -> str:
@@ -13,13 +17,64 @@ def content_disposition(name: str, fallback: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-class StreamedFileResponse(web.FileResponse):
-    """A file response the handler streams itself (to learn whether the transfer ended complete).
+def byte_span(request: web.Request, size: int, etag: str) -> Span | None:
+    """The part of a ``size``-byte blob a ``Range`` request asks for; None for the whole blob.
 
-    aiohttp prepares a returned response again; ``FileResponse.prepare`` would reopen and resend the file.
+    A single range (``bytes=N-``, ``bytes=N-M``, ``bytes=-N``) as aiohttp parses it; an ``If-Range`` other than
+    this blob's entity tag asks for the whole blob. Raises 416 for a range outside the blob or one not understood.
+    """
+    try:
+        wanted = request.http_range
+    except ValueError:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"}) from None
+    if wanted.start is None and wanted.stop is None:
+        return None
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and if_range.strip() != f'"{etag}"':
+        return None
+    start = wanted.start if wanted.start is not None else 0
+    start = max(size + start, 0) if start < 0 else start
+    stop = size if wanted.stop is None else min(wanted.stop, size)
+    if start >= size or start >= stop:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, stop
+
+
+class BlobResponse(web.StreamResponse):
+    """A blob streamed from the blob store, whole (200) or the ``span`` a Range asked for (206).
+
+    The handler calls ``send`` itself, so it learns whether the transfer ended complete; aiohttp's own prepare
+    of the returned response is then a no-op. ``etag`` (the blob's SHA-256) lets a client resume with If-Range.
     """
 
-    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        if self.prepared:
-            return None
-        return await super().prepare(request)
+    def __init__(
+        self, store: BlobStore, key: str, size: int, span: Span | None, *, etag: str, headers: Mapping[str, str]
+    ) -> None:
+        super().__init__(status=200 if span is None else 206, headers=headers)
+        self._blobs = store
+        self._blob_key = key
+        self._from, self._until = span if span is not None else (0, size)
+        self.headers["Accept-Ranges"] = "bytes"
+        self.etag = etag
+        if span is not None:
+            self.headers["Content-Range"] = f"bytes {self._from}-{self._until - 1}/{size}"
+        self.headers["Content-Length"] = str(self._until - self._from)
+
+    async def send(self, request: web.BaseRequest) -> None:
+        """Stream the bytes; raises when the client goes away or the store fails before the last byte."""
+        await self.prepare(request)
+        remaining = self._until - self._from
+        chunks = self._blobs.read(self._blob_key, start=self._from)
+        try:
+            async for chunk in chunks:
+                piece = chunk[:remaining]
+                await self.write(piece)
+                remaining -= len(piece)
+                if remaining == 0:
+                    break
+        finally:
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()  # a range that ends early: the backend's file or connection is let go now
+        if remaining:
+            raise BlobError(f"blob {self._blob_key} ended {remaining} bytes early")
+        await self.write_eof()

@@ -96,7 +96,8 @@ class Package(Base):
     route_target_id: Mapped[int | None] = mapped_column(ForeignKey("route_targets.id"))
     status: Mapped[PackageStatus] = mapped_column(enum_column(PackageStatus), default=PackageStatus.SEALED, index=True)
     zip_name: Mapped[str] = mapped_column(String(300))
-    store_path: Mapped[str] = mapped_column(String(2000))
+    # Where the sealed ZIP lies in the blob store (``packages/<public id>.zip``): a key, never a host's path.
+    blob_key: Mapped[str] = mapped_column(String(300))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # files, records, items: no personal data

@@ -26,6 +26,8 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.blobs.local import LocalBlobStore
+from exchange.delivery.package_blobs import package_key
 from exchange.identity import invitations
 from exchange.keys import sealing
 from exchange.packing import packer as packing
@@ -83,8 +85,8 @@ async def _add_packed(
         recipient=contract.party.name,
         created_at=datetime.now(UTC),
     )
-    target = tmp_path / "store" / f"{package_id}.zip"
-    await asyncio.to_thread(target.parent.mkdir, exist_ok=True)
+    target = tmp_path / "store" / package_key(package_id)  # its blob in the portal's local blob store
+    await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
     packed = await asyncio.to_thread(
         packing.pack, [packing.PackSource(source.name, source, 1)], manifest, password, target
     )
@@ -95,7 +97,6 @@ async def _add_packed(
         delivered_at=datetime.now(UTC),
         public_id=package_id,
         zip_name=zip_name,
-        store_path=str(packed.path),
         size=packed.size,
         sha256=packed.sha256,
         content={},
@@ -165,7 +166,9 @@ def hub(db_url: str, tmp_path: Path) -> Iterator[Hub]:
     async def start() -> tuple[web.AppRunner, int, str, dict[str, Path]]:
         code, stored = await _seed(db_url, tmp_path, ring)
         engine = create_engine(db_url)
-        app = create_app(session_factory(engine), deps=PortalDeps(keyring=ring, connector_kinds=CONNECTORS))
+        blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
+        deps = PortalDeps(keyring=ring, connector_kinds=CONNECTORS, blobs=blobs)
+        app = create_app(session_factory(engine), deps=deps)
         app.on_cleanup.append(lambda _app: engine.dispose())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

@@ -44,7 +44,7 @@ def context(db_url: str, directory: Path) -> DutyContext:
         session_factory(create_engine(db_url)),
         {},
         config,
-        LocalBlobStore(directory / "blobs"),
+        LocalBlobStore(directory / "store"),
         clock=lambda: datetime.fromisoformat(clock_file.read_text().strip()),
     )
 
@@ -67,8 +67,8 @@ async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
     sweeper = Sweeper(
         ctx.sessions,
         {"outbox": connector},
-        signing_key=load_key_file(ctx.config.signing_key_path),
         blobs=ctx.blobs,
+        signing_key=load_key_file(ctx.config.signing_key_path),
     )
     await sweeper.sweep(ctx.clock())
 

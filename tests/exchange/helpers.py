@@ -44,13 +44,13 @@ def hub_settings(tmp_path: Path, db_url: str) -> Settings:
 async def duty_context(
     engine: AsyncEngine, tmp_path: Path, clock: Clock, connectors: Mapping[str, Connector] | None = None
 ) -> DutyContext:
-    """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use) and the local
-    blob store under ``tmp_path/blobs``."""
+    """The duties' context on ``clock``, with a ledger signing key in ``tmp_path`` (made on first use) and the
+    local blob store ``tmp_path/store`` (where ``tests.factories.add_package(store=…)`` puts packages)."""
     key_path = tmp_path / "ledger-signing.key"
     if not await asyncio.to_thread(key_path.exists):
         await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
     config = DutyConfig(signing_key_path=key_path, ledger_origin="test.handover/ledger")
-    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs")
+    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
     return DutyContext(session_factory(engine), connectors or {}, config, blobs, clock=clock)
 
 

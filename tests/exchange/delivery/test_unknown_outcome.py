@@ -97,7 +97,7 @@ async def box(box_emulator: BoxEmulator) -> AsyncIterator[BoxConnector]:
 
 def pipeline(hub: HubServices, box: BoxConnector) -> Pipeline:
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0), max_attempts=1)
-    return Pipeline(hub.sessions, {**hub.connectors, "box": box}, hub.pipeline.preparer, config)
+    return Pipeline(hub.sessions, {**hub.connectors, "box": box}, hub.pipeline.preparer, config, blobs=hub.blobs)
 
 
 async def drop(hub: HubServices, route: str, name: str) -> Path:
@@ -171,8 +171,8 @@ async def test_fallback_after_a_lost_answer_records_both_copies_and_retention_de
     sweeper = Sweeper(
         hub.sessions,
         {**hub.connectors, "box": box},
-        signing_key=SigningKey.generate("test.handover/ledger"),
         blobs=hub.blobs,
+        signing_key=SigningKey.generate("test.handover/ledger"),
     )
     result = await sweeper.sweep(datetime(2100, 1, 1, tzinfo=UTC))
     assert result.erased == 1 and result.issued is not None, result.errors

@@ -57,7 +57,8 @@ async def test_a_lapsed_worker_neither_commits_nor_removes_the_new_claims_work(
     store = hub.settings.data_dir / "store"
     stalled = StalledPreparer(hub.pipeline.preparer)
     # Worker A's heartbeat would beat only every 200 s: its lease lapses unnoticed, as under a long database lock.
-    slow = Pipeline(hub.sessions, hub.connectors, stalled, PipelineConfig(store_dir=store, lease=timedelta(minutes=10)))
+    config = PipelineConfig(store_dir=store, lease=timedelta(minutes=10))
+    slow = Pipeline(hub.sessions, hub.connectors, stalled, config, blobs=hub.blobs)
     a = slow.worker()
     claim_a = await slow.claim(a)
     assert claim_a is not None and claim_a.generation == 1
@@ -74,8 +75,8 @@ async def test_a_lapsed_worker_neither_commits_nor_removes_the_new_claims_work(
     await hub.pipeline.drain()  # worker B claims the row (generation 2) and takes it all the way
     [package] = await packages(hub)
     assert package.status == PackageStatus.DELIVERED, package.last_error
-    work_b = store / intake.public_id / f"{CLAIM_DIR}2"
-    assert Path(package.store_path).parent == work_b
+    assert await hub.blobs.size(package.blob_key) == package.size  # B's package is in the blob store
+    assert not (store / intake.public_id / f"{CLAIM_DIR}2").exists(), "B's working copy went once stored"
     assert not work_a.exists(), "B's packing commit removed the folder of the lapsed claim"
 
     with caplog.at_level(logging.WARNING, logger="exchange.intake.pipeline"):
@@ -84,7 +85,7 @@ async def test_a_lapsed_worker_neither_commits_nor_removes_the_new_claims_work(
     assert "claim 1" in caplog.text and "lost; its step is not committed" in caplog.text
 
     [package] = await packages(hub)  # still exactly one, B's
-    assert Path(package.store_path).is_file(), "A's cleanup left B's package alone"
+    assert [key async for key in hub.blobs.keys("packages/")] == [package.blob_key], "A deleted only its own blob"
     [intake] = await intakes(hub)
     # Claimed by A once, then by B for each of its three steps (pack, deliver, finish).
     assert (intake.status, intake.lease_owner, intake.lease_generation) == (IntakeStatus.FINISHED, None, 4)
@@ -126,7 +127,11 @@ async def test_a_step_whose_claim_is_taken_over_stops_and_removes_only_its_own_f
     store = hub.settings.data_dir / "store"
     stalled = StalledPreparer(hub.pipeline.preparer)
     quick = Pipeline(
-        hub.sessions, hub.connectors, stalled, PipelineConfig(store_dir=store, lease=timedelta(seconds=1.2))
+        hub.sessions,
+        hub.connectors,
+        stalled,
+        PipelineConfig(store_dir=store, lease=timedelta(seconds=1.2)),
+        blobs=hub.blobs,
     )
     claim = await quick.claim(quick.worker())
     assert claim is not None

@@ -132,7 +132,7 @@ async def test_where_the_hub_cannot_take_a_package_out_of_reach_the_record_says_
         data = await asyncio.to_thread(zipped.path.read_bytes)
         store = tmp_path / "store"
         package = await add_package(session, "s4-main", store=store, delivered_at=jst(2026, 8, 1), data=data)
-        stored = await media.put("s4-main", package.zip_name, Path(package.store_path), {})
+        stored = await media.put("s4-main", package.zip_name, store / package.blob_key, {})
         package.location = {"connector": "dvd", "folder": "s4-main", "location": stored.location}
     form = incidents.IncidentForm("誤送付", "DVDの誤送付", "区役 三郎", clock(), [package.public_id], "s4-main")
     incident = await incidents.open_incident(ctx.sessions, {"dvd": media}, form, clock())

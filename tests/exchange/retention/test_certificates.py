@@ -79,7 +79,7 @@ async def test_demo_past_contract_end_certifies_requests_reminds_and_escalates(
         packages = []
         for code in ("s1-main", "s1-print"):
             package = await add_package(session, code, store=tmp_path / "store", delivered_at=jst(2026, 8, 1))
-            stored = await outbox.put(code, package.zip_name, Path(package.store_path), {})
+            stored = await outbox.put(code, package.zip_name, tmp_path / "store" / package.blob_key, {})
             package.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
             packages.append(package)
     runner = DutyRunner(ctx)

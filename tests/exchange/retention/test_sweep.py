@@ -63,7 +63,7 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
         due = await add_package(
             session, "s1-main", store=tmp_path / "store", delivered_at=jst(2026, 8, 1), acknowledged_at=jst(2026, 8, 2)
         )
-        stored = await outbox.put("s1-main", due.zip_name, Path(due.store_path), {})
+        stored = await outbox.put("s1-main", due.zip_name, tmp_path / "store" / due.blob_key, {})
         due.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
         kept = await add_package(
             session,
@@ -74,8 +74,8 @@ async def test_sweep_erases_store_and_endpoint_copies_and_issues_one_verifiable_
         )
     result = await sweeper.sweep(clock())
     assert result.erased == 1 and result.issued is not None
-    assert not Path(due.store_path).exists() and not await outbox.exists(stored)
-    assert Path(kept.store_path).exists()
+    assert not await asyncio.to_thread((tmp_path / "store" / due.blob_key).exists) and not await outbox.exists(stored)
+    assert await asyncio.to_thread((tmp_path / "store" / kept.blob_key).exists)
     async with sweeper.sessions() as session:
         erased = await session.get(Package, due.id)
         assert erased is not None and erased.status == PackageStatus.DELETED and erased.sealed_password is None
@@ -119,7 +119,7 @@ async def test_box_failure_is_retried_and_certificate_waits_for_every_copy(
             acknowledged_at=jst(2026, 7, 2),
             connector="box-test",
         )
-        stored = await box_connector.put("s4-main", package.zip_name, Path(package.store_path), {})
+        stored = await box_connector.put("s4-main", package.zip_name, tmp_path / "store" / package.blob_key, {})
         package.location = {"connector": "box-test", "folder": stored.folder, "location": stored.location}
     box_emulator.fail_next(1000, 500, method="DELETE")
 

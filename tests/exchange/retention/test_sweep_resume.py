@@ -39,7 +39,7 @@ async def test_sweep_killed_mid_way_resumes_with_one_certificate(db_url: str, tm
             package = await add_package(
                 session, code, store=tmp_path / "store", delivered_at=jst(2026, 7, 1), acknowledged_at=jst(2026, 7, 2)
             )
-            stored = await outbox.put(code, package.zip_name, Path(package.store_path), {})
+            stored = await outbox.put(code, package.zip_name, tmp_path / "store" / package.blob_key, {})
             package.location = {"connector": "outbox", "folder": stored.folder, "location": stored.location}
             names.append(package.zip_name)
 
@@ -63,11 +63,12 @@ async def test_sweep_killed_mid_way_resumes_with_one_certificate(db_url: str, tm
         assert done == 1  # killed after the first package, before the certificate
         assert await session.scalar(select(HubDeletionCertificate.status)) == HubCertificateStatus.OPEN
 
+    assert ctx.blobs is not None
     sweeper = Sweeper(
         ctx.sessions,
         {"outbox": outbox},
-        signing_key=await ctx.signing_key(),
         blobs=ctx.blobs,
+        signing_key=await ctx.signing_key(),
     )
     result = await sweeper.sweep(clock())
     assert result.issued is not None and result.erased == 2

@@ -24,7 +24,8 @@ async def portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path
     ring = await asyncio.to_thread(keyring, tmp_path)
     async with maker.begin() as session:
         world = await portal_world(session, tmp_path / "store", ring)
-    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs")
+    # The packages' blobs are in a local blob store at ``tmp_path/store``, where the world's packages were put.
+    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
     deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data", blobs=blobs)
     client = await aiohttp_client(create_app(maker, deps=deps))
     return Portal(client, world, maker, tmp_path / "data")

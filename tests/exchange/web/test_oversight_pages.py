@@ -48,7 +48,7 @@ async def outbox_portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, t
         for code in ("main", "sub"):
             package = await session.get(Package, world.packages[code].id)
             assert package is not None
-            stored = await outbox.put(code, package.zip_name, Path(package.store_path), {})
+            stored = await outbox.put(code, package.zip_name, tmp_path / "store" / package.blob_key, {})
             package.location = {"connector": "outbox", "folder": code, "location": stored.location}
             package.content = {
                 "files": [{"name": "data.csv", "records": 5}],
