@@ -26,6 +26,7 @@
 * ``quarantine`` — ``quarantine list|show|release|discard|download`` (drops the intake set aside, sealed)
 * ``serve`` — ``serve``
 * ``reference`` — ``reference load|remove`` (the ward's data that returned records are checked against)
+* ``backup`` — ``backup``, ``restore`` (a consistent backup set and a hub rebuilt from one, C-13)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import click
 from exchange.cli import (
     accounts,
     admin,
+    backup,
     database,
     dummy,
     duties,
@@ -101,5 +103,6 @@ for module in (
     quarantine,
     serve,
     reference,
+    backup,
 ):
     module.register(main)
