@@ -78,7 +78,7 @@ def register(main: click.Group) -> None:
     @click.option(
         "--database-url",
         default=None,
-        help="The new hub's database (default for SQLite: DATA_DIR/handover.db; required for PostgreSQL).",
+        help="The new hub's database (default: the configured one; with --data-dir and SQLite, DATA_DIR/handover.db).",
     )
     @click.option(
         "--map-folder",
@@ -110,9 +110,10 @@ def register(main: click.Group) -> None:
         except ValueError as exc:
             fail(str(exc))
         if database_url is None:
-            if manifest.database.kind != "sqlite":
-                fail("the original ran on PostgreSQL: name the new, empty database with --database-url")
-            database_url = f"sqlite+aiosqlite:///{target_dir / database.SQLITE_NAME}"
+            # The configured database, unless --data-dir moved the hub and it is SQLite: then the file goes with it.
+            database_url = settings.database.url
+            if data_dir is not None and database.is_sqlite(database_url):
+                database_url = f"sqlite+aiosqlite:///{target_dir / database.SQLITE_NAME}"
         target = settings.model_copy(update={"data_dir": target_dir, "database": DatabaseSettings(url=database_url)})
         plan = FolderPlan(Path(manifest.data_dir), target_dir, folder_maps, relocate_unmapped)
         try:

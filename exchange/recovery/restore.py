@@ -95,8 +95,11 @@ def check_target(settings: Settings, manifest: Manifest, database_url: str) -> N
     store_root = settings.blobs.root
     if store_root is not None and store_root.exists() and any(store_root.iterdir()):
         raise RestoreRefused(f"the blob folder {store_root} is not empty; restore into an empty one")
-    if bootstrap.describe_database(database_url) == manifest.database.url and manifest.database.copy is not None:
-        raise RestoreRefused(f"{manifest.database.url} is the original's database; give a new one (--database-url)")
+    if bootstrap.describe_database(database_url) == manifest.database.url:
+        raise RestoreRefused(
+            f"{manifest.database.url} is the original's database; restore into a new one (--database-url), "
+            "named differently from the original's even on a new server"
+        )
     if database.is_sqlite(database_url) and database.sqlite_file(database_url).exists():
         raise RestoreRefused(f"the SQLite database {database.sqlite_file(database_url)} already exists")
 
@@ -206,6 +209,13 @@ async def _check_ledger(session: AsyncSession, manifest: Manifest, settings: Set
         raise RestoreRefused("the restored ledger does not verify:", [result.ledger.summary()])
 
 
+def _connector_folders(settings: Settings) -> None:
+    """The connectors' local folders, as ``init`` makes them (``init`` itself would make new keys: not here)."""
+    for connector in settings.connectors.values():
+        for folder in connector.local_folders():
+            folder.mkdir(parents=True, exist_ok=True)
+
+
 async def restore(source: Path, manifest: Manifest, settings: Settings, plan: FolderPlan) -> RestoreResult:
     """Rebuild the hub ``settings`` describe from the backup set ``source`` (checked and planned by the caller)."""
     result = RestoreResult()
@@ -216,6 +226,7 @@ async def restore(source: Path, manifest: Manifest, settings: Settings, plan: Fo
         await migrate.upgrade(engine, data_dir=plan.original_data_dir)
         async with bootstrap.sessions(engine).begin() as session:
             await _rewrite_folders(session, plan, result)
+    await asyncio.to_thread(_connector_folders, settings)
     store = await asyncio.to_thread(build_blob_store, settings)
     try:
         result.blobs = await _restore_blobs(source, manifest, store)
