@@ -528,8 +528,8 @@ async def import_files(
 
     The caller rolls back on the exception, so nothing is half-written. Relative folder paths in routes and
     return folders are resolved against ``base_dir`` (the data directory, absolute); a folder under it is stored
-    relative to it (``exchange.folders``), so a restored copy of the hub never watches the original's folders. ``plugins`` give the default item list of a contract
-    that has none (``default_items``).
+    relative to it (``exchange.folders``), so a restored copy of the hub never watches the original's folders.
+    ``plugins`` give the default item list of a contract that has none (``default_items``).
     """
     files = await asyncio.to_thread(parse_files, paths)
     importer = _Importer(session, base_dir, plugins)

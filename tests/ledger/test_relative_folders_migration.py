@@ -48,7 +48,9 @@ return_folders = sa.table(
 
 async def _folders(engine: AsyncEngine) -> tuple[tuple[object, ...], str]:
     async with engine.connect() as conn:
-        route = (await conn.execute(sa.select(routes.c.watch_dir, routes.c.quarantine_dir, routes.c.processed_dir))).one()
+        route = (
+            await conn.execute(sa.select(routes.c.watch_dir, routes.c.quarantine_dir, routes.c.processed_dir))
+        ).one()
         path = (await conn.execute(sa.select(return_folders.c.path))).scalar_one()
     return tuple(route), path
 
