@@ -86,15 +86,12 @@ def plan_folders(manifest: Manifest, plan: FolderPlan) -> list[PlannedFolder]:
 
 
 def check_target(settings: Settings, manifest: Manifest, database_url: str) -> None:
-    """The new data directory holds at most the keys, the blob folder is empty, the database is not the original's."""
+    """The new data directory holds at most the keys, and the database is not the original's."""
     data_dir = settings.data_dir.resolve()
     if data_dir.exists():
         leftovers = sorted(p.name for p in data_dir.iterdir() if p.name not in KEY_NAMES)
         if leftovers:
             raise RestoreRefused(f"{data_dir} is not empty; restore into a new data directory", leftovers[:10])
-    store_root = settings.blobs.root
-    if store_root is not None and store_root.exists() and any(store_root.iterdir()):
-        raise RestoreRefused(f"the blob folder {store_root} is not empty; restore into an empty one")
     if bootstrap.describe_database(database_url) == manifest.database.url:
         raise RestoreRefused(
             f"{manifest.database.url} is the original's database; restore into a new one (--database-url), "
@@ -220,18 +217,25 @@ async def restore(source: Path, manifest: Manifest, settings: Settings, plan: Fo
     """Rebuild the hub ``settings`` describe from the backup set ``source`` (checked and planned by the caller)."""
     result = RestoreResult()
     await asyncio.to_thread(settings.data_dir.mkdir, parents=True, exist_ok=True, mode=0o700)
-    await _restore_database(source, manifest, settings)
-    async with bootstrap.open_engine(settings, require_schema=False) as engine:
-        # Folders the original kept absolute under its data directory (before 0024) become relative here.
-        await migrate.upgrade(engine, data_dir=plan.original_data_dir)
-        async with bootstrap.sessions(engine).begin() as session:
-            await _rewrite_folders(session, plan, result)
-    await asyncio.to_thread(_connector_folders, settings)
     store = await asyncio.to_thread(build_blob_store, settings)
     try:
+        if manifest.blobs.copied:
+            async for key in store.keys():
+                raise RestoreRefused(f"the blob store already holds blobs ({key}, …); restore into an empty one")
+        await _restore_database(source, manifest, settings)
+        await _migrate_and_rewrite(settings, plan, result)
+        await asyncio.to_thread(_connector_folders, settings)
         result.blobs = await _restore_blobs(source, manifest, store)
     finally:
         await store.close()
     async with bootstrap.open_engine(settings) as engine, bootstrap.sessions(engine)() as session:
         await _check_ledger(session, manifest, settings, result)
     return result
+
+
+async def _migrate_and_rewrite(settings: Settings, plan: FolderPlan, result: RestoreResult) -> None:
+    async with bootstrap.open_engine(settings, require_schema=False) as engine:
+        # Folders the original kept absolute under its data directory (before 0024) become relative here.
+        await migrate.upgrade(engine, data_dir=plan.original_data_dir)
+        async with bootstrap.sessions(engine).begin() as session:
+            await _rewrite_folders(session, plan, result)
