@@ -130,13 +130,23 @@ def test_a_restored_hub_never_takes_in_or_deletes_the_originals_files(tmp_path: 
     share = tmp_path / "intranet" / "inbox"
     routes = tmp_path / "share-route.toml"
     routes.write_text(SHARE_ROUTE.format(share=share), encoding="utf-8")
-    _hub(original, f"sqlite+aiosqlite:///{original / 'var' / 'handover.db'}", routes)
-    set_dir = tmp_path / "set"
-    backup = cli(original, "backup", str(set_dir))
-    assert backup.returncode == 0, backup.stderr
-    # The original's drops wait in its folders (its hub is not running): a restored hub must leave them be.
-    drop_files(original, ["inside.csv"])
-    share.mkdir(parents=True)
+    original_url = f"sqlite+aiosqlite:///{original / 'var' / 'handover.db'}"
+    _hub(original, original_url, routes)
+    # clamd is down at the original, so its drop is queued and waits there, in progress, when the backup is taken.
+    with (original / "hub.toml").open("a", encoding="utf-8") as config:
+        config.write(f'[antivirus]\nclamd_socket = "{tmp_path / "no-clamd.sock"}"\n')
+    hub = Hub(original)
+    hub.start()
+    try:
+        drop_files(original, ["inside.csv"])
+        original_db = Database(original_url)
+        assert wait_until(lambda: original_db.statuses() == {"pending": 1}, 60), original_db.statuses()
+        set_dir = tmp_path / "set"
+        backup = cli(original, "backup", str(set_dir))
+        assert backup.returncode == 0, backup.stderr
+    finally:
+        hub.stop()
+    share.mkdir(parents=True, exist_ok=True)
     shutil.copy2(original / ROUTE_FOLDER / "inside.csv", share / "outside.csv")
 
     restored = tmp_path / "restored"
@@ -164,6 +174,10 @@ def test_a_restored_hub_never_takes_in_or_deletes_the_originals_files(tmp_path: 
         assert wait_until(lambda: db.statuses().get("finished", 0) == 1, 120), db.statuses()
     finally:
         hub.stop()
+    # The drop in progress is looked for in the restored hub's own folder, never in the original's.
+    in_progress = db.rows("SELECT source_path FROM intake_files WHERE file_name = 'inside.csv'")
+    assert in_progress == [(str(restored / ROUTE_FOLDER / "inside.csv"),)]
+    assert db.rows("SELECT count(*) FROM packages") == [(1,)], "only the restored hub's own drop was packed"
     assert (original / ROUTE_FOLDER / "inside.csv").exists()
     assert (share / "outside.csv").exists()
     assert sorted(p.name for p in (original / ROUTE_FOLDER).iterdir()) == ["inside.csv"]
