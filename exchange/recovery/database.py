@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
@@ -38,11 +39,16 @@ def sqlite_file(url: str) -> Path:
     return path
 
 
-def copy_sqlite(source: Path, target: Path) -> None:
-    """Copy the SQLite database ``source`` to the new file ``target`` (online: one consistent state)."""
+def copy_sqlite(source: Path, target: Path, *, at_rest: bool = False) -> None:
+    """Copy the SQLite database ``source`` to the new file ``target`` (online: one consistent state).
+
+    ``at_rest``: ``source`` is a backup copy that nothing writes, opened read-only without locks, so a set on
+    read-only media restores too (SQLite would otherwise make its ``-shm`` file beside it).
+    """
     if not source.exists():
         raise DatabaseCopyFailed(f"the SQLite database {source} does not exist")
-    with contextlib.closing(sqlite3.connect(source)) as src, contextlib.closing(sqlite3.connect(target)) as dst:
+    opened = sqlite3.connect(f"file:{quote(str(source))}?immutable=1", uri=True) if at_rest else sqlite3.connect(source)
+    with contextlib.closing(opened) as src, contextlib.closing(sqlite3.connect(target)) as dst:
         # All pages in one step: one read transaction, which in WAL mode never blocks the hub's writers (a copy
         # in several steps would start over each time another connection writes, possibly forever).
         src.backup(dst)

@@ -129,7 +129,7 @@ async def _restore_database(source: Path, manifest: Manifest, settings: Settings
             raise RestoreRefused("the backup holds a SQLite database; give a sqlite+aiosqlite:/// --database-url")
         target = database.sqlite_file(url)
         await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True, mode=0o700)
-        await asyncio.to_thread(database.copy_sqlite, copy, target)
+        await asyncio.to_thread(database.copy_sqlite, copy, target, at_rest=True)
         return
     if database.is_sqlite(url):
         raise RestoreRefused("the backup holds a PostgreSQL dump; give a postgresql+asyncpg:// --database-url")
