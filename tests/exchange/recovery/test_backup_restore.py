@@ -193,3 +193,25 @@ def test_a_backup_is_refused_inside_the_data_directory_and_says_where_keys_go(tm
     assert "inside the data directory" in refused.stderr
     assert str(original / "var" / "master.key") in refused.stderr
     assert not (original / "var" / "backups").exists()
+
+
+def test_without_pg_dump_postgresql_is_left_to_its_own_tooling_and_said_so(
+    tmp_path: Path, db_url: str, request: pytest.FixtureRequest
+) -> None:
+    original = tmp_path / "original"
+    _hub(original, db_url)
+    backup = cli(original, "backup", str(tmp_path / "set"))
+    assert backup.returncode == 0, backup.stderr
+    part = json.loads((tmp_path / "set" / "manifest.json").read_text(encoding="utf-8"))["database"]
+    assert part["revision"] and part["url"] == db_url  # the URL as configured, never with a password
+    if db_url.startswith("sqlite"):
+        assert part["copy"] == "handover.db"  # SQLite is always copied: the online backup API is ours to run
+        return
+    assert part["copy"] is None and part["sha256"] is None
+    assert "NOT copied" in backup.stdout and "--pg-dump" in backup.stdout
+    restored = tmp_path / "restored"
+    restored.mkdir()
+    write_config(restored, _restored_url(request, db_url, restored))
+    refused = cli(restored, "restore", str(tmp_path / "set"))
+    assert refused.returncode == 2
+    assert "restore it with the database's own tooling" in refused.stderr
