@@ -18,6 +18,7 @@
 * ``contract_facts`` — database contracts as the plain facts the policies take
 * ``logs`` — structured logging without secrets or personal data
 * ``leases`` — the one lease and heartbeat on database rows, shared by the intake pipeline and the duties
+* ``blobs`` — every byte the hub keeps, behind one interface (local folder or S3-compatible storage)
 * ``folders`` — route and return folders kept relative to the data directory, resolved against it
 * ``recovery`` — backup sets and restoring a hub from one (C-13)
 * ``supervision`` — the one supervisor of background loops (restart with back-off, log) and the health they report
