@@ -4,7 +4,6 @@
 * ``packing`` — AES-256 ZIPs (WinZip AE-2) with a manifest
 * ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads,
   sealed packages in the blob store
-* ``blobs`` — the blob store: every byte the hub keeps, in a local folder or S3-compatible object storage
 * ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
 * ``keys`` — envelope sealing of secrets at rest
 * ``blobs`` — every byte the hub keeps, in a local folder or S3-compatible object storage
@@ -24,5 +23,7 @@
 * ``metrics`` — the operating figures for Prometheus, read from the database at scrape time
 * ``roles`` — the parts one process may run (web, worker, scheduler) and which loop belongs to which
 * ``heartbeats`` — each process's heartbeat row, and which processes of a role are alive
+* ``folders`` — route and return folders kept relative to the data directory, resolved against it
+* ``recovery`` — backup sets and restoring a hub from one (C-13)
 * ``supervision`` — the one supervisor of background loops (restart with back-off, log) and the health they report
 """

@@ -73,10 +73,12 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         except BlobStoreUnavailable as exc:
             raise bootstrap.HubUnavailable(str(exc)) from exc
         preparer = Preparer(connectors, keyring, plugins, scanner=scanner)
+        data_dir = await asyncio.to_thread(settings.data_dir.resolve)
         config = PipelineConfig(
-            store_dir=settings.data_dir / "store",
+            store_dir=data_dir / "store",
             lease=timedelta(seconds=settings.intake.lease_seconds),
-            quarantine_dir=settings.data_dir / "quarantine",
+            quarantine_dir=data_dir / "quarantine",
+            data_dir=data_dir,
         )
         pipeline = Pipeline(sessions, connectors, preparer, config, blobs=blobs)
         try:

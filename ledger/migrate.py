@@ -15,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, data_dir: Path | None = None) -> Config:
+    """Alembic's configuration; ``data_dir`` (absolute) lets a data migration make folders relative to it."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
         config.attributes["connection"] = connection
+    if data_dir is not None:
+        config.attributes["data_dir"] = str(data_dir)
     return config
 
 
@@ -48,8 +51,11 @@ class SchemaNewerThanCode(SchemaOutOfDate):
         )
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate up; a database from a newer handover is refused with ``SchemaNewerThanCode`` before Alembic runs."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, data_dir: Path | None = None) -> None:
+    """Migrate up; a database from a newer handover is refused with ``SchemaNewerThanCode`` before Alembic runs.
+
+    ``data_dir`` is the hub's data directory (absolute): route folders under it are made relative to it (0024).
+    """
     # The scripts are read off the event loop, before the migration's connection is taken.
     known = await asyncio.to_thread(known_revisions)
     head = await asyncio.to_thread(head_revision)
@@ -58,7 +64,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         current = MigrationContext.configure(sync).get_current_revision()
         if current is not None and current not in known:
             raise SchemaNewerThanCode(current, head)
-        command.upgrade(alembic_config(sync), revision)
+        command.upgrade(alembic_config(sync, data_dir), revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(go)

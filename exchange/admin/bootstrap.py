@@ -70,7 +70,7 @@ async def initialise(settings: Settings, admin_login: str = "admin") -> InitResu
     result.actions += await asyncio.to_thread(_make_files, settings)
     async with open_engine(settings, require_schema=False) as engine:
         try:
-            await migrate.upgrade(engine)
+            await migrate.upgrade(engine, data_dir=await asyncio.to_thread(settings.data_dir.resolve))
         except migrate.SchemaNewerThanCode as exc:
             raise HubUnavailable(str(exc)) from None
         head = await asyncio.to_thread(migrate.head_revision)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.admin import sensitive_approvals
 from exchange.admin.subcontracts import describe_outside, items_outside_parent
+from exchange.folders import stored_folder
 from exchange.inbound.rules import DEFAULT_SUFFIXES, normalise_suffix
 from ledger.models import (
     Contract,
@@ -288,8 +289,10 @@ class _Importer:
             self.problems.append(f"{where}: refers to unknown {model.__tablename__} '{code}'")
         return row
 
-    async def _absolute(self, path: Path) -> str:
-        return str(path if path.is_absolute() else await asyncio.to_thread((self.base_dir / path).resolve))
+    async def _stored(self, path: Path) -> str:
+        """A folder as the database keeps it: relative to ``base_dir`` (the data directory) when under it."""
+        base = await asyncio.to_thread(self.base_dir.resolve)
+        return stored_folder(path if path.is_absolute() else await asyncio.to_thread((base / path).resolve), base)
 
     async def run(self, files: list[tuple[Path, ImportFile]]) -> None:
         # Kinds in dependency order across all files, so one file may refer to another's entries.
@@ -472,7 +475,7 @@ class _Importer:
         if entry.contract and contract is None:
             return
         values = {
-            "path": await self._absolute(entry.path),
+            "path": await self._stored(entry.path),
             "contract_id": contract.id if contract is not None else None,
             "section": entry.section,
             "password_channels": list(entry.password_channels),
@@ -488,9 +491,9 @@ class _Importer:
         values = {
             "name": entry.name,
             "program_id": program.id,
-            "watch_dir": await self._absolute(entry.watch_dir),
-            "quarantine_dir": await self._absolute(quarantine),
-            "processed_dir": await self._absolute(entry.processed_dir) if entry.processed_dir else None,
+            "watch_dir": await self._stored(entry.watch_dir),
+            "quarantine_dir": await self._stored(quarantine),
+            "processed_dir": await self._stored(entry.processed_dir) if entry.processed_dir else None,
             "force_polling": entry.force_polling,
             "encoding": entry.encoding,
             "allowed_file_types": entry.allowed_file_types,
@@ -523,9 +526,10 @@ async def import_files(
 ) -> ImportSummary:
     """Import all files inside the caller's transaction; raise ImportError_ on any problem.
 
-    The caller rolls back on the exception, so nothing is half-written. Relative folder paths in routes are
-    resolved against ``base_dir`` and stored absolute. ``plugins`` give the default item list of a contract
-    that has none (``default_items``).
+    The caller rolls back on the exception, so nothing is half-written. Relative folder paths in routes and
+    return folders are resolved against ``base_dir`` (the data directory, absolute); a folder under it is stored
+    relative to it (``exchange.folders``), so a restored copy of the hub never watches the original's folders.
+    ``plugins`` give the default item list of a contract that has none (``default_items``).
     """
     files = await asyncio.to_thread(parse_files, paths)
     importer = _Importer(session, base_dir, plugins)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from exchange.folders import resolve_folder
 from ledger.models import Contract, Designation, Route, RouteTarget
 
 
@@ -37,7 +39,7 @@ class RouteView:
     code: str
     name: str
     program: str
-    watch_dir: str
+    watch_dir: str  # resolved: a folder kept relative is shown under this hub's data directory
     quarantine_dir: str
     scan_values: bool  # C-07: cell values are screened for forbidden categories, not only column names
     targets: list[TargetView]
@@ -46,7 +48,8 @@ class RouteView:
         return asdict(self)
 
 
-async def list_routes(session: AsyncSession) -> list[RouteView]:
+async def list_routes(session: AsyncSession, data_dir: Path) -> list[RouteView]:
+    """Every route, its folders resolved against ``data_dir`` (absolute)."""
     routes = (
         await session.execute(
             select(Route)
@@ -68,8 +71,8 @@ async def list_routes(session: AsyncSession) -> list[RouteView]:
             code=route.code,
             name=route.name,
             program=route.program.code,
-            watch_dir=route.watch_dir,
-            quarantine_dir=route.quarantine_dir,
+            watch_dir=str(resolve_folder(route.watch_dir, data_dir)),
+            quarantine_dir=str(resolve_folder(route.quarantine_dir, data_dir)),
             scan_values=route.scan_values,
             targets=[
                 TargetView(

@@ -27,6 +27,7 @@
 * ``serve`` — ``serve [--role web,worker,scheduler]``
 * ``health`` — ``health [--role …]`` (are processes of each role alive and progressing; exit status for monitoring)
 * ``reference`` — ``reference load|remove`` (the ward's data that returned records are checked against)
+* ``backup`` — ``backup``, ``restore`` (a consistent backup set and a hub rebuilt from one, C-13)
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import click
 from exchange.cli import (
     accounts,
     admin,
+    backup,
     database,
     dummy,
     duties,
@@ -104,5 +106,6 @@ for module in (
     serve,
     health,
     reference,
+    backup,
 ):
     module.register(main)

@@ -19,9 +19,11 @@ def register(main: click.Group) -> None:
     def upgrade(state: CliState) -> None:
         """Bring the database to the newest migration (a database from a newer handover is refused, unchanged)."""
 
+        data_dir = state.settings.data_dir.resolve()
+
         async def go() -> str:
             async with bootstrap.open_engine(state.settings, require_schema=False) as engine:
-                await migrate.upgrade(engine)
+                await migrate.upgrade(engine, data_dir=data_dir)
                 return str(await migrate.current_revision(engine))
 
         try:

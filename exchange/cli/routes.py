@@ -21,9 +21,11 @@ def register(main: click.Group) -> None:
     def list_(state: CliState, as_json: bool) -> None:
         """Each route with its watched folder, contracts and recipients."""
 
+        data_dir = state.settings.data_dir.resolve()
+
         async def go() -> list[routes_view.RouteView]:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
-                return await routes_view.list_routes(session)
+                return await routes_view.list_routes(session, data_dir)
 
         views = run(go())
         if as_json:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from exchange.folders import resolve_folder
 from exchange.inbound import inbox, uploads
 from exchange.keys import sealing
 from exchange.packing import packer, streamed
@@ -70,7 +71,7 @@ async def deliver(
         recipient=found.program.section,
         created_at=upload.uploaded_at,
     )
-    dest = Path(folder.path) / _zip_name(upload.file_name, upload.public_id)
+    dest = resolve_folder(folder.path, data_dir) / _zip_name(upload.file_name, upload.public_id)
     await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
     source = streamed.reader(uploads.read_upload(data_dir, keyring, upload), asyncio.get_running_loop())
     try:

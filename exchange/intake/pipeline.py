@@ -37,6 +37,7 @@ from connectors.base import Connector, ConnectorError, StoredObject, Verificatio
 from exchange.blobs.store import BlobCorrupt, BlobError, BlobMissing, BlobStore
 from exchange.delivery import package_blobs
 from exchange.delivery.endpoint_access import sync_access
+from exchange.folders import RouteFolders
 from exchange.intake import preparation
 from exchange.intake import results as outcome
 from exchange.intake.sealed_quarantine import QuarantineVault, SealedSource, erase
@@ -70,6 +71,8 @@ class PipelineConfig:
     quarantine_dir: Path | None = None
     # Where a package is copied out of a remote blob store for a connector; by default ``cache`` beside the store.
     cache_dir: Path | None = None
+    # What relative route folders resolve against (absolute); by default the store's parent, the data directory.
+    data_dir: Path | None = None
 
 
 class Pipeline:
@@ -151,7 +154,7 @@ class Pipeline:
         )
         sealed = await asyncio.to_thread(
             partial(outcome.set_aside, vault=self.vault, identity=row.source_identity),
-            route,
+            self.folders(route),
             raw,
             row.file_name,
             row.public_id,
@@ -197,6 +200,10 @@ class Pipeline:
                 assert row is not None
                 if claim is None or row.status not in ACTIVE or row.attempts > 0:
                     return row
+
+    def folders(self, route: Route) -> RouteFolders:
+        """The route's folders, relative ones resolved against the data directory."""
+        return RouteFolders.of(route, self.config.data_dir or self.config.store_dir.parent)
 
     def worker(self) -> Leases[int]:
         """The leases of one more worker task, under a holder name of its own."""
@@ -459,7 +466,7 @@ class Pipeline:
             if failed:
                 # Told at once, while other packages may still be retrying; rewriting the same result is harmless.
                 await self._confirm(held)
-                await asyncio.to_thread(outcome.write_failed_result, intake, intake.route, failed)
+                await asyncio.to_thread(outcome.write_failed_result, intake, self.folders(intake.route), failed)
             if waiting:
                 await self._commit(session, held, intake, retry_in=self._backoff(intake.attempts))
             elif failed:
@@ -602,8 +609,8 @@ class Pipeline:
             await session.commit()  # ends the read before the file work
             route = intake.route
             await self._confirm(held)
-            await asyncio.to_thread(outcome.write_delivered_result, intake, route, packages)
-            await asyncio.to_thread(outcome.remove_original, intake, route)
+            await asyncio.to_thread(outcome.write_delivered_result, intake, self.folders(route), packages)
+            await asyncio.to_thread(outcome.remove_original, intake, self.folders(route))
             intake.status = IntakeStatus.FINISHED
             intake.finished_at = self.clock()
             await record(session, outcome.finished_entry(intake, packages))
@@ -617,7 +624,9 @@ class Pipeline:
     ) -> None:
         route = intake.route
         await self._confirm(held)
-        kept = await asyncio.to_thread(outcome.move_to_quarantine, intake, route, reason_ja, self.vault, sealed)
+        kept = await asyncio.to_thread(
+            outcome.move_to_quarantine, intake, self.folders(route), reason_ja, self.vault, sealed
+        )
         origin_file = None
         async with self.sessions() as session:
             session.add(intake)

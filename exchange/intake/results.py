@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exchange.folders import RouteFolders
 from exchange.intake.sealed_quarantine import QuarantineVault, remove_drop
 from ledger.files import write_atomic
-from ledger.models import IntakeFile, Package, Route
+from ledger.models import IntakeFile, Package
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,8 @@ def _write_result(folder: Path, file_name: str, document: dict[str, Any], text: 
     raise AssertionError("unreachable")
 
 
-def write_delivered_result(intake: IntakeFile, route: Route, packages: Sequence[Package]) -> None:
-    folder = Path(intake.source_path).parent if intake.manual else Path(route.watch_dir)
+def write_delivered_result(intake: IntakeFile, folders: RouteFolders, packages: Sequence[Package]) -> None:
+    folder = Path(intake.source_path).parent if intake.manual else folders.watch
     document = {
         "status": "delivered",
         "file": intake.file_name,
@@ -113,9 +114,9 @@ def failed_reason(packages: Sequence[Package]) -> str:
     return "提供できませんでした（再試行しても解決しない誤りです）。担当者の確認が必要です。" + "／".join(lines)
 
 
-def write_failed_result(intake: IntakeFile, route: Route, packages: Sequence[Package]) -> None:
+def write_failed_result(intake: IntakeFile, folders: RouteFolders, packages: Sequence[Package]) -> None:
     """Tell staff beside the drop that these packages failed for good; the original stays until they act."""
-    folder = Path(intake.source_path).parent if intake.manual else Path(route.watch_dir)
+    folder = Path(intake.source_path).parent if intake.manual else folders.watch
     document = {
         "status": "delivery_failed",
         "file": intake.file_name,
@@ -149,7 +150,7 @@ def _same_drop(source: Path, identity: str | None) -> bool:
     return (str(info.st_dev), str(info.st_ino)) == (device, inode)
 
 
-def remove_original(intake: IntakeFile, route: Route) -> None:
+def remove_original(intake: IntakeFile, folders: RouteFolders) -> None:
     """Delete the plaintext original, or move it to the route's processed folder; absent already is fine."""
     if intake.manual or intake.released_from_id is not None:
         return  # the operator's own file, or a released drop (whose sealed file the pipeline erases)
@@ -158,8 +159,8 @@ def remove_original(intake: IntakeFile, route: Route) -> None:
     if not _same_drop(source, intake.source_identity):
         marker.unlink(missing_ok=True)
         return
-    if route.processed_dir:
-        target_dir = Path(route.processed_dir)
+    if folders.processed is not None:
+        target_dir = folders.processed
         target_dir.mkdir(parents=True, exist_ok=True)
         if source.exists():
             shutil.move(source, target_dir / f"{intake.public_id[:8]}_{source.name}")
@@ -169,7 +170,7 @@ def remove_original(intake: IntakeFile, route: Route) -> None:
 
 
 def move_to_quarantine(
-    intake: IntakeFile, route: Route, reason_ja: str, vault: QuarantineVault | None, sealed: Path | None
+    intake: IntakeFile, folders: RouteFolders, reason_ja: str, vault: QuarantineVault | None, sealed: Path | None
 ) -> Path | None:
     """Take a refused drop out of the watched folder, sealed; returns the sealed file, None if none was made.
 
@@ -180,7 +181,7 @@ def move_to_quarantine(
     if intake.manual:
         return None  # the operator's own file is left alone; the reason is shown on the command line
     source = Path(intake.source_path)
-    folder = Path(route.watch_dir)
+    folder = folders.watch
     if intake.released_from_id is not None:
         _write_quarantined(folder, intake.file_name, intake.public_id, reason_ja, sealed, None)
         return sealed
@@ -195,12 +196,12 @@ def move_to_quarantine(
         source.with_name(source.name + ".done").unlink(missing_ok=True)
         return None
     return set_aside(
-        route, source, intake.file_name, intake.public_id, reason_ja, vault=vault, identity=intake.source_identity
+        folders, source, intake.file_name, intake.public_id, reason_ja, vault=vault, identity=intake.source_identity
     )
 
 
 def set_aside(
-    route: Route,
+    folders: RouteFolders,
     source: Path,
     shown_name: str,
     intake_id: str | None,
@@ -226,7 +227,7 @@ def set_aside(
         source.with_name(source.name + ".done").unlink(missing_ok=True)
         _write_quarantined(source.parent, shown_name, intake_id, reason_ja, sealed, None)
         return sealed
-    quarantine = Path(route.quarantine_dir)
+    quarantine = folders.quarantine
     tag = (intake_id or os.urandom(4).hex())[:8]
     target: Path | None = quarantine / f"{tag}_{shown_name}"
     try:

@@ -77,7 +77,7 @@ class IntakeService:
         return unsettled_any
 
     async def _scan_route(self, route: Route) -> bool:
-        folder = Path(route.watch_dir)
+        folder = self.pipeline.folders(route).watch
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         ready, unsettled = await asyncio.to_thread(self.tracker.look, folder)
         for item in ready:
@@ -110,7 +110,9 @@ class IntakeService:
         self._set_aside.add((route.id, item.identity))
         shown = outcome.display_name(item.path.name)
         try:
-            await asyncio.to_thread(outcome.set_aside, route, item.path, shown, None, SET_ASIDE_REASON_JA)
+            await asyncio.to_thread(
+                outcome.set_aside, self.pipeline.folders(route), item.path, shown, None, SET_ASIDE_REASON_JA
+            )
         except OSError:
             log.exception("a file of route %s could not be set aside either; it is left where it is", route.code)
 
@@ -127,15 +129,16 @@ class IntakeService:
 
     async def watch_loop(self, beat: Beat = _never) -> None:
         routes = await self.routes()
-        groups: dict[bool, list[str]] = {}
+        groups: dict[bool, list[Path]] = {}
         for route in routes:
-            await asyncio.to_thread(Path(route.watch_dir).mkdir, parents=True, exist_ok=True)
-            groups.setdefault(route.force_polling, []).append(route.watch_dir)
+            folder = self.pipeline.folders(route).watch
+            await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+            groups.setdefault(route.force_polling, []).append(folder)
         beat()
         await asyncio.gather(*(self._watch(paths, polling) for polling, paths in groups.items()))
         await asyncio.Event().wait()  # no routes to watch: the rescan alone does the work
 
-    async def _watch(self, paths: Sequence[str], polling: bool) -> None:
+    async def _watch(self, paths: Sequence[Path], polling: bool) -> None:
         async for _changes in watchfiles.awatch(*paths, force_polling=polling, recursive=False, debounce=200):
             self._wake.set()
 

@@ -98,6 +98,8 @@ class Route(Base):
     code: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(300))
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    # Folders under the data directory are stored relative to it (resolved against the running hub's own data
+    # directory, ``exchange.folders``), so a restored copy never watches the original's; others are absolute.
     watch_dir: Mapped[str] = mapped_column(String(1000))
     quarantine_dir: Mapped[str] = mapped_column(String(1000))
     processed_dir: Mapped[str | None] = mapped_column(String(1000))

@@ -24,7 +24,7 @@ class ReturnFolder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     code: Mapped[str] = mapped_column(String(100), unique=True)
-    path: Mapped[str] = mapped_column(String(1000))
+    path: Mapped[str] = mapped_column(String(1000))  # relative to the data directory when under it (0024)
     contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"), unique=True)
     section: Mapped[str | None] = mapped_column(String(100), unique=True)
     # Where staff may pick up a delivered ZIP's password (``policies.channels``): never the folder itself.

@@ -62,7 +62,7 @@ async def run_due(runner: DutyRunner) -> list[DutyRun]:
 async def route_dir(hub: HubServices, code: str) -> Path:
     async with hub.sessions() as session:
         route = (await session.execute(select(Route).where(Route.code == code))).scalar_one()
-        return Path(route.watch_dir)
+        return hub.pipeline.folders(route).watch
 
 
 async def process(hub: HubServices) -> None:

@@ -34,12 +34,14 @@ async def test_demo_import_is_idempotent(db_session: AsyncSession, tmp_path: Pat
     assert [await count(db_session, m) for m in (Party, Person, Contract, Route, Designation)] == counts
 
 
-async def test_routes_have_absolute_folders_and_recipients(db_session: AsyncSession, tmp_path: Path) -> None:
+async def test_route_folders_are_kept_relative_and_shown_resolved(db_session: AsyncSession, tmp_path: Path) -> None:
     await load(db_session, tmp_path)
     async with db_session.begin():
-        routes = {r.code: r for r in await list_routes(db_session)}
+        stored = (await db_session.execute(select(Route).where(Route.code == "s1-to-printer"))).scalar_one()
+        routes = {r.code: r for r in await list_routes(db_session, tmp_path)}
+    # Kept relative to the data directory, so a restored copy of the hub watches its own folders (C-13).
+    assert stored.watch_dir == "inbox/生活保護追加給付/再委託先_印刷"
     printer = routes["s1-to-printer"]
-    assert Path(printer.watch_dir).is_absolute()
     assert printer.watch_dir == str(tmp_path / "inbox" / "生活保護追加給付" / "再委託先_印刷")
     assert {p.name for p in printer.targets[0].recipients} == {"印刷 三子", "印刷 四郎"}
 
@@ -156,7 +158,7 @@ async def test_a_contract_without_items_gets_the_plugin_defaults_visibly(
     async with db_session.begin():
         late = (await db_session.execute(select(Contract).where(Contract.code == "s4-late"))).scalar_one()
         assert late.allowed_items == list(aircon_josei.CONTRACTOR_ITEMS)
-        route = {r.code: r for r in await list_routes(db_session)}["s4-late"]
+        route = {r.code: r for r in await list_routes(db_session, tmp_path)}["s4-late"]
     assert [t.items for t in route.targets] == [
         list(aircon_josei.CONTRACTOR_ITEMS),
         list(aircon_josei.SUBCONTRACTOR_ITEMS),  # the sub-contractor's role, within its parent's items

@@ -46,7 +46,7 @@ async def test_a_contract_folder_wins_over_its_section_folder(db_session: AsyncS
         main = await folder_for(db_session, contracts["s1-main"])
         printer = await folder_for(db_session, contracts["s1-print"])
     assert set(folders) == {"ret-welfare", "ret-s1-print"}
-    assert folders["ret-welfare"].path == str((tmp_path / "returns" / "welfare").resolve())
+    assert folders["ret-welfare"].path == "returns/welfare"  # kept relative to the data directory (C-13)
     assert folders["ret-welfare"].password_channels == ["portal", "notice"]
     assert main is not None and main.code == "ret-welfare"
     assert printer is not None and printer.code == "ret-s1-print" and printer.password_channels == ["notice"]

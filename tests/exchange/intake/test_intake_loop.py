@@ -67,7 +67,8 @@ async def test_a_name_that_is_not_utf8_is_quarantined_and_the_others_go_on(
     hub: HubServices, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     contractor = await _route(hub, "s1-to-contractor")
-    folder, quarantine = Path(contractor.watch_dir), Path(contractor.quarantine_dir)
+    folders = hub.pipeline.folders(contractor)
+    folder, quarantine = folders.watch, folders.quarantine
     printer = await route_dir(hub, "s1-to-printer")
     csv = tmp_path / "source.csv"
     await asyncio.to_thread(write_dummy_csv, S1, 3, csv, encoding="cp932")
