@@ -56,8 +56,11 @@ def _config(host: Path, database_url: str, moto: MotoS3, bucket: str) -> None:
 
 
 def _share_watched_folders(host: Path, shared: Path) -> None:
-    """The ward's watched folders, one share seen from this host's data directory (here a symlink)."""
+    """The ward's watched folders, one share seen from this host's data directory (here a symlink), and the
+    connectors' folders on this host, made by the operator as on any host."""
     (host / "var" / "inbox").symlink_to(shared / "var" / "inbox", target_is_directory=True)
+    for folder in ("outbox", "media/staging", "media/images"):
+        (host / "var" / folder).mkdir(parents=True)
 
 
 def _copy_keys(source: Path, host: Path) -> None:
@@ -74,7 +77,7 @@ async def _token_for_handler(database_url: str) -> str:
         async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
             person = await session.scalar(select(Person).where(Person.code == "b-handler"))
             assert person is not None
-            account = await add_account(session, "b-handler", PersonRole.CONTRACTOR, person)
+            account = await add_account(session, "b-handler", PersonRole.HANDLER, person)
             return api_tokens.create(session, account, "複数ホスト試験", now=datetime.now(UTC))
     finally:
         await engine.dispose()
