@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.duties.scheduler import DutyRunner, build_context
+from exchange.keys.sources import KeyUnavailable
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
 from ledger import reports
@@ -69,6 +70,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except bootstrap.HubUnavailable as exc:
         fail(str(exc))
+    except KeyUnavailable as exc:
+        fail("the hub's keys cannot be used:", [str(exc)])
 
 
 def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:

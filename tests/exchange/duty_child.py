@@ -16,6 +16,7 @@ from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
+from connectors.options import SecretRef
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner, run_duties
 from exchange.retention.sweep import Sweeper
 from exchange.supervision import Health, supervise
@@ -39,7 +40,7 @@ class HangingConnector(LocalConnector):
 def context(db_url: str, directory: Path) -> DutyContext:
     config = DutyConfig(
         certificates_dir=directory / "certificates",
-        signing_key_path=directory / "ledger-signing.key",
+        signing_key=SecretRef(file=directory / "ledger-signing.key"),
         ledger_origin="test.handover/ledger",
     )
     clock_file = directory / "clock"
@@ -69,7 +70,7 @@ async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
     sweeper = Sweeper(
         ctx.sessions,
         {"outbox": connector},
-        signing_key=load_key_file(ctx.config.signing_key_path),
+        signing_key=load_key_file(directory / "ledger-signing.key"),
         certificates_dir=ctx.config.certificates_dir,
     )
     await sweeper.sweep(ctx.clock())

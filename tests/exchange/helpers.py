@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import Connector
 from connectors.local import LocalOptions
 from connectors.media import MediaOptions
-from connectors.options import JurisdictionOptions
+from connectors.options import JurisdictionOptions, SecretRef
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from exchange.hub import HubServices
 from exchange.intake.service import IntakeService
@@ -48,7 +48,9 @@ async def duty_context(
     if not await asyncio.to_thread(key_path.exists):
         await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
     config = DutyConfig(
-        certificates_dir=tmp_path / "certificates", signing_key_path=key_path, ledger_origin="test.handover/ledger"
+        certificates_dir=tmp_path / "certificates",
+        signing_key=SecretRef(file=key_path),
+        ledger_origin="test.handover/ledger",
     )
     return DutyContext(session_factory(engine), connectors or {}, config, clock=clock)
 

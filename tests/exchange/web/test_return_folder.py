@@ -13,6 +13,7 @@ import pyzipper
 from aiohttp import FormData
 from sqlalchemy import select
 
+from connectors.options import SecretRef
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from ledger.models.inbound import InboundFile, InboundStatus
 from ledger.models.ledger import LedgerEntry
@@ -55,10 +56,10 @@ async def _runner(portal: Portal, tmp_path: Path) -> DutyRunner:
     await asyncio.to_thread(generate_key_file, key, "test.handover/ledger")
     config = DutyConfig(
         certificates_dir=tmp_path / "certificates",
-        signing_key_path=key,
+        signing_key=SecretRef(file=key),
         ledger_origin="test.handover/ledger",
         data_dir=portal.data_dir,
-        master_key_path=tmp_path / "master.key",  # the portal world's keyring (tests.factories.keyring)
+        master_key=SecretRef(file=tmp_path / "master.key"),  # the portal world's keyring (tests.factories.keyring)
     )
     return DutyRunner(DutyContext(portal.maker, {}, config))
 
