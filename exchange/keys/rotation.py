@@ -132,7 +132,7 @@ async def census(session: AsyncSession) -> dict[str, Counter[str]]:
     for column in SEALED_COLUMNS:
         if column.key_id is not None:
             query = select(column.key_id, func.count()).where(column.sealed.is_not(None)).group_by(column.key_id)
-            counts[column.label] = Counter({key_id: n for key_id, n in (await session.execute(query)).tuples()})
+            counts[column.label] = Counter({key_id: n for key_id, n in (await session.execute(query))})
         else:  # no key id column (short-lived rows): read each secret's own header
             sealed_values = (await session.scalars(select(column.sealed).where(column.sealed.is_not(None)))).all()
             counts[column.label] = Counter(_key_id_of(value) for value in sealed_values if value is not None)
@@ -186,7 +186,7 @@ async def _rotate_column(
     current = keyring.current.key_id
     while True:
         async with sessions() as session, session.begin():
-            rows = (await session.execute(column.pending(current, after_id, batch_rows))).tuples().all()
+            rows = (await session.execute(column.pending(current, after_id, batch_rows))).all()
             if not rows:
                 return
             moved, failures = await asyncio.to_thread(_rewrap_batch, keyring, column, rows)

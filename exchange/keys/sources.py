@@ -44,6 +44,11 @@ def _from_env(name: str, ref: SecretRef) -> str:
 def master_key(name: str, ref: SecretRef) -> MasterKey:
     """One master key; ``name`` is its settings key (``keys.master``, ``keys.old_masters[0]``) for messages."""
     if ref.file is not None:
+        if not ref.file.exists():
+            raise KeyUnavailable(
+                f"{name}: the master key file {ref.file} does not exist; `handover init` creates the first one,"
+                " `handover keys generate FILE` a new one"
+            )
         try:
             return load_master_key(ref.file)
         except MasterKeyError as exc:
