@@ -21,9 +21,9 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -59,13 +59,13 @@ class SealedColumn:
     aad: Callable[[str], bytes]
     owner_join: ColumnElement[bool] | None = None
 
-    def _rows(self) -> Select[tuple[int, bytes, str]]:
-        query: Select[Any] = select(self.id, self.sealed, self.owner)
+    def _rows(self) -> Select[int, bytes | None, str]:
+        query: Select[int, bytes | None, str] = select(self.id, self.sealed, self.owner)
         if self.owner_join is not None:
             query = query.join_from(self.id.class_, self.owner.class_, self.owner_join)
         return query.where(self.sealed.is_not(None))
 
-    def pending(self, current_key_id: str, after_id: int, limit: int) -> Select[tuple[int, bytes, str]]:
+    def pending(self, current_key_id: str, after_id: int, limit: int) -> Select[int, bytes | None, str]:
         """Rows after ``after_id`` that may still be on an older key (all of them, without a key id column)."""
         query = self._rows().where(self.id > after_id)
         if self.key_id is not None:
@@ -158,12 +158,14 @@ Progress = Callable[[str, int], None]
 
 
 def _rewrap_batch(
-    keyring: sealing.Keyring, column: SealedColumn, rows: Sequence[tuple[int, bytes, str]]
+    keyring: sealing.Keyring, column: SealedColumn, rows: Sequence[Row[int, bytes | None, str]]
 ) -> tuple[list[tuple[int, bytes, bytes]], list[Failure]]:
     """The batch's new sealed values (row id, old value, new value); CPU work, so it runs in a worker thread."""
     moved: list[tuple[int, bytes, bytes]] = []
     failures: list[Failure] = []
     for row_id, old, owner in rows:
+        if old is None:  # never selected (``pending`` wants a value); the column type allows it
+            continue
         try:
             secret = sealing.SealedSecret.from_bytes(old)
             if secret.key_id == keyring.current.key_id:
@@ -201,7 +203,7 @@ async def _rotate_column(
                     .values(values)
                     .execution_options(synchronize_session=False)
                 )
-                written += (await session.execute(statement)).rowcount
+                written += cast(CursorResult[Any], await session.execute(statement)).rowcount
         # Counted once the batch is committed: what the progress line says has moved, has.
         result.moved[column.label] += written
         result.failures += failures
