@@ -23,7 +23,6 @@ from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.keys import sources
-from exchange.keys.sources import KeyUnavailable
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
 from ledger import reports
@@ -71,7 +70,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except bootstrap.HubUnavailable as exc:
         fail(str(exc))
-    except KeyUnavailable as exc:
+    except sources.KeyUnavailable as exc:
         fail("the hub's keys cannot be used:", [str(exc)])
 
 
@@ -170,7 +169,7 @@ def register(main: click.Group) -> None:
         try:  # the keys as the hub will read them at start (their ids only: a key's value is never shown)
             keyring = sources.hub_keyring(settings)
             signing = sources.signing_key(settings.signing_key).verifier
-        except KeyUnavailable as exc:
+        except sources.KeyUnavailable as exc:
             fail("the hub's keys cannot be used:", [str(exc)])
         source = state.config_path or "built-in defaults / config/hub.toml"
         click.echo(f"configuration OK ({source})")
