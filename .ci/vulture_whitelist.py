@@ -69,9 +69,6 @@ _.dump_bytecode
 # --- Wired by a named open issue --------------------------------------------------------------------------------
 
 
-_.rewrap  # issue 15 wires: key rotation (handover keys rotate)
-_.key_ids
-
 _.Appender  # issue 16 wires: group commit for the pipeline, portal and duties
 _.aclose
 

@@ -28,6 +28,7 @@ from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
 from exchange.intake.preparation import Preparer
 from exchange.intake.service import IntakeService
+from exchange.keys import sources
 from exchange.keys.sealing import Keyring
 from exchange.roles import Role, ordered
 from exchange.settings import Settings
@@ -60,7 +61,9 @@ class HubServices:
 @asynccontextmanager
 async def services(settings: Settings) -> AsyncIterator[HubServices]:
     async with bootstrap.open_engine(settings) as engine:
-        keyring = await asyncio.to_thread(Keyring.load, settings.master_key_path)
+        keyring = await asyncio.to_thread(sources.hub_keyring, settings)
+        # Checked now, so a missing or malformed signing key stops the start instead of the first checkpoint.
+        await asyncio.to_thread(sources.signing_key, settings.signing_key)
         connectors = await asyncio.to_thread(build_connectors, settings.connectors)  # reads secret files
         sessions = bootstrap.sessions(engine)
         scanner = None

@@ -170,16 +170,27 @@ class S3BlobSettings(Strict):
         return self
 
 
+class KeySettings(Strict):
+    """Where the hub's keys come from: each a file (owner-only, as ``handover keys generate`` writes it) or an
+    environment variable the operator sets on every host (a master key as base64, the signing key as its
+    ``PRIVATE+KEY+…`` line). Unset: the files ``DATA_DIR/master.key`` and ``DATA_DIR/ledger-signing.key``."""
+
+    master: SecretRef | None = None
+    # Earlier master keys, kept so that what they sealed still opens (until ``handover keys rotate`` has moved
+    # every sealed secret to ``master`` and every sealed file under them has been deleted).
+    old_masters: list[SecretRef] = []
+    signing: SecretRef | None = None
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start. Unknown keys are errors, so a typo never silently falls back."""
 
     model_config = SettingsConfigDict(env_prefix="HANDOVER_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     data_dir: Path = Path("var")
-    master_key_file: Path | None = None
-    signing_key_file: Path | None = None
     ledger_origin: str = "handover.local/ledger"
     database: DatabaseSettings = DatabaseSettings()
+    keys: KeySettings = KeySettings()
     web: WebSettings = WebSettings()
     serve: ServeSettings = ServeSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -192,12 +203,12 @@ class Settings(BaseSettings):
     demo_dir: Path = Path("config/demo")
 
     @property
-    def master_key_path(self) -> Path:
-        return self.master_key_file or self.data_dir / "master.key"
+    def master_key(self) -> SecretRef:
+        return self.keys.master or SecretRef(file=self.data_dir / "master.key")
 
     @property
-    def signing_key_path(self) -> Path:
-        return self.signing_key_file or self.data_dir / "ledger-signing.key"
+    def signing_key(self) -> SecretRef:
+        return self.keys.signing or SecretRef(file=self.data_dir / "ledger-signing.key")
 
     @classmethod
     def settings_customise_sources(
@@ -294,7 +305,11 @@ def _cross_check(settings: Settings, *, check_secrets: bool) -> list[str]:
 
 
 def _secret_refs(value: object, path: str) -> Iterator[tuple[str, SecretRef]]:
-    """Every secret reference in the settings with its key path, whichever model (or connector kind) holds it."""
+    """Every secret reference in the settings with its key path, whichever model (or connector kind) holds it.
+
+    The keys are left out: they are not text, and ``exchange.keys.sources`` reads and checks them where used."""
+    if isinstance(value, KeySettings):
+        return
     if isinstance(value, SecretRef):
         yield path, value
     elif isinstance(value, BaseModel):

@@ -11,6 +11,7 @@ on top of the builders:
 - ``S1_CONTRACT`` and ``S1_PRINTER``: the same kind of contract as plain facts, for the policy rules;
 - ``package_file``: an AES ZIP as the packer writes it, for the connector tests;
 - ``issue_hub_certificate``: an issued, signed hub deletion certificate over one package.
+- ``add_sealed_secrets``: one of every kind of secret sealed in the database, for the key-rotation tests.
 """
 
 from __future__ import annotations
@@ -28,18 +29,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.base import Jurisdiction
+from exchange.admin import asp_credentials
 from exchange.admin.data_import import import_files
 from exchange.delivery.package_blobs import package_key
 from exchange.identity import totp
 from exchange.identity.accounts import hash_password_async
+from exchange.inbound import return_folders
 from exchange.keys import sealing
 from ledger.hub_certificate import ErasedPackage, build_document, certificate_number, sign_document
 from ledger.models.base import new_public_id
 from ledger.models.contracts import Contract, Designation, DesignationRole, Program, Route, RouteTarget
-from ledger.models.identity import TotpFactor
+from ledger.models.identity import LoginChallenge, TotpFactor
+from ledger.models.inbound import InboundFile
 from ledger.models.packages import Package, PackageStatus
 from ledger.models.parties import Account, Party, PartyKind, Person, PersonRole
 from ledger.models.retention import HubCertificateStatus, HubDeletionCertificate, HubDeletionItem
+from ledger.models.return_folders import ReturnDelivery, ReturnFolder
 from ledger.tlog.checkpoint import SigningKey
 from policies.pluginmanager import PluginConfig, build_plugin_manager
 from policies.rules import ConnectorFacts, ContractFacts, SubcontractApproval
@@ -440,3 +445,102 @@ async def add_route_target(session: AsyncSession, contract: Contract, password_c
             route_id=route.id, contract_id=contract.id, connector="outbox", password_channels=password_channels
         ),
     )
+
+
+# --- issue 15 (key rotation): one of every secret the hub keeps sealed in the database ----------------------------
+
+
+@dataclass(frozen=True)
+class SealedValue:
+    """A secret sealed in the database: its table, the public id its AAD names, and the plain value."""
+
+    table: str
+    owner: str
+    plaintext: bytes
+
+
+async def add_sealed_secrets(session: AsyncSession, keyring: sealing.Keyring, copies: int) -> list[SealedValue]:
+    """``copies`` of each kind of sealed secret, each sealed the way the hub seals it: a package password, a
+    confirmed and a pending TOTP secret, LGWAN-ASP login details, a return-folder ZIP's password."""
+    made: list[SealedValue] = []
+    ward = await add_party(session, "ward-keys", PartyKind.WARD)
+    staff = await add_person(session, "staff-keys", ward, PersonRole.STAFF, section="生活福祉課")
+    party = await add_party(session, "contractor-keys", PartyKind.CONTRACTOR)
+    handler = await add_person(session, "handler-keys", party, PersonRole.HANDLER)
+    program = await add_program(session, "p-keys", "鍵の試験", "生活福祉課")
+    contract = await add_contract(session, "c-keys", party, program)
+    folder = await _added(session, ReturnFolder(code="ret-keys", path="returns/keys", contract_id=contract.id))
+    for n in range(copies):
+        password = f"package-password-{n}".encode()
+        package_id = new_public_id()
+        sealed = sealing.seal(keyring.current, password, package_id.encode())
+        await add_package(
+            session,
+            contract,
+            delivered_at=None,
+            public_id=package_id,
+            sealed_password=sealed.to_bytes(),
+            key_id=sealed.key_id,
+        )
+        made.append(SealedValue("packages", package_id, password))
+
+        person = await add_person(session, f"handler-keys-{n}", party, PersonRole.HANDLER)
+        account = await add_account(session, f"keys-{n}", PersonRole.HANDLER, person)
+        secret = await add_totp(session, account, keyring)
+        made.append(SealedValue("totp_factors", account.public_id, secret.encode()))
+        pending = totp.new_secret()
+        challenge = LoginChallenge(
+            token_hash=hashlib.sha256(f"challenge-{n}".encode()).digest(),
+            account_id=account.id,
+            purpose="setup",
+            csrf_token="csrf",
+            pending_secret=totp.seal_secret(keyring, pending, account.public_id),
+            source_ip="127.0.0.1",
+        )
+        await _added(session, challenge)
+        made.append(SealedValue("login_challenges", account.public_id, pending.encode()))
+
+        received = asp_credentials.Received(
+            f"asp-{n}",
+            "LGWAN-ASP 事業者",
+            "https://asp.example.lg.jp/",
+            f"login-{n}",
+            f"asp-password-{n}",
+            "手渡し",
+            datetime(2026, 4, 1, tzinfo=UTC),
+        )
+        credential = await asp_credentials.record_received(
+            session, keyring, received, staff_code=staff.code, now=datetime(2026, 4, 2, tzinfo=UTC)
+        )
+        made.append(SealedValue("provider_credentials", credential.public_id, received.password.encode()))
+
+        upload = await _added(
+            session,
+            InboundFile(
+                contract_id=contract.id,
+                person_id=handler.id,
+                kind="entered_data",
+                file_name=f"returned-{n}.csv",
+                stored_path=f"inbound/{n}.sealed",
+                size=10,
+                sha256="0" * 64,
+            ),
+        )
+        delivery_id, zip_password = new_public_id(), f"return-password-{n}".encode()
+        sealed = sealing.seal(keyring.current, zip_password, return_folders.password_aad(delivery_id))
+        await _added(
+            session,
+            ReturnDelivery(
+                public_id=delivery_id,
+                inbound_file_id=upload.id,
+                return_folder_id=folder.id,
+                zip_name=f"returned-{n}.zip",
+                path=f"returns/keys/returned-{n}.zip",
+                size=10,
+                sha256="0" * 64,
+                sealed_password=sealed.to_bytes(),
+                key_id=sealed.key_id,
+            ),
+        )
+        made.append(SealedValue("return_deliveries", delivery_id, zip_password))
+    return made

@@ -85,12 +85,14 @@ def _make_files(settings: Settings) -> list[str]:
     actions: list[str] = []
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.data_dir, 0o700)
-    if not settings.master_key_path.exists():
-        sealing.create_master_key(settings.master_key_path)
-        actions.append(f"created master key {settings.master_key_path} (mode 0600)")
-    if not settings.signing_key_path.exists():
-        checkpoint.generate_key_file(settings.signing_key_path, settings.ledger_origin)
-        actions.append(f"created ledger signing key {settings.signing_key_path} (mode 0600)")
+    # A key named by an environment variable is the operator's to distribute (README "Keys"); init makes files.
+    master, signing = settings.master_key.file, settings.signing_key.file
+    if master is not None and not master.exists():
+        sealing.create_master_key(master)
+        actions.append(f"created master key {master} (mode 0600)")
+    if signing is not None and not signing.exists():
+        checkpoint.generate_key_file(signing, settings.ledger_origin)
+        actions.append(f"created ledger signing key {signing} (mode 0600)")
     for name, connector in settings.connectors.items():
         for folder in connector.local_folders():
             if not folder.exists():

@@ -2,6 +2,7 @@
 
 * ``setup`` — ``init``, ``config check``; the state and helpers every command module shares
 * ``database`` — ``db upgrade``, ``db current``
+* ``keys`` — ``keys generate|status|rotate`` (master keys and their rotation)
 * ``admin`` — ``admin import|invite|invite-handed``, ``admin asp-credentials record|list``, ``admin token create``
 * ``accounts`` — ``accounts list|show|disable|enable|unlock|end-sessions|tokens|revoke-token`` (C-10)
 * ``routes`` — ``routes list``
@@ -47,6 +48,7 @@ from exchange.cli import (
     inbound,
     incidents,
     inspections,
+    keys,
     media,
     oversight,
     packages,
@@ -83,6 +85,7 @@ def main(ctx: click.Context, config_path: Path | None) -> None:
 for module in (
     setup,
     database,
+    keys,
     admin,
     accounts,
     routes,

@@ -14,7 +14,7 @@ from exchange.admin.data_import import ImportError_, import_files
 from exchange.cli.setup import CliState, fail, run
 from exchange.hub import plugin_config
 from exchange.identity import api_tokens, invitations
-from exchange.keys import sealing
+from exchange.keys import sources
 from ledger.files import write_atomic
 from ledger.models.base import utcnow
 from ledger.models.parties import Account
@@ -179,7 +179,7 @@ def register(main: click.Group) -> None:
         received = asp_credentials.Received(name, provider, page_url, login_id, password, method, at, rotate_days)
 
         async def go() -> str:
-            keyring = await asyncio.to_thread(sealing.Keyring.load, state.settings.master_key_path)
+            keyring = await asyncio.to_thread(sources.hub_keyring, state.settings)
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
                 row = await asp_credentials.record_received(
                     session, keyring, received, staff_code=staff_code, now=utcnow()

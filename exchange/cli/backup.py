@@ -8,12 +8,13 @@ import click
 
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
+from exchange.keys import sources
 from exchange.recovery import database
 from exchange.recovery.backup import BackupRefused, take_backup
 from exchange.recovery.folder_plan import FolderMap, FolderPlan
 from exchange.recovery.manifest import Manifest
 from exchange.recovery.restore import RestoreRefused, check_target, plan_folders, restore
-from exchange.settings import DatabaseSettings
+from exchange.settings import DatabaseSettings, Settings
 
 _HOW = {
     "data_dir": "moves with the data directory",
@@ -23,11 +24,11 @@ _HOW = {
 }
 
 
-def _keys_notice(master: Path, signing: Path) -> list[str]:
+def _keys_notice(settings: Settings) -> list[str]:
     return [
         "keys are not in the backup (by design). Keep them separately, e.g. on offline media in a safe:",
-        f"  master key: {master}",
-        f"  ledger signing key: {signing}",
+        f"  {sources.where('master key: keys.master', settings.master_key)}",
+        f"  {sources.where('ledger signing key: keys.signing', settings.signing_key)}",
     ]
 
 
@@ -47,7 +48,7 @@ def register(main: click.Group) -> None:
         except (BackupRefused, database.DatabaseCopyFailed) as exc:
             fail(
                 str(exc),
-                _keys_notice(state.settings.master_key_path.resolve(), state.settings.signing_key_path.resolve()),
+                _keys_notice(state.settings),
             )
         manifest = result.manifest
         db = manifest.database
@@ -67,10 +68,9 @@ def register(main: click.Group) -> None:
         click.echo(f"  blobs: {len(blobs.items)} ({blobs.kind}: {where})")
         if result.vanished:
             click.echo(f"  {result.vanished} blobs were deleted while the backup ran (retention) and are left out")
-        for line in _keys_notice(
-            Path(manifest.keys_kept_elsewhere["master_key"]), Path(manifest.keys_kept_elsewhere["signing_key"])
-        ):
-            click.echo(line)
+        click.echo("keys are not in the backup (by design). Keep them separately, e.g. on offline media in a safe:")
+        for place in manifest.keys_kept_elsewhere.values():
+            click.echo(f"  {place}")
 
     @main.command("restore")
     @click.argument("source", type=click.Path(path_type=Path, file_okay=False, exists=True))
@@ -143,8 +143,14 @@ def register(main: click.Group) -> None:
         assert result.ledger is not None
         click.echo(f"ledger: {result.ledger.summary()}")
         if not result.signatures_checked:
-            click.echo(f"note: no signing key at {target.signing_key_path}, so checkpoint signatures were not checked")
+            click.echo(
+                f"note: no {sources.where('signing key', target.signing_key)},"
+                " so checkpoint signatures were not checked"
+            )
         click.echo("restored. Before starting the hub:")
-        click.echo(f"  put the master key at {target.master_key_path} and the signing key at {target.signing_key_path}")
+        click.echo(
+            f"  provide {sources.where('the master key', target.master_key)}"
+            f" and {sources.where('the signing key', target.signing_key)}"
+        )
         shown_url = bootstrap.describe_database(database_url)
         click.echo(f"  configure data_dir = {str(target_dir)!r} and database.url = {shown_url!r}")

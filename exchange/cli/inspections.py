@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from exchange.cli.setup import CliState, with_sessions, write_report
 from exchange.identity import audit_log as audit
 from exchange.identity.authorisation import Action
-from exchange.keys import sealing
+from exchange.keys import sealing, sources
 from exchange.oversight import attachments, inspections
 from ledger import reports
 from ledger.files import write_atomic
@@ -44,7 +44,7 @@ def _write_private(out: Path, data: bytes) -> None:
 
 
 async def _keyring(state: CliState) -> sealing.Keyring:
-    return await asyncio.to_thread(sealing.Keyring.load, state.settings.master_key_path)
+    return await asyncio.to_thread(sources.hub_keyring, state.settings)
 
 
 def register(main: click.Group) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
+from exchange.keys import sources
 from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog import checkpoint
 from ledger.tlog.export import ExportSummary, export
@@ -24,13 +26,17 @@ T = TypeVar("T")
 
 
 def _signing_key(state: CliState) -> checkpoint.SigningKey:
-    path = state.settings.signing_key_path
     try:
-        return checkpoint.load_key_file(path)
-    except FileNotFoundError:
-        fail(f"the ledger signing key {path} does not exist; run `handover init` first")
-    except ValueError as exc:
-        fail(f"the ledger signing key {path} cannot be read: {exc}")
+        return sources.signing_key(state.settings.signing_key)
+    except sources.KeyUnavailable as exc:
+        fail(f"the ledger signing key cannot be used: {exc}")
+
+
+def _verifier(state: CliState) -> checkpoint.VerifierKey | None:
+    """The signing key's public half, or None where the key is not present (an auditor's machine)."""
+    ref = state.settings.signing_key
+    present = ref.file.exists() if ref.file is not None else bool(os.environ.get(ref.env or ""))
+    return _signing_key(state).verifier if present else None
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -59,7 +65,7 @@ def register(main: click.Group) -> None:
     @click.pass_obj
     def verify_log(state: CliState) -> None:
         """Recompute every leaf and every checkpoint; name the first bad index and exit 1 if any."""
-        verifier = _signing_key(state).verifier if state.settings.signing_key_path.exists() else None
+        verifier = _verifier(state)
 
         async def go() -> VerifyResult:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:

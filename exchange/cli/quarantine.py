@@ -20,6 +20,7 @@ from exchange.identity import audit_log
 from exchange.identity.authorisation import Action
 from exchange.intake import quarantine_decisions as decisions
 from exchange.intake.sealed_quarantine import plaintext
+from exchange.keys import sources
 from exchange.keys.sealing import Keyring, UnsealError
 from ledger.registers import handlers
 from ledger.wareki import format_jst
@@ -162,7 +163,7 @@ def register(main: click.Group) -> None:
         """Write the drop's original bytes to OUT (a new file), recorded in the register."""
 
         async def go() -> str:
-            keyring = await asyncio.to_thread(Keyring.load, state.settings.master_key_path)
+            keyring = await asyncio.to_thread(sources.hub_keyring, state.settings)
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
                 drop = await _held(session, intake_id)
                 by = await _staff(session, drop, staff_code, Action.QUARANTINE_DOWNLOAD)

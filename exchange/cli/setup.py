@@ -24,6 +24,7 @@ from exchange.admin import bootstrap
 from exchange.blobs.registry import build_blob_store
 from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context
+from exchange.keys import sources
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
 from ledger import reports
@@ -71,6 +72,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except bootstrap.HubUnavailable as exc:
         fail(str(exc))
+    except sources.KeyUnavailable as exc:
+        fail("the hub's keys cannot be used:", [str(exc)])
 
 
 def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
@@ -178,10 +181,17 @@ def register(main: click.Group) -> None:
     def check(state: CliState) -> None:
         """Validate the configuration and explain every problem with the key's path."""
         settings = state.settings
+        try:  # the keys as the hub will read them at start (their ids only: a key's value is never shown)
+            keyring = sources.hub_keyring(settings)
+            signing = sources.signing_key(settings.signing_key).verifier
+        except sources.KeyUnavailable as exc:
+            fail("the hub's keys cannot be used:", [str(exc)])
         source = state.config_path or "built-in defaults / config/hub.toml"
         click.echo(f"configuration OK ({source})")
         click.echo(f"  database: {bootstrap.describe_database(settings.database.url)}")
         click.echo(f"  data directory: {settings.data_dir.resolve()}")
+        click.echo(f"  master key: {keyring.current.key_id} ({len(keyring.key_ids) - 1} old keys kept for unsealing)")
+        click.echo(f"  ledger signing key: {signing.name}+{signing.key_id.hex()}")
         for name, connector in settings.connectors.items():
             where = f"{connector.jurisdiction.country}/{connector.jurisdiction.region}"
             click.echo(f"  connector {name}: {connector.kind} ({where})")

@@ -30,11 +30,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from connectors.options import SecretRef
 from exchange.blobs.store import BlobStore
 from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
 from exchange.inbound import return_folders
-from exchange.keys.sealing import Keyring
+from exchange.keys import sources
 from exchange.leases import Claim, Hold, LeaseLost, Leases, LeaseTable, is_free
 from exchange.oversight import access_log_analysis as access_analysis
 from exchange.oversight import incidents, inspections
@@ -45,7 +46,7 @@ from exchange.settings import Settings
 from ledger.models.base import utcnow
 from ledger.models.duties import DutyRun, DutyState
 from ledger.models.ledger import LedgerCheckpoint
-from ledger.tlog.checkpoint import SigningKey, load_key_file
+from ledger.tlog.checkpoint import SigningKey
 from ledger.tlog.store import tree_size
 from ledger.tlog.verification import sign_checkpoint
 
@@ -61,23 +62,25 @@ DUTY_LEASES = LeaseTable(
 
 @dataclass(frozen=True)
 class DutyConfig:
-    signing_key_path: Path
+    signing_key: SecretRef
     ledger_origin: str
     certificate_due_days: int = 30
     business_hours: access_analysis.BusinessHours = field(default_factory=access_analysis.BusinessHours)
     lease: timedelta = timedelta(minutes=10)
     retry_after: timedelta = timedelta(minutes=15)
-    # Uploads are sealed under the data directory with the master key: the return-folder duty reads them.
+    # Uploads are sealed under the data directory with the master keys: the return-folder duty reads them.
     data_dir: Path | None = None
-    master_key_path: Path | None = None
+    master_key: SecretRef | None = None
+    old_master_keys: tuple[SecretRef, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DutyConfig:
         return cls(
-            signing_key_path=settings.signing_key_path,
+            signing_key=settings.signing_key,
             ledger_origin=settings.ledger_origin,
             data_dir=settings.data_dir.resolve(),
-            master_key_path=settings.master_key_path,
+            master_key=settings.master_key,
+            old_master_keys=tuple(settings.keys.old_masters),
         )
 
 
@@ -91,7 +94,7 @@ class DutyContext:
     mailer: Mailer | None = None
 
     async def signing_key(self) -> SigningKey:
-        return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
+        return await asyncio.to_thread(sources.signing_key, self.config.signing_key)
 
 
 def build_context(
@@ -151,9 +154,9 @@ async def _credential_rotation(ctx: DutyContext, now: datetime) -> dict[str, Any
 
 
 async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
-    if ctx.config.data_dir is None or ctx.config.master_key_path is None:
+    if ctx.config.data_dir is None or ctx.config.master_key is None:
         return {"delivered": 0, "failed": 0, "skipped": "no data directory or master key"}
-    keyring = await asyncio.to_thread(Keyring.load, ctx.config.master_key_path)
+    keyring = await asyncio.to_thread(sources.keyring, ctx.config.master_key, ctx.config.old_master_keys)
     return await return_folders.deliver_pending(ctx.sessions, ctx.config.data_dir, keyring, now)
 
 

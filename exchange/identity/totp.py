@@ -20,16 +20,17 @@ def new_secret() -> str:
     return pyotp.random_base32()
 
 
-def _aad(account_public_id: str) -> bytes:
+def secret_aad(account_public_id: str) -> bytes:
+    """What a sealed TOTP secret is bound to: its account (a secret copied onto another account does not open)."""
     return b"totp:" + account_public_id.encode()
 
 
 def seal_secret(keyring: sealing.Keyring, secret: str, account_public_id: str) -> bytes:
-    return sealing.seal(keyring.current, secret.encode(), _aad(account_public_id)).to_bytes()
+    return sealing.seal(keyring.current, secret.encode(), secret_aad(account_public_id)).to_bytes()
 
 
 def unseal_secret(keyring: sealing.Keyring, sealed: bytes, account_public_id: str) -> str:
-    return sealing.unseal(keyring, sealing.SealedSecret.from_bytes(sealed), _aad(account_public_id)).decode()
+    return sealing.unseal(keyring, sealing.SealedSecret.from_bytes(sealed), secret_aad(account_public_id)).decode()
 
 
 def matching_step(secret: str, code: str, now: datetime, *, after_step: int = 0) -> int | None:

@@ -1,7 +1,7 @@
 """Envelope encryption for secrets at rest (package passwords).
 
 Each secret gets a fresh 256-bit data key; the secret is encrypted with AES-256-GCM under the data key, and
-the data key is wrapped with AES-256-GCM under a master key kept in a file outside the database. The
+the data key is wrapped with AES-256-GCM under a master key kept outside the database (``sources``). The
 additional authenticated data (AAD, e.g. the package id) is bound to both layers, so a sealed password copied
 into another package's row fails to unseal. Master keys are named by a short hash (key id) stored with each
 sealed secret; a ``Keyring`` holds the current key for sealing and older ones for unsealing, and ``rewrap``

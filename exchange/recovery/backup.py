@@ -27,6 +27,7 @@ from exchange.admin import bootstrap
 from exchange.blobs.local import LocalBlobStore
 from exchange.blobs.registry import build_blob_store
 from exchange.blobs.store import CHUNK_BYTES, BlobMissing, BlobStore
+from exchange.keys import sources
 from exchange.recovery import database
 from exchange.recovery.manifest import (
     BLOBS_DIR,
@@ -83,9 +84,13 @@ def _check_destination(settings: Settings, dest: Path, store: BlobStore) -> Path
         raise BackupRefused(f"{target} already exists; give a new folder for each backup")
     guarded = {
         "the data directory": settings.data_dir.resolve(),
-        "the master key's folder": settings.master_key_path.resolve().parent,
-        "the ledger signing key's folder": settings.signing_key_path.resolve().parent,
     }
+    for name, ref in (
+        ("the master key's folder", settings.master_key),
+        ("the signing key's folder", settings.signing_key),
+    ):
+        if ref.file is not None:
+            guarded[name] = ref.file.resolve().parent
     if isinstance(store, LocalBlobStore):
         guarded["the blob folder"] = store.root
     for what, folder in guarded.items():
@@ -203,8 +208,8 @@ async def take_backup(settings: Settings, dest: Path, *, pg_dump: bool = False) 
         blobs, vanished = await _blobs(store, target)
         data_dir = await asyncio.to_thread(settings.data_dir.resolve)
         keys = {
-            "master_key": str(await asyncio.to_thread(settings.master_key_path.resolve)),
-            "signing_key": str(await asyncio.to_thread(settings.signing_key_path.resolve)),
+            "master_key": sources.where("keys.master", settings.master_key),
+            "signing_key": sources.where("keys.signing", settings.signing_key),
         }
         manifest = Manifest(created_at, str(data_dir), db_part, ledger, blobs, folders, keys)
         await asyncio.to_thread(manifest.write, target)

@@ -25,6 +25,7 @@ from exchange.admin import bootstrap
 from exchange.blobs.registry import build_blob_store
 from exchange.blobs.store import CHUNK_BYTES, BlobError, BlobStore
 from exchange.folders import resolve_folder
+from exchange.keys import sources
 from exchange.recovery import database
 from exchange.recovery.folder_plan import FolderPlan, Placement
 from exchange.recovery.manifest import BLOBS_DIR, FolderEntry, Manifest
@@ -32,7 +33,6 @@ from exchange.settings import Settings
 from ledger import migrate
 from ledger.models import IntakeFile, IntakeStatus, Route
 from ledger.models.return_folders import ReturnFolder
-from ledger.tlog import checkpoint
 from ledger.tlog.proofs import prove_consistency
 from ledger.tlog.verification import VerifyResult, verify
 
@@ -196,10 +196,11 @@ async def _check_ledger(session: AsyncSession, manifest: Manifest, settings: Set
             f"the restored ledger's root at {recorded.tree_size} entries is {proof.old_root.hex()}, "
             f"the backup recorded {recorded.root_hash}"
         )
-    key_path = settings.signing_key_path
     verifier = None
-    if await asyncio.to_thread(key_path.exists):
-        verifier = (await asyncio.to_thread(checkpoint.load_key_file, key_path)).verifier
+    try:
+        verifier = (await asyncio.to_thread(sources.signing_key, settings.signing_key)).verifier
+    except sources.KeyUnavailable:
+        pass  # not in place yet (keys are never in a backup): the signatures are not checked, and the CLI says so
     result.signatures_checked = verifier is not None
     result.ledger = await verify(session, verifier)
     if not result.ledger.ok:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from connectors.base import Jurisdiction, StoredObject
 from connectors.local import LocalConnector
+from connectors.options import SecretRef
 from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner, run_duties
 from exchange.retention.sweep import Sweeper
@@ -38,7 +39,9 @@ class HangingConnector(LocalConnector):
 
 
 def context(db_url: str, directory: Path) -> DutyContext:
-    config = DutyConfig(signing_key_path=directory / "ledger-signing.key", ledger_origin="test.handover/ledger")
+    config = DutyConfig(
+        signing_key=SecretRef(file=directory / "ledger-signing.key"), ledger_origin="test.handover/ledger"
+    )
     clock_file = directory / "clock"
     return DutyContext(
         session_factory(create_engine(db_url)),
@@ -68,7 +71,7 @@ async def sweep_and_hang(db_url: str, directory: Path, name: str) -> None:
         ctx.sessions,
         {"outbox": connector},
         blobs=ctx.blobs,
-        signing_key=load_key_file(ctx.config.signing_key_path),
+        signing_key=load_key_file(directory / "ledger-signing.key"),
     )
     await sweeper.sweep(ctx.clock())
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.base import Connector
 from connectors.local import LocalOptions
 from connectors.media import MediaOptions
-from connectors.options import JurisdictionOptions
+from connectors.options import JurisdictionOptions, SecretRef
 from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from exchange.hub import HubServices
@@ -49,7 +49,7 @@ async def duty_context(
     key_path = tmp_path / "ledger-signing.key"
     if not await asyncio.to_thread(key_path.exists):
         await asyncio.to_thread(generate_key_file, key_path, "test.handover/ledger")
-    config = DutyConfig(signing_key_path=key_path, ledger_origin="test.handover/ledger")
+    config = DutyConfig(signing_key=SecretRef(file=key_path), ledger_origin="test.handover/ledger")
     blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
     return DutyContext(session_factory(engine), connectors or {}, config, blobs, clock=clock)
 

@@ -61,7 +61,11 @@ def test_an_older_master_key_still_opens(tmp_path: Path) -> None:
     old = MasterKey(os.urandom(32))
     sealed = tmp_path / "upload.sealed"
     _seal(sealed, old, _payload(5000))
-    assert _open(sealed, Keyring(MasterKey(os.urandom(32)), [old])) == _payload(5000)
+    new = MasterKey(os.urandom(32))
+    assert _open(sealed, Keyring(new, [old])) == _payload(5000)
+    # Rotation does not rewrite sealed files: the old key stays configured until such files are deleted.
+    with pytest.raises(UnsealError, match="not in the keyring"):
+        _open(sealed, Keyring(new))
 
 
 def _chunk_offsets(stored: bytes) -> int:

@@ -70,8 +70,8 @@ async def test_a_certificate_written_by_one_hub_is_downloaded_through_another(
     )
     for hub in (hub_a, hub_b):
         await asyncio.to_thread(hub.data_dir.mkdir)
-    await asyncio.to_thread(generate_key_file, hub_a.signing_key_path, ORIGIN)
-    signing_key = await asyncio.to_thread(load_key_file, hub_a.signing_key_path)
+    await asyncio.to_thread(generate_key_file, hub_a.signing_key.file, ORIGIN)
+    signing_key = await asyncio.to_thread(load_key_file, hub_a.signing_key.file)
     certificate = await _issue(portal, signing_key)
 
     blobs_a = await asyncio.to_thread(build_blob_store, hub_a)

@@ -12,6 +12,7 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.options import SecretRef
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.hub import HubServices
 from exchange.settings import ConfigError, WebSettings, load_settings
@@ -77,7 +78,7 @@ async def test_metrics_count_a_real_flow(hub: HubServices, aiohttp_client: Aioht
     context = await asyncio.to_thread(build_context, hub.settings, hub.sessions, hub.connectors)
     ran = await DutyRunner(context).run_now("ledger.checkpoint")
     assert ran is not None and ran.ok
-    broken = dataclasses.replace(context.config, signing_key_path=tmp_path / "missing.key")
+    broken = dataclasses.replace(context.config, signing_key=SecretRef(file=tmp_path / "missing.key"))
     failed = await DutyRunner(dataclasses.replace(context, config=broken)).run_now("ledger.checkpoint")
     assert failed is not None and failed.ok is False
 

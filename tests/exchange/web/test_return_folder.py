@@ -13,6 +13,7 @@ import pyzipper
 from aiohttp import FormData
 from sqlalchemy import select
 
+from connectors.options import SecretRef
 from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from ledger.models.inbound import InboundFile, InboundStatus
@@ -55,10 +56,10 @@ async def _runner(portal: Portal, tmp_path: Path) -> DutyRunner:
     key = tmp_path / "ledger-signing.key"
     await asyncio.to_thread(generate_key_file, key, "test.handover/ledger")
     config = DutyConfig(
-        signing_key_path=key,
+        signing_key=SecretRef(file=key),
         ledger_origin="test.handover/ledger",
         data_dir=portal.data_dir,
-        master_key_path=tmp_path / "master.key",  # the portal world's keyring (tests.factories.keyring)
+        master_key=SecretRef(file=tmp_path / "master.key"),  # the portal world's keyring (tests.factories.keyring)
     )
     return DutyRunner(
         DutyContext(portal.maker, {}, config, await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs"))
