@@ -19,6 +19,8 @@ from connectors.base import Connector
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
 from exchange.admin.data_import import import_files
+from exchange.blobs.registry import build_blob_store
+from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context, run_duties
 from exchange.intake.antivirus import ClamdScanner
 from exchange.intake.pipeline import Pipeline, PipelineConfig
@@ -45,6 +47,7 @@ class HubServices:
     pipeline: Pipeline
     scanner: ClamdScanner | None
     plugins: HandoverPlugins
+    blobs: BlobStore
 
     @property
     def connector_kinds(self) -> dict[str, str]:
@@ -63,16 +66,16 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         plugins = await asyncio.to_thread(build_plugin_manager, plugin_config(settings))  # scans entry points
         preparer = Preparer(connectors, keyring, plugins, scanner=scanner)
         config = PipelineConfig(
-            store_dir=settings.data_dir / "store",
-            lease=timedelta(seconds=settings.intake.lease_seconds),
-            quarantine_dir=settings.data_dir / "quarantine",
+            store_dir=settings.data_dir / "store", lease=timedelta(seconds=settings.intake.lease_seconds)
         )
-        pipeline = Pipeline(sessions, connectors, preparer, config)
+        blobs = await asyncio.to_thread(build_blob_store, settings)  # makes the local folder
+        pipeline = Pipeline(sessions, connectors, preparer, config, blobs=blobs)
         try:
-            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins)
+            yield HubServices(settings, sessions, connectors, keyring, pipeline, scanner, plugins, blobs)
         finally:
             for connector in connectors.values():
                 await connector.close()
+            await blobs.close()
 
 
 def plugin_config(settings: Settings) -> PluginConfig:
@@ -129,6 +132,7 @@ async def serve(
             connectors=hub.connectors,
             scanner=hub.scanner,
             plugins=hub.plugins,
+            blobs=hub.blobs,
         )
         health = Health()
         app = create_app(hub.sessions, secure_cookies=settings.web.tls_cert is not None, deps=deps, health=health)
@@ -151,7 +155,7 @@ async def serve(
 async def run_background(hub: HubServices, health: Health, *, duty_tick_seconds: float = 60.0) -> None:
     """Every background loop of the hub, each under the one supervisor (restart, log, report to ``/healthz``)."""
     intake = IntakeService(hub.sessions, hub.pipeline, hub.settings.intake)
-    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors))
+    duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, blobs=hub.blobs))
     await asyncio.gather(
         intake.run(health),
         supervise("duties", partial(run_duties, duties, duty_tick_seconds), health),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -21,6 +22,8 @@ from sqlalchemy.orm import selectinload
 
 from connectors.registry import build_connectors
 from exchange.admin import bootstrap
+from exchange.blobs.registry import build_blob_store
+from exchange.blobs.store import BlobStore
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.logs import configure
 from exchange.settings import ConfigError, Settings, load_settings
@@ -84,12 +87,23 @@ def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSessi
         fail(str(exc))
 
 
+@asynccontextmanager
+async def blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
+    """The blob store the settings name, for a command that works without the whole hub (``hub.services``)."""
+    blobs = await asyncio.to_thread(build_blob_store, settings)  # the local backend makes its folder
+    try:
+        yield blobs
+    finally:
+        await blobs.close()
+
+
 def run_duty(state: CliState, name: str) -> dict[str, Any]:
     """Run one scheduled duty now, through the same runner and lease as ``handover serve``."""
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> dict[str, Any]:
-        ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors))
-        result = await DutyRunner(ctx).run_now(name)
+        async with blob_store(state.settings) as blobs:
+            ctx = build_context(state.settings, sessions, build_connectors(state.settings.connectors), blobs=blobs)
+            result = await DutyRunner(ctx).run_now(name)
         if result is None:
             raise ValueError(f"{name} is running in another hub process; try again later")
         return result.result or {}

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
+from exchange.blobs.store import BlobStore
 from exchange.duties import credential_rotation
 from exchange.duties.mail import Mailer, SmtpMailer
 from exchange.inbound import return_folders
@@ -66,8 +67,7 @@ class DutyConfig:
     business_hours: access_analysis.BusinessHours = field(default_factory=access_analysis.BusinessHours)
     lease: timedelta = timedelta(minutes=10)
     retry_after: timedelta = timedelta(minutes=15)
-    # Uploads are sealed under the data directory with the master key: the return-folder duty reads them.
-    data_dir: Path | None = None
+    # Uploads are sealed in the blob store with the master key: the return-folder duty reads them.
     master_key_path: Path | None = None
 
     @classmethod
@@ -76,7 +76,6 @@ class DutyConfig:
             certificates_dir=settings.data_dir / "certificates",
             signing_key_path=settings.signing_key_path,
             ledger_origin=settings.ledger_origin,
-            data_dir=settings.data_dir.resolve(),
             master_key_path=settings.master_key_path,
         )
 
@@ -88,6 +87,7 @@ class DutyContext:
     config: DutyConfig
     clock: Clock = utcnow
     mailer: Mailer | None = None
+    blobs: BlobStore | None = None
 
     async def signing_key(self) -> SigningKey:
         return await asyncio.to_thread(load_key_file, self.config.signing_key_path)
@@ -99,10 +99,13 @@ def build_context(
     connectors: Mapping[str, Connector],
     *,
     clock: Clock = utcnow,
+    blobs: BlobStore | None = None,
 ) -> DutyContext:
-    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured)."""
+    """The duties' context from the hub's settings (e-mail only when ``smtp`` is configured); ``blobs`` is the
+    store built once by the caller (duties that read sealed files are skipped without one)."""
     mailer = SmtpMailer(settings.smtp) if settings.smtp is not None else None
-    return DutyContext(sessions, connectors, DutyConfig.from_settings(settings), clock=clock, mailer=mailer)
+    config = DutyConfig.from_settings(settings)
+    return DutyContext(sessions, connectors, config, clock=clock, mailer=mailer, blobs=blobs)
 
 
 DutyFunction = Callable[[DutyContext, datetime], Awaitable[dict[str, Any]]]
@@ -151,10 +154,10 @@ async def _credential_rotation(ctx: DutyContext, now: datetime) -> dict[str, Any
 
 
 async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
-    if ctx.config.data_dir is None or ctx.config.master_key_path is None:
-        return {"delivered": 0, "failed": 0, "skipped": "no data directory or master key"}
+    if ctx.blobs is None or ctx.config.master_key_path is None:
+        return {"delivered": 0, "failed": 0, "skipped": "no blob store or master key"}
     keyring = await asyncio.to_thread(Keyring.load, ctx.config.master_key_path)
-    return await return_folders.deliver_pending(ctx.sessions, ctx.config.data_dir, keyring, now)
+    return await return_folders.deliver_pending(ctx.sessions, ctx.blobs, keyring, now)
 
 
 async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
