@@ -179,7 +179,9 @@ def register(main: click.Group) -> None:
             if row is None or row.attachment_key is None:
                 raise ValueError("添付ファイルのある検査が見つかりません。")
             async with blob_store(state.settings) as blobs:
-                data = await attachments.open_attachment(await _keyring(state), blobs, row.attachment_key, row.public_id)
+                data = await attachments.open_attachment(
+                    await _keyring(state), blobs, row.attachment_key, row.public_id
+                )
             await asyncio.to_thread(_write_private, out, data)
 
         with_sessions(state, work)

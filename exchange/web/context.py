@@ -16,8 +16,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
-from exchange.identity import audit_log as audit
 from exchange.blobs.store import BlobStore
+from exchange.identity import audit_log as audit
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, Principal, load_principal, network_allows
 from exchange.inbound import uploads as inbound
@@ -32,8 +32,9 @@ class PortalDeps:
     """What the portal needs beyond the database; ``exchange.hub`` builds it from the settings.
 
     Without a keyring, second factors cannot be set up or checked and passwords cannot be picked up; without a
-    blob store (``blobs``, where every sealed file is kept), uploads are refused. ``connectors`` (the hub's, by name) let designation changes reach the
-    endpoints (C-05); ``scanner`` checks uploads for viruses as intake does (C-12).
+    blob store (``blobs``, where every sealed file is kept), uploads are refused. ``connectors`` (the hub's, by
+    name) let designation changes reach the endpoints (C-05); ``scanner`` checks uploads for viruses as intake
+    does (C-12).
     """
 
     keyring: sealing.Keyring | None = None

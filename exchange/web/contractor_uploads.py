@@ -2,8 +2,8 @@
 
 The steps for one submission (one kind, one or more files):
 
-1. every file part is sealed into the blob store as it streams in (never plain), within the contract's kinds, suffixes and
-   size limit (``exchange.inbound.rules``);
+1. every file part is sealed into the blob store as it streams in (never plain), within the contract's kinds,
+   suffixes and size limit (``exchange.inbound.rules``);
 2. each file is read back from its sealed blob into clamd before the next part is read: one infected part
    refuses the whole submission, every file of it is deleted unread, and the infected one gets its register
    line (受付拒否);

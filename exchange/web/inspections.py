@@ -87,7 +87,9 @@ async def _record(ctx: Page, row: Inspection, recorded_by: str, party_id: int | 
             keyring, blobs = ctx.deps.keyring, ctx.deps.blobs
             if keyring is None or blobs is None:
                 raise ValueError("添付ファイルは現在受け付けられません。")
-            sealed = await attachments.seal_attachment(keyring, blobs, row.public_id, file[0], file[1], ctx.deps.scanner)
+            sealed = await attachments.seal_attachment(
+                keyring, blobs, row.public_id, file[0], file[1], ctx.deps.scanner
+            )
         form = inspections.InspectionResult(
             performed_on,
             fields.get("inspector", "")[:200],
@@ -177,7 +179,9 @@ async def attachment_download(request: web.Request) -> web.StreamResponse:
         try:
             data = await attachments.open_attachment(keyring, blobs, row.attachment_key, row.public_id)
         except (BlobError, UnsealError):
-            raise error_page(request, 503, "添付ファイルを読み出せません。情報システム担当に連絡してください。") from None
+            raise error_page(
+                request, 503, "添付ファイルを読み出せません。情報システム担当に連絡してください。"
+            ) from None
         ctx.audit(
             AuditAction.PAGE_VIEW,
             object_type="inspection",

@@ -9,7 +9,8 @@ Issue 15: every sealed file lives in the blob store (``exchange.blobs``), so hub
 * ``inbound_files.stored_path`` becomes ``blob_key``: ``uploads/<public id>`` for every sealed row. A row from
   before sealing (``sealed`` false) keeps the absolute path of its plain file until the command below seals it;
 * ``intake_files.sealed_path`` becomes ``sealed_key``: ``quarantine/<public id>`` where a sealed copy was kept;
-* ``inspections.attachment_path`` becomes ``attachment_key``: ``attachments/<public id>``.
+* ``inspections.attachment_path`` becomes ``attachment_key``: ``attachments/<public id>/<16 hex digits of the
+  SHA-256>``.
 
 The files themselves are not moved here: a migration sees only the database (not the data directory, the master
 key or a bucket). After this upgrade, run ``handover db move-sealed-files`` once on the host whose data directory
@@ -39,13 +40,17 @@ _inbound = sa.table(
 )
 _contracts = sa.table("contracts", sa.column("id", sa.Integer), sa.column("public_id", sa.String))
 _intakes = sa.table(
-    "intake_files", sa.column("public_id", sa.String), sa.column("sealed_path", sa.String), sa.column("sealed_key", sa.String)
+    "intake_files",
+    sa.column("public_id", sa.String),
+    sa.column("sealed_path", sa.String),
+    sa.column("sealed_key", sa.String),
 )
 _inspections = sa.table(
     "inspections",
     sa.column("public_id", sa.String),
     sa.column("attachment_path", sa.Text),
     sa.column("attachment_key", sa.String),
+    sa.column("attachment_sha256", sa.String),
 )
 
 
@@ -81,7 +86,12 @@ def upgrade() -> None:
     op.execute(
         _inspections.update()
         .where(_inspections.c.attachment_key.is_not(None))
-        .values(attachment_key=sa.literal("attachments/") + _inspections.c.public_id)
+        .values(
+            attachment_key=sa.literal("attachments/")
+            + _inspections.c.public_id
+            + "/"
+            + sa.func.substr(_inspections.c.attachment_sha256, 1, 16)
+        )
     )
 
 
@@ -104,9 +114,7 @@ def downgrade() -> None:
         )
     with op.batch_alter_table("inbound_files") as batch:
         batch.alter_column("blob_key", new_column_name="stored_path", existing_type=sa.String(length=2000))
-    contract = (
-        sa.select(_contracts.c.public_id).where(_contracts.c.id == _inbound.c.contract_id).scalar_subquery()
-    )
+    contract = sa.select(_contracts.c.public_id).where(_contracts.c.id == _inbound.c.contract_id).scalar_subquery()
     op.execute(
         _inbound.update()
         .where(_inbound.c.sealed == sa.true())
