@@ -34,7 +34,7 @@ def _aad(contract: Contract) -> bytes:
     return b"reference:" + contract.public_id.encode("ascii")
 
 
-def reference_key(contract_public_id: str, kind: TableKind) -> str:
+def reference_key(contract_public_id: str, kind: str) -> str:
     """The blob key of a contract's reference extract of table ``kind``."""
     return blob_key(FOLDER, f"{contract_public_id}.{kind}")
 
