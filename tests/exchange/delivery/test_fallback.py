@@ -66,7 +66,7 @@ async def hub(tmp_path: Path, db_url: str, sshd_server: SshdServer) -> AsyncIter
 
 async def deliver_all(hub: HubServices) -> None:
     quick = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0), max_attempts=2)
-    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, quick)
+    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, quick, blobs=hub.blobs)
     await IntakeService(hub.sessions, pipeline, hub.settings.intake).scan_once()
     await pipeline.drain()
 

@@ -34,7 +34,7 @@ async def hub_on_tiny_outbox(tmp_path: Path, db_url: str, tiny_tmpfs: Path) -> A
 
 async def run(hub: HubServices) -> None:
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(milliseconds=20))
-    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, config)
+    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, config, blobs=hub.blobs)
     await IntakeService(hub.sessions, pipeline, hub.settings.intake).scan_once()
     for _ in range(4):  # a few attempts, as the running hub would make over time
         await pipeline.drain()

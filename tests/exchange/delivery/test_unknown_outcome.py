@@ -97,7 +97,7 @@ async def box(box_emulator: BoxEmulator) -> AsyncIterator[BoxConnector]:
 
 def pipeline(hub: HubServices, box: BoxConnector) -> Pipeline:
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0), max_attempts=1)
-    return Pipeline(hub.sessions, {**hub.connectors, "box": box}, hub.pipeline.preparer, config)
+    return Pipeline(hub.sessions, {**hub.connectors, "box": box}, hub.pipeline.preparer, config, blobs=hub.blobs)
 
 
 async def drop(hub: HubServices, route: str, name: str) -> Path:

@@ -40,7 +40,7 @@ def scanning_pipeline(hub: HubServices, socket: Path) -> Pipeline:
     scanner = ClamdScanner(socket, timeout=10)
     preparer = Preparer(hub.connectors, hub.keyring, hub.pipeline.preparer.plugins, scanner=scanner)
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0))
-    return Pipeline(hub.sessions, hub.connectors, preparer, config)
+    return Pipeline(hub.sessions, hub.connectors, preparer, config, blobs=hub.blobs)
 
 
 async def run(hub: HubServices, pipeline: Pipeline) -> None:

@@ -126,7 +126,11 @@ async def test_a_step_whose_claim_is_taken_over_stops_and_removes_only_its_own_f
     store = hub.settings.data_dir / "store"
     stalled = StalledPreparer(hub.pipeline.preparer)
     quick = Pipeline(
-        hub.sessions, hub.connectors, stalled, PipelineConfig(store_dir=store, lease=timedelta(seconds=1.2))
+        hub.sessions,
+        hub.connectors,
+        stalled,
+        PipelineConfig(store_dir=store, lease=timedelta(seconds=1.2)),
+        blobs=hub.blobs,
     )
     claim = await quick.claim(quick.worker())
     assert claim is not None

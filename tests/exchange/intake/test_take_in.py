@@ -252,7 +252,7 @@ async def test_eicar_swapped_in_after_the_scan_is_never_delivered(
     monkeypatch.setattr(scanner, "scan", scan_then_swap)
     preparer = Preparer(hub.connectors, hub.keyring, hub.pipeline.preparer.plugins, scanner=scanner)
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0))
-    pipeline = Pipeline(hub.sessions, hub.connectors, preparer, config)
+    pipeline = Pipeline(hub.sessions, hub.connectors, preparer, config, blobs=hub.blobs)
     await IntakeService(hub.sessions, pipeline, hub.settings.intake).scan_once()
     await pipeline.drain()
     delivered_packages = await packages(hub)

@@ -36,7 +36,7 @@ async def test_a_package_corrupted_on_its_way_to_disk_is_retried_not_delivered(
     folder.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(write_dummy_csv, "seikatsu-hogo-tsuika", 50, folder / "支給対象.csv", encoding="cp932")
     config = PipelineConfig(store_dir=hub.settings.data_dir / "store", retry_base=timedelta(0))
-    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, config)
+    pipeline = Pipeline(hub.sessions, hub.connectors, hub.pipeline.preparer, config, blobs=hub.blobs)
     await IntakeService(hub.sessions, pipeline, hub.settings.intake).scan_once()
 
     assert await pipeline.run_once()

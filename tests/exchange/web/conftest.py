@@ -9,6 +9,7 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exchange.blobs.local import LocalBlobStore
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
@@ -22,6 +23,7 @@ async def portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path
     ring = await asyncio.to_thread(keyring, tmp_path)
     async with maker.begin() as session:
         world = await portal_world(session, tmp_path / "store", ring)
-    deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data")
+    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs")
+    deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data", blobs=blobs)
     client = await aiohttp_client(create_app(maker, deps=deps))
-    return Portal(client, world, maker, tmp_path / "data")
+    return Portal(client, world, maker, tmp_path / "data", blobs)

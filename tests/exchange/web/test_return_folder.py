@@ -57,10 +57,9 @@ async def _runner(portal: Portal, tmp_path: Path) -> DutyRunner:
         certificates_dir=tmp_path / "certificates",
         signing_key_path=key,
         ledger_origin="test.handover/ledger",
-        data_dir=portal.data_dir,
         master_key_path=tmp_path / "master.key",  # the portal world's keyring (tests.factories.keyring)
     )
-    return DutyRunner(DutyContext(portal.maker, {}, config))
+    return DutyRunner(DutyContext(portal.maker, {}, config, blobs=portal.blobs))
 
 
 async def _deliver(runner: DutyRunner) -> dict[str, object]:
