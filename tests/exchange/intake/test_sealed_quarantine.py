@@ -1,6 +1,7 @@
 """Issue 14: a drop the intake refuses is sealed at rest in the blob store (nothing readable under the data
-directory or in the watched folder), and the section's staff release it after a fix, discard it, or take out the original — on the
-staff page and with ``handover quarantine`` — each a register line naming them and an audit event."""
+directory or in the watched folder), and the section's staff release it after a fix, discard it, or take out the
+original — on the staff page and with ``handover quarantine`` — each a register line naming them and an audit
+event."""
 
 from __future__ import annotations
 
