@@ -1,5 +1,6 @@
 """Keys: the master key and what it protects.
 
 * ``sealing`` — envelope encryption of secrets at rest (package passwords, TOTP secrets)
-* ``sealed_files`` — streaming envelope encryption of files at rest (uploads, quarantined drops)
+* ``sealed_files`` — streaming envelope encryption of files at rest in the blob store (uploads, quarantined drops,
+  reference extracts, inspection attachments)
 """
