@@ -57,7 +57,8 @@ async def test_a_lapsed_worker_neither_commits_nor_removes_the_new_claims_work(
     store = hub.settings.data_dir / "store"
     stalled = StalledPreparer(hub.pipeline.preparer)
     # Worker A's heartbeat would beat only every 200 s: its lease lapses unnoticed, as under a long database lock.
-    slow = Pipeline(hub.sessions, hub.connectors, stalled, PipelineConfig(store_dir=store, lease=timedelta(minutes=10)))
+    config = PipelineConfig(store_dir=store, lease=timedelta(minutes=10))
+    slow = Pipeline(hub.sessions, hub.connectors, stalled, config, blobs=hub.blobs)
     a = slow.worker()
     claim_a = await slow.claim(a)
     assert claim_a is not None and claim_a.generation == 1
