@@ -5,8 +5,8 @@
 * ``delivery`` — what a package may be used for now, endpoint access kept equal to designations, portal downloads,
   sealed packages in the blob store
 * ``passwords`` — generation, release under the split-password rule, printed notice and e-mail channels
-* ``keys`` — envelope sealing of secrets at rest
-* ``blobs`` — every byte the hub keeps, in a local folder or S3-compatible object storage
+* ``keys`` — envelope sealing of secrets at rest, and of files (streamed into the blob store)
+* ``blobs`` — the blob store: every byte the hub keeps, in a local folder or object storage
 * ``identity`` — accounts, authorisation, lockout, TOTP, API tokens, invitations, the audit log
 * ``inbound`` — files contractors upload through the portal
 * ``retention`` — the retention sweep, hub and contractor deletion certificates, things to be returned

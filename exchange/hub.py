@@ -80,7 +80,6 @@ async def services(settings: Settings) -> AsyncIterator[HubServices]:
         config = PipelineConfig(
             store_dir=data_dir / "store",
             lease=timedelta(seconds=settings.intake.lease_seconds),
-            quarantine_dir=data_dir / "quarantine",
             data_dir=data_dir,
         )
         pipeline = Pipeline(sessions, connectors, preparer, config, blobs=blobs)

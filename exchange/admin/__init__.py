@@ -6,4 +6,5 @@
 * ``sensitive_approvals`` — the ward's approvals for forbidden-category items; the screening policy per route (C-07)
 * ``asp_credentials`` — LGWAN-ASP login details received out of band, password sealed (C-22)
 * ``routes_view`` — routes with their contracts and recipients, for the CLI and the portal
+* ``sealed_files_move`` — sealed files an older hub kept under its data directory, moved into the blob store
 """

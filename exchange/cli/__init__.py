@@ -1,7 +1,7 @@
 """The ``handover`` command line: one group; each module registers the commands it is named after.
 
 * ``setup`` — ``init``, ``config check``; the state and helpers every command module shares
-* ``database`` — ``db upgrade``, ``db current``
+* ``database`` — ``db upgrade``, ``db current``, ``db move-sealed-files``
 * ``keys`` — ``keys generate|status|rotate`` (master keys and their rotation)
 * ``admin`` — ``admin import|invite|invite-handed``, ``admin asp-credentials record|list``, ``admin token create``
 * ``accounts`` — ``accounts list|show|disable|enable|unlock|end-sessions|tokens|revoke-token`` (C-10)

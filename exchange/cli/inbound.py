@@ -17,6 +17,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange import hub
+from exchange.blobs.store import BlobError
 from exchange.cli.setup import CliState, fail, find_person, run
 from exchange.identity import audit_log as audit
 from exchange.identity.authorisation import Action
@@ -51,13 +52,13 @@ async def _staff(session: AsyncSession, found: inbox.InboxItem, code: str) -> tu
     return staff, audit.Actor(person_id=person.id, party_id=person.party_id)
 
 
-async def _write(out: Path, found: inbox.InboxItem, data_dir: Path, services: hub.HubServices) -> int:
+async def _write(out: Path, found: inbox.InboxItem, services: hub.HubServices) -> int:
     """Stream the plain content into ``out`` (appearing only complete); returns the bytes written."""
     await asyncio.to_thread(out.parent.mkdir, parents=True, exist_ok=True)
     pending = await asyncio.to_thread(AtomicFile, out)
     written = 0
     try:
-        async for chunk in uploads.read_upload(data_dir, services.keyring, found.upload):
+        async for chunk in uploads.read_upload(services.blobs, services.keyring, found.upload):
             await asyncio.to_thread(pending.file.write, chunk)
             written += len(chunk)
     except BaseException:
@@ -144,9 +145,11 @@ def register(main: click.Group) -> None:
                     detail=detail,
                 )
                 try:
-                    return await _write(out, found, state.settings.data_dir.resolve(), services)
+                    return await _write(out, found, services)
                 except SealingError:
                     fail("the stored upload does not open (tampered with, or not this upload's); nothing was written")
+                except BlobError as exc:
+                    fail(f"the stored upload cannot be read ({exc}); nothing was written")
 
         written = run(go())
         click.echo(f"wrote {out} ({written} bytes); the hand-over is recorded")
@@ -160,8 +163,7 @@ def register(main: click.Group) -> None:
                     if op == "release":
                         await inbox.release(session, found, by=staff.label, reason=reason)
                     else:
-                        data_dir = services.settings.data_dir.resolve()
-                        await inbox.discard(session, data_dir, found, by=staff.label, reason=reason)
+                        await inbox.discard(session, services.blobs, found, by=staff.label, reason=reason)
                 except inbox.InboxRefused as refused:
                     fail(f"refused: {refused.reason_ja}")
                 audit.record(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from exchange.cli.setup import CliState, with_sessions, write_report
+from exchange.cli.setup import CliState, blob_store, with_sessions, write_report
 from exchange.identity import audit_log as audit
 from exchange.identity.authorisation import Action
 from exchange.keys import sealing, sources
@@ -134,9 +134,11 @@ def register(main: click.Group) -> None:
                 if attachment is not None:
                     data = await asyncio.to_thread(attachment.read_bytes)
                     try:
-                        sealed = await attachments.seal_attachment(
-                            await _keyring(state), state.settings.data_dir, row.public_id, attachment.name, data
-                        )
+                        async with blob_store(state.settings) as blobs:
+                            keyring = await _keyring(state)
+                            sealed = await attachments.seal_attachment(
+                                keyring, blobs, row.public_id, attachment.name, data
+                            )
                     except attachments.AttachmentRefused as exc:
                         raise ValueError(str(exc)) from None
                 form = inspections.InspectionResult(day, inspector, result, findings, by, party_id)
@@ -174,9 +176,12 @@ def register(main: click.Group) -> None:
         async def work(sessions: async_sessionmaker[AsyncSession]) -> None:
             async with sessions() as session:
                 row = await session.scalar(select(Inspection).where(Inspection.public_id == inspection_id))
-            if row is None or row.attachment_path is None:
+            if row is None or row.attachment_key is None:
                 raise ValueError("添付ファイルのある検査が見つかりません。")
-            data = await attachments.open_attachment(await _keyring(state), Path(row.attachment_path), row.public_id)
+            async with blob_store(state.settings) as blobs:
+                data = await attachments.open_attachment(
+                    await _keyring(state), blobs, row.attachment_key, row.public_id
+                )
             await asyncio.to_thread(_write_private, out, data)
 
         with_sessions(state, work)

@@ -9,19 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from exchange.admin import bootstrap
-from exchange.cli.setup import CliState, fail, find_person, run
+from exchange.blobs.store import BlobError
+from exchange.cli.setup import CliState, blob_store, fail, find_person, run
 from exchange.identity import audit_log
 from exchange.identity.authorisation import Action
 from exchange.intake import quarantine_decisions as decisions
-from exchange.intake.sealed_quarantine import plaintext
 from exchange.keys import sources
-from exchange.keys.sealing import Keyring, UnsealError
+from exchange.keys.sealing import UnsealError
 from ledger.registers import handlers
 from ledger.wareki import format_jst
 
@@ -54,23 +56,28 @@ async def _staff(session: AsyncSession, drop: decisions.HeldDrop, code: str, act
 
 def _line(drop: decisions.HeldDrop) -> str:
     intake = drop.intake
-    sealed = "" if intake.sealed_path else "（暗号化されていません）"
+    sealed = "" if intake.sealed_key else "（暗号化されていません）"
     return (
         f"{intake.public_id}  {format_jst(intake.created_at)}  {drop.route.code}  {intake.size:,} バイト  "
         f"{intake.file_name}{sealed}\n    理由: {intake.reason_ja or '—'}"
     )
 
 
-def _write_original(sealed: Path, keyring: Keyring, intake_id: str, out: Path) -> None:
-    """Decrypt to a new file (never over an existing one), removed again if the sealed file does not authenticate."""
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+async def _write_original(chunks: AsyncIterator[bytes], out: Path) -> None:
+    """Decrypt to a new file (never over an existing one), removed again if the sealed blob does not authenticate."""
+    target = await asyncio.to_thread(_create_new, out)
     try:
-        with os.fdopen(fd, "wb") as target:
-            for chunk in plaintext(sealed, keyring, intake_id):
-                target.write(chunk)
+        async for chunk in chunks:
+            await asyncio.to_thread(target.write, chunk)
+        await asyncio.to_thread(target.close)
     except BaseException:
-        out.unlink(missing_ok=True)
+        await asyncio.to_thread(target.close)
+        await asyncio.to_thread(out.unlink, True)
         raise
+
+
+def _create_new(out: Path) -> BinaryIO:
+    return os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600), "wb")
 
 
 def register(main: click.Group) -> None:
@@ -143,10 +150,14 @@ def register(main: click.Group) -> None:
             fail("破棄の理由を入力してください。")
 
         async def go() -> str:
-            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
+            async with (
+                blob_store(state.settings) as blobs,
+                bootstrap.open_engine(state.settings) as engine,
+                bootstrap.sessions(engine).begin() as session,
+            ):
                 drop = await _held(session, intake_id)
                 by = await _staff(session, drop, staff_code, Action.QUARANTINE_DISCARD)
-                await decisions.discard(session, drop, by, reason.strip()[:500])
+                await decisions.discard(session, blobs, drop, by, reason.strip()[:500])
                 return f"{drop.intake.file_name} を破棄しました。"
 
         try:
@@ -164,15 +175,19 @@ def register(main: click.Group) -> None:
 
         async def go() -> str:
             keyring = await asyncio.to_thread(sources.hub_keyring, state.settings)
-            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+            async with (
+                blob_store(state.settings) as blobs,
+                bootstrap.open_engine(state.settings) as engine,
+                bootstrap.sessions(engine)() as session,
+            ):
                 drop = await _held(session, intake_id)
                 by = await _staff(session, drop, staff_code, Action.QUARANTINE_DOWNLOAD)
-                sealed = await decisions.record_download(session, drop, by)
+                sealed = await decisions.record_download(session, blobs, drop, by)
                 try:
-                    await asyncio.to_thread(_write_original, sealed, keyring, drop.intake.public_id, out)
+                    await _write_original(decisions.original(blobs, sealed, keyring, drop), out)
                 except FileExistsError:
                     raise decisions.QuarantineError(f"{out} は既にあります。別の名前を指定してください。") from None
-                except UnsealError:
+                except (UnsealError, BlobError):
                     raise decisions.QuarantineError(
                         "隔離ファイルを復号できません（破損または改ざんのおそれ）。"
                     ) from None

@@ -48,8 +48,7 @@ def register(main: click.Group) -> None:
                 # The program's plugin refuses a reference it could not check against (the wrong columns).
                 hooks = services.plugins.for_program(program.code)
                 await asyncio.to_thread(hooks.check_returned_records, "", header, [], records)
-                data_dir = state.settings.data_dir
-                await asyncio.to_thread(reference.store, data_dir, services.keyring.current, contract, kind, content)
+                await reference.store(services.blobs, services.keyring.current, contract, kind, content)
                 await record(session, reference.register_entry(contract, staff.label, len(records)))
                 return f"照合用データを登録しました: {contract.name}（{len(records)}件、暗号化して保管）"
 
@@ -71,7 +70,7 @@ def register(main: click.Group) -> None:
             async with hub.services(state.settings) as services, services.sessions.begin() as session:
                 contract = await _contract(session, contract_code)
                 staff = await handlers.ward_staff(session, contract, staff_code)
-                if not await asyncio.to_thread(reference.remove, state.settings.data_dir, contract):
+                if not await reference.remove(services.blobs, contract):
                     fail(f"契約「{contract.name}」に照合用データは登録されていません。")
                 await record(session, reference.register_entry(contract, staff.label, None))
                 return f"照合用データを削除しました: {contract.name}"

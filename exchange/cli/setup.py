@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -89,15 +90,22 @@ def with_sessions(state: CliState, work: Callable[[async_sessionmaker[AsyncSessi
         fail(str(exc))
 
 
+@asynccontextmanager
+async def blob_store(settings: Settings) -> AsyncIterator[BlobStore]:
+    """The blob store the settings name, for a command that works without the whole hub (``hub.services``)."""
+    blobs = await asyncio.to_thread(build_blob_store, settings)  # the local backend makes its folder
+    try:
+        yield blobs
+    finally:
+        await blobs.close()
+
+
 def with_blobs(state: CliState, work: Callable[[async_sessionmaker[AsyncSession], BlobStore], Awaitable[T]]) -> T:
     """``with_sessions`` with the blob store the settings name, built for the command and closed after it."""
 
     async def go(sessions: async_sessionmaker[AsyncSession]) -> T:
-        blobs = await asyncio.to_thread(build_blob_store, state.settings)  # the local backend makes its folder
-        try:
+        async with blob_store(state.settings) as blobs:
             return await work(sessions, blobs)
-        finally:
-            await blobs.close()
 
     return with_sessions(state, go)
 

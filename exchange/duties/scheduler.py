@@ -157,7 +157,7 @@ async def _inbound_returns(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     if ctx.config.data_dir is None or ctx.config.master_key is None:
         return {"delivered": 0, "failed": 0, "skipped": "no data directory or master key"}
     keyring = await asyncio.to_thread(sources.keyring, ctx.config.master_key, ctx.config.old_master_keys)
-    return await return_folders.deliver_pending(ctx.sessions, ctx.config.data_dir, keyring, now)
+    return await return_folders.deliver_pending(ctx.sessions, ctx.blobs, ctx.config.data_dir, keyring, now)
 
 
 async def _blobs_clean(ctx: DutyContext, now: datetime) -> dict[str, Any]:

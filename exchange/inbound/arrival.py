@@ -51,12 +51,12 @@ def _shown(problem: RecordProblem) -> str:
 
 async def _record_check(session: AsyncSession, deps: PortalDeps, contract: Contract, kind: str) -> RecordCheck | None:
     """The program plugins' check of returned records (S1 申請型), with the contract's reference data."""
-    if deps.plugins is None or deps.data_dir is None or deps.keyring is None:
+    if deps.plugins is None or deps.blobs is None or deps.keyring is None:
         return None
     program = await session.get(Program, contract.program_id)
     assert program is not None  # enforced by the foreign key
     hooks = deps.plugins.for_program(program.code)
-    reference_records = await asyncio.to_thread(reference.load, deps.data_dir, deps.keyring, contract)
+    reference_records = await reference.load(deps.blobs, deps.keyring, contract)
 
     def check(columns: tuple[str, ...], records: Sequence[Record]) -> list[str]:
         try:
@@ -73,8 +73,8 @@ async def examine(
 ) -> Arrival:
     if kind not in TABULAR_CHECKED:
         return Arrival(kind, stored)
-    assert deps.data_dir is not None and deps.keyring is not None
-    content = b"".join([chunk async for chunk in inbound.read_stored(deps.data_dir, deps.keyring, stored)])
+    assert deps.blobs is not None and deps.keyring is not None
+    content = b"".join([chunk async for chunk in inbound.read_stored(deps.blobs, deps.keyring, stored)])
     record_check = await _record_check(session, deps, contract, kind)
     # C-07: the default categories, less the items the ward approved for this contract (the same approvals that
     # let such an item be delivered let the contractor send it back).

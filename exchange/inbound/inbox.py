@@ -2,19 +2,19 @@
 
 One place answers the portal's inbox page and ``handover inbound …`` alike: the list (a section's, or the uploads
 of a contractor's sub-contracts), taking a file (its register line), and releasing or discarding a quarantined
-upload. The content is only ever read through ``exchange.inbound.uploads.read_upload`` (sealed at rest); nothing
-here opens a stored file by its path.
+upload. The content is only ever read through ``exchange.inbound.uploads.read_upload`` (sealed in the blob store);
+nothing here opens a stored file by its path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from exchange.blobs.store import BlobStore
 from exchange.inbound import uploads
 from ledger.models.contracts import Contract, Program
 from ledger.models.inbound import InboundFile, InboundStatus
@@ -200,8 +200,8 @@ async def release(session: AsyncSession, found: InboxItem, *, by: str, reason: s
     )
 
 
-async def discard(session: AsyncSession, data_dir: Path, found: InboxItem, *, by: str, reason: str) -> None:
-    """Discard a quarantined upload: the row stays as the record, its sealed file (and with it the only copy of
+async def discard(session: AsyncSession, blobs: BlobStore, found: InboxItem, *, by: str, reason: str) -> None:
+    """Discard a quarantined upload: the row stays as the record, its sealed blob (and with it the only copy of
     its data key) is deleted before the caller commits, so the register line never says more than was done."""
     upload = found.upload
     _quarantined(upload)
@@ -219,5 +219,5 @@ async def discard(session: AsyncSession, data_dir: Path, found: InboxItem, *, by
             details={"upload": upload.public_id, "reason": note, "quarantine_reason": upload.reason_ja or ""},
         ),
     )
-    stored = uploads.Stored(upload.public_id, upload.stored_path, upload.file_name, upload.size, upload.sha256)
-    await uploads.remove(data_dir, stored)
+    stored = uploads.Stored(upload.public_id, upload.blob_key, upload.file_name, upload.size, upload.sha256)
+    await uploads.remove(blobs, stored)

@@ -5,19 +5,21 @@ welfare-system extract (氏名, 生年月日, 保護開始日, 保護廃止日).
 delivered: the contractor's packages carry only the minimised items of the contract (no 生年月日, no assistance
 dates), sealed in AES ZIPs, and the original drop leaves the watched folder once delivered. So ward staff
 register the extract for the contract (``handover reference load CONTRACT FILE --by STAFF``); it is sealed at
-rest like uploads (``DATA_DIR/references/<contract public id>.<csv|xlsx>.sealed``, AAD
+rest like uploads, in the blob store (``references/<contract public id>.<csv|xlsx>``, AAD
 ``b"reference:" + contract public id``), a later load replaces it, ``handover reference remove`` deletes it
 (crypto-erase), and both leave a register line. Uploads read it back in memory only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Final
 
-from exchange.keys.sealed_files import read_sealed_sync, seal_stream_to
+from exchange.blobs.store import BlobStore, blob_key
+from exchange.keys.sealed_files import open_sealed_blob, seal_into
 from exchange.keys.sealing import Keyring, MasterKey
 from ledger.models.contracts import Contract
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind
@@ -32,8 +34,9 @@ def _aad(contract: Contract) -> bytes:
     return b"reference:" + contract.public_id.encode("ascii")
 
 
-def _path(data_dir: Path, contract: Contract, kind: TableKind) -> Path:
-    return data_dir / FOLDER / f"{contract.public_id}.{kind}.sealed"
+def reference_key(contract_public_id: str, kind: str) -> str:
+    """The blob key of a contract's reference extract of table ``kind``."""
+    return blob_key(FOLDER, f"{contract_public_id}.{kind}")
 
 
 def records_of(content: bytes, kind: TableKind) -> tuple[tuple[str, ...], list[Record]]:
@@ -50,34 +53,36 @@ def read_source(source: Path) -> tuple[TableKind, bytes]:
     return kind, source.read_bytes()
 
 
-def store(data_dir: Path, master: MasterKey, contract: Contract, kind: TableKind, content: bytes) -> None:
-    """Seal ``content`` as the contract's reference, replacing any earlier one (synchronous)."""
-    folder = data_dir / FOLDER
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    seal_stream_to(_path(data_dir, contract, kind), io.BytesIO(content), master, _aad(contract))
+async def _one(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+async def store(blobs: BlobStore, master: MasterKey, contract: Contract, kind: TableKind, content: bytes) -> None:
+    """Seal ``content`` as the contract's reference, replacing any earlier one."""
+    await seal_into(blobs, reference_key(contract.public_id, kind), _one(content), master, _aad(contract))
     for other in _KINDS:
         if other != kind:
-            _path(data_dir, contract, other).unlink(missing_ok=True)
+            await blobs.delete(reference_key(contract.public_id, other))
 
 
-def remove(data_dir: Path, contract: Contract) -> bool:
-    """Delete the contract's reference (synchronous); whether there was one."""
+async def remove(blobs: BlobStore, contract: Contract) -> bool:
+    """Delete the contract's reference (crypto-erase); whether there was one."""
     found = False
     for kind in _KINDS:
-        path = _path(data_dir, contract, kind)
-        if path.exists():
-            path.unlink()
+        key = reference_key(contract.public_id, kind)
+        if await blobs.size(key) is not None:
+            await blobs.delete(key)
             found = True
     return found
 
 
-def load(data_dir: Path, keyring: Keyring, contract: Contract) -> Sequence[Record] | None:
-    """The contract's reference records, decrypted into memory (synchronous; run it in a worker thread)."""
+async def load(blobs: BlobStore, keyring: Keyring, contract: Contract) -> Sequence[Record] | None:
+    """The contract's reference records, decrypted into memory (the table is parsed in a worker thread)."""
     for kind in _KINDS:
-        path = _path(data_dir, contract, kind)
-        if path.exists():
-            content = b"".join(read_sealed_sync(path, keyring, _aad(contract)))
-            return records_of(content, kind)[1]
+        key = reference_key(contract.public_id, kind)
+        if await blobs.size(key) is not None:
+            content = b"".join([chunk async for chunk in open_sealed_blob(blobs, key, keyring, _aad(contract))])
+            return (await asyncio.to_thread(records_of, content, kind))[1]
     return None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from exchange.blobs.store import BlobError, BlobStore
 from exchange.folders import resolve_folder
 from exchange.inbound import inbox, uploads
 from exchange.keys import sealing
@@ -58,7 +59,12 @@ def _zip_name(file_name: str, upload_id: str) -> str:
 
 
 async def deliver(
-    session: AsyncSession, data_dir: Path, keyring: sealing.Keyring, found: inbox.InboxItem, folder: ReturnFolder
+    session: AsyncSession,
+    blobs: BlobStore,
+    data_dir: Path,
+    keyring: sealing.Keyring,
+    found: inbox.InboxItem,
+    folder: ReturnFolder,
 ) -> ReturnDelivery:
     """Pack one accepted upload into ``folder`` and record it (in the caller's transaction)."""
     upload = found.upload
@@ -73,7 +79,7 @@ async def deliver(
     )
     dest = resolve_folder(folder.path, data_dir) / _zip_name(upload.file_name, upload.public_id)
     await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
-    source = streamed.reader(uploads.read_upload(data_dir, keyring, upload), asyncio.get_running_loop())
+    source = streamed.reader(uploads.read_upload(blobs, keyring, upload), asyncio.get_running_loop())
     try:
         packed = await asyncio.to_thread(
             streamed.pack_stream, upload.file_name, source, upload.size, manifest, password, dest
@@ -114,7 +120,11 @@ async def deliver(
 
 
 async def deliver_pending(
-    sessions: async_sessionmaker[AsyncSession], data_dir: Path, keyring: sealing.Keyring, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    blobs: BlobStore,
+    data_dir: Path,
+    keyring: sealing.Keyring,
+    now: datetime,
 ) -> dict[str, Any]:
     """Deliver every accepted upload that has a return folder and no delivery yet, one transaction each.
 
@@ -139,8 +149,8 @@ async def deliver_pending(
             if fresh is None or fresh.delivery is not None or fresh.upload.status not in inbox.ACCEPTED:
                 continue  # decided meanwhile (discarded, delivered by another run)
             try:
-                await deliver(session, data_dir, keyring, fresh, folder)
-            except (OSError, sealing.SealingError) as exc:
+                await deliver(session, blobs, data_dir, keyring, fresh, folder)
+            except (OSError, sealing.SealingError, BlobError) as exc:
                 log.warning("return folder delivery of upload %s failed: %s", fresh.upload.public_id, exc)
                 failed += 1
                 await session.rollback()

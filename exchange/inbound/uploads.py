@@ -1,24 +1,24 @@
 """Files contractors upload through the portal: entered application data, evidence scans, print logs, payment
 data, deletion certificates.
 
-Each upload is sealed as it arrives (``exchange.keys.sealed_files``, AAD ``b"inbound:" + public id``) into
-``DATA_DIR/inbound/<contract public id>/<upload public id>.sealed``: its plain text never touches the disk. The
-SHA-256 and size are computed while sealing; the virus scan and the content checks read the sealed file back as
-a plain stream. The row keeps the path relative to the data directory, so the directory can move. The person's
-file name is kept only as a checked label. Nothing here opens or runs the content. An upload's register lines
-(kept, quarantined, or refused as infected) are built here too, so the portal records them all the same way.
+Each upload is sealed as it arrives (``exchange.keys.sealed_files``, AAD ``b"inbound:" + public id``) into the
+blob store under ``uploads/<upload public id>``: its plain text never touches a disk. The SHA-256 and size are
+computed while sealing; the virus scan and the content checks read the sealed blob back as a plain stream. The
+row keeps the key, never a path, so every hub process sharing the database and the store finds the file. The
+person's file name is kept only as a checked label. Nothing here opens or runs the content. An upload's register
+lines (kept, quarantined, or refused as infected) are built here too, so the portal records them all the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Final
+from pathlib import Path
+from typing import Final
 
-from exchange.keys.sealed_files import SealedFileWriter, read_sealed
+from exchange.blobs.store import BlobMissing, BlobStore, blob_key
+from exchange.keys.sealed_files import open_sealed_blob, seal_into
 from exchange.keys.sealing import Keyring, MasterKey
 from exchange.packing import packer as packing
 from ledger.models.inbound import InboundFile
@@ -32,8 +32,7 @@ KINDS: Final = {
     "deletion_certificate": "消去証明書",
 }
 MAX_BYTES: Final = 200 * 1024 * 1024
-FOLDER: Final = "inbound"
-_PLAIN_CHUNK: Final = 256 * 1024
+FOLDER: Final = "uploads"
 
 
 class UploadRefused(Exception):
@@ -44,7 +43,7 @@ class UploadRefused(Exception):
 
 @dataclass(frozen=True)
 class Stored:
-    """A sealed upload: ``key`` relative to the data directory, the checked ``name``, plain size and SHA-256."""
+    """A sealed upload: its blob ``key``, the checked ``name``, plain size and SHA-256."""
 
     upload_id: str
     key: str
@@ -71,23 +70,33 @@ def checked_name(name: str, suffixes: frozenset[str]) -> str:
     return safe
 
 
-def stored_file(data_dir: Path, key: str) -> Path:
-    """The file behind a row's relative ``key``; refuses a key that would leave the data directory."""
-    relative = PurePosixPath(key)
-    if relative.is_absolute() or ".." in relative.parts or not relative.parts or relative.parts[0] != FOLDER:
-        raise ValueError(f"not an inbound storage key: {key!r}")
-    return data_dir.joinpath(*relative.parts)
+def upload_key(upload_id: str) -> str:
+    """The blob key of an upload: named by its id, so a row and its blob find each other on any host."""
+    return blob_key(FOLDER, upload_id)
 
 
-def _open(folder: Path, dest: Path, master: MasterKey, upload_id: str) -> SealedFileWriter:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return SealedFileWriter(dest, master, aad(upload_id))
+class _Tally:
+    """Hashes and counts an upload's plain chunks on their way into the sealer; refuses an oversize or empty file."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+
+    async def count(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            self.size += len(chunk)
+            if self.size > self.limit:
+                raise UploadRefused(f"ファイルが大きすぎます（上限 {self.limit // (1024 * 1024)} MB）。")
+            self.digest.update(chunk)
+            yield chunk
+        if self.size == 0:
+            raise UploadRefused("ファイルが空です。")
 
 
 async def seal(
-    data_dir: Path,
+    blobs: BlobStore,
     master: MasterKey,
-    contract_public_id: str,
     upload_id: str,
     name: str,
     chunks: AsyncIterator[bytes],
@@ -95,59 +104,37 @@ async def seal(
     suffixes: frozenset[str],
     limit: int = MAX_BYTES,
 ) -> Stored:
-    """Seal the uploaded ``chunks`` under the data directory; refuses a bad name, an empty or oversize file."""
+    """Seal the uploaded ``chunks`` into the blob store; refuses a bad name, an empty or oversize file (and then
+    nothing is stored)."""
     safe = checked_name(name, suffixes)
-    key = f"{FOLDER}/{contract_public_id}/{upload_id}.sealed"
-    dest = stored_file(data_dir, key)
-    # Chunk by chunk from the event loop, so each file operation (and the encryption) runs in a worker thread.
-    writer = await asyncio.to_thread(_open, dest.parent, dest, master, upload_id)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > limit:
-                raise UploadRefused(f"ファイルが大きすぎます（上限 {limit // (1024 * 1024)} MB）。")
-            digest.update(chunk)
-            await asyncio.to_thread(writer.write, chunk)
-        if size == 0:
-            raise UploadRefused("ファイルが空です。")
-    except BaseException:
-        await asyncio.to_thread(writer.discard)
-        raise
-    await asyncio.to_thread(writer.commit)
-    return Stored(upload_id, key, safe, size, digest.hexdigest())
+    key = upload_key(upload_id)
+    tally = _Tally(limit)
+    await seal_into(blobs, key, tally.count(chunks), master, aad(upload_id))
+    return Stored(upload_id, key, safe, tally.size, tally.digest.hexdigest())
 
 
-async def read_stored(data_dir: Path, keyring: Keyring, stored: Stored) -> AsyncIterator[bytes]:
+def read_stored(blobs: BlobStore, keyring: Keyring, stored: Stored) -> AsyncIterator[bytes]:
     """The plain content of a just-sealed upload (for the virus scan and the content checks)."""
-    async for chunk in read_sealed(stored_file(data_dir, stored.key), keyring, aad(stored.upload_id)):
-        yield chunk
+    return open_sealed_blob(blobs, stored.key, keyring, aad(stored.upload_id))
 
 
-async def read_upload(data_dir: Path, keyring: Keyring, upload: InboundFile) -> AsyncIterator[bytes]:
+def read_upload(blobs: BlobStore, keyring: Keyring, upload: InboundFile) -> AsyncIterator[bytes]:
     """The plain content of a kept upload, chunk by chunk, for staff (inbox, fetch) and later checks.
 
-    Raises ``UnsealError`` if the sealed file was tampered with or belongs to another row (only after the chunks
-    before the fault: a caller that hands the content on must read it whole first or accept a cut-off stream).
-    Rows from before sealing point at a plain file by absolute path and are read as they are.
+    Raises ``UnsealError`` if the sealed blob was tampered with or belongs to another row (only after the chunks
+    before the fault: a caller that hands the content on must read it whole first or accept a cut-off stream), and
+    ``BlobMissing`` when the store has no blob under the row's key, or when the row is a plain file from before
+    sealing that ``handover db move-sealed-files`` has not moved into the store yet.
     """
-    if upload.sealed:
-        async for chunk in read_sealed(stored_file(data_dir, upload.stored_path), keyring, aad(upload.public_id)):
-            yield chunk
-        return
-    handle: BinaryIO = await asyncio.to_thread(Path(upload.stored_path).open, "rb")
-    try:
-        while chunk := await asyncio.to_thread(handle.read, _PLAIN_CHUNK):
-            yield chunk
-    finally:
-        await asyncio.to_thread(handle.close)
+    if not upload.sealed:
+        raise BlobMissing(f"upload {upload.public_id} is not in the blob store yet (handover db move-sealed-files)")
+    return open_sealed_blob(blobs, upload.blob_key, keyring, aad(upload.public_id))
 
 
-async def remove(data_dir: Path, stored: Stored) -> None:
+async def remove(blobs: BlobStore, stored: Stored) -> None:
     """Delete a sealed upload that is not kept (infected, or its submission was refused): its only data key goes
     with it."""
-    await asyncio.to_thread(stored_file(data_dir, stored.key).unlink, True)
+    await blobs.delete(stored.key)
 
 
 def received_entry(

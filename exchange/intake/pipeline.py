@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from exchange.delivery.endpoint_access import sync_access
 from exchange.folders import RouteFolders
 from exchange.intake import preparation
 from exchange.intake import results as outcome
-from exchange.intake.sealed_quarantine import QuarantineVault, SealedSource, erase
+from exchange.intake.sealed_quarantine import QuarantineVault, SealedSource
 from exchange.intake.stability import Ready, identity_of
 from exchange.leases import Claim, Hold, LeaseLost, Leases, LeaseTable
 from exchange.logs import correlated
@@ -67,8 +66,6 @@ class PipelineConfig:
     max_attempts: int = 3  # on the primary connector, before the fallback takes over
     retry_base: timedelta = timedelta(seconds=5)
     deflate_level: int = 6
-    # Where refused drops are kept sealed; by default ``quarantine`` beside the store, under the data directory.
-    quarantine_dir: Path | None = None
     # Where a package is copied out of a remote blob store for a connector; by default ``cache`` beside the store.
     cache_dir: Path | None = None
     # What relative route folders resolve against (absolute); by default the store's parent, the data directory.
@@ -94,7 +91,8 @@ class Pipeline:
         self.clock = clock
         # Each worker task claims under its own holder name (``worker``): this process's name and a number.
         self.leases = Leases(INTAKE_LEASES, f"worker-{uuid.uuid4().hex[:8]}", config.lease, clock)
-        self.vault = QuarantineVault(config.quarantine_dir or config.store_dir.parent / "quarantine", preparer.keyring)
+        # Refused drops are kept sealed in the blob store, where every hub process can decide about them.
+        self.vault = QuarantineVault(blobs, preparer.keyring)
         self._workers = itertools.count(1)
 
     async def enqueue(self, route: Route, ready: Ready) -> IntakeFile | None:
@@ -152,15 +150,15 @@ class Pipeline:
             "ファイル名に使えない文字（文字化けした名前）が含まれています。"
             "ファイル名を全角・半角の通常の文字に付け直して、もう一度置いてください。"
         )
-        sealed = await asyncio.to_thread(
-            partial(outcome.set_aside, vault=self.vault, identity=row.source_identity),
+        row.sealed_key = await outcome.set_aside(
             self.folders(route),
             raw,
             row.file_name,
             row.public_id,
             row.reason_ja,
+            vault=self.vault,
+            identity=row.source_identity,
         )
-        row.sealed_path = str(sealed) if sealed is not None else None
         log.warning("a file with an undecodable name in route %s was quarantined", route.code)
         row.status = IntakeStatus.QUARANTINED
         row.finished_at = self.clock()
@@ -332,12 +330,12 @@ class Pipeline:
     async def _pack(self, held: Hold[int], intake: IntakeFile) -> None:
         source = Path(intake.source_path)
         work = self._work_dir(intake, held.claim)
-        sealed: list[Path] = []
+        sealed: list[str] = []
 
-        def seal_refused(private: Path) -> None:
+        async def seal_refused(private: Path) -> None:
             try:
-                sealed.append(self.vault.seal_copy(private, intake.public_id))
-            except OSError as exc:
+                sealed.append(await self.vault.seal_copy(private, intake.public_id))
+            except (OSError, BlobError) as exc:
                 # The drop is still in the watched folder: the quarantine sets it aside as it can (never lost).
                 log.warning("a refused file's private copy could not be sealed (%s)", type(exc).__name__)
 
@@ -409,20 +407,21 @@ class Pipeline:
             return None
         async with self.sessions() as session:
             origin = await session.get(IntakeFile, intake.released_from_id)
-        if origin is None or origin.sealed_path is None:
+        if origin is None or origin.sealed_key is None:
             missing = "再受付する隔離ファイルが見つかりません（破棄済みのおそれ）。"
             raise PolicyRefusal(RefusalCode.UNUSABLE_FILE, missing)
-        return SealedSource(Path(origin.sealed_path), origin.public_id, self.preparer.keyring)
+        return SealedSource(self.vault, origin.sealed_key, origin.public_id)
 
-    async def _settle_origin(self, session: AsyncSession, intake: IntakeFile) -> Path | None:
+    async def _settle_origin(self, session: AsyncSession, intake: IntakeFile) -> str | None:
         """For a released intake that reached its end: the quarantined intake's sealed file is no longer needed
-        (the content was delivered, or is sealed again under this intake). Returns it, for erasing after commit."""
+        (the content was delivered, or is sealed again under this intake). Returns its key, for erasing after
+        commit."""
         if intake.released_from_id is None:
             return None
         origin = await session.get(IntakeFile, intake.released_from_id)
-        if origin is None or origin.sealed_path is None:
+        if origin is None or origin.sealed_key is None:
             return None
-        done, origin.sealed_path = Path(origin.sealed_path), None
+        done, origin.sealed_key = origin.sealed_key, None
         return done
 
     async def _sweep_dead_claims(self, intake: IntakeFile, claim: Claim[int]) -> None:
@@ -617,16 +616,14 @@ class Pipeline:
             origin_file = await self._settle_origin(session, intake)
             await self._commit(session, held, intake)
         if origin_file is not None:
-            await asyncio.to_thread(erase, origin_file)  # after the commit: a failed commit is retried from it
+            await self.vault.erase(origin_file)  # after the commit: a failed commit is retried from it
 
     async def _quarantine(
-        self, held: Hold[int], intake: IntakeFile, code: str, reason_ja: str, sealed: Path | None = None
+        self, held: Hold[int], intake: IntakeFile, code: str, reason_ja: str, sealed: str | None = None
     ) -> None:
         route = intake.route
         await self._confirm(held)
-        kept = await asyncio.to_thread(
-            outcome.move_to_quarantine, intake, self.folders(route), reason_ja, self.vault, sealed
-        )
+        kept = await outcome.move_to_quarantine(intake, self.folders(route), reason_ja, self.vault, sealed)
         origin_file = None
         async with self.sessions() as session:
             session.add(intake)
@@ -634,14 +631,14 @@ class Pipeline:
             intake.reason_code = code
             intake.reason_ja = reason_ja
             intake.finished_at = self.clock()
-            intake.sealed_path = str(kept) if kept is not None else None
+            intake.sealed_key = kept
             if kept is not None:
                 origin_file = await self._settle_origin(session, intake)
             contract_ids = [t.contract.public_id for t in route.targets]
             await record(session, outcome.quarantined_entry(intake, contract_ids, code, reason_ja))
             await self._commit(session, held, intake)
         if origin_file is not None:
-            await asyncio.to_thread(erase, origin_file)
+            await self.vault.erase(origin_file)
         await self._sweep_dead_claims(intake, held.claim)
 
 

@@ -11,7 +11,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.base import Connector
 from exchange.admin import sensitive_approvals
+from exchange.blobs.store import BlobMissing
 from exchange.contract_facts import contract_facts
 from exchange.delivery.package_blobs import package_key
 from exchange.intake.sealed_quarantine import SealedSource
@@ -146,7 +147,7 @@ class Preparer:
         work: Path,
         *,
         sealed_source: SealedSource | None = None,
-        seal_refused: Callable[[Path], None] | None = None,
+        seal_refused: Callable[[Path], Awaitable[None]] | None = None,
     ) -> Prepared:
         """Check, minimise and pack ``source`` into ``work``, the claim's own new folder.
 
@@ -166,7 +167,7 @@ class Preparer:
             return await self._prepare(sessions, intake, source, private, name, work, sealed_source)
         except PolicyRefusal:
             if seal_refused is not None and await asyncio.to_thread(private.exists):
-                await asyncio.to_thread(seal_refused, private)
+                await seal_refused(private)
             raise
         finally:
             await asyncio.to_thread(private.unlink, True)
@@ -183,8 +184,8 @@ class Preparer:
     ) -> Prepared:
         if sealed_source is not None:
             try:
-                source_sha256 = await asyncio.to_thread(sealed_source.take_in, private)
-            except sealing.UnsealError:
+                source_sha256 = await sealed_source.take_in(private)
+            except (sealing.UnsealError, BlobMissing):
                 raise _unusable(
                     "保管していた隔離ファイルを復号できませんでした（破損または改ざんのおそれ）。"
                     "情報システム担当に連絡してください。"

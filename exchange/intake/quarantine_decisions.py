@@ -10,18 +10,17 @@ through, and one whose cause remains comes back to quarantine with the new reaso
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from exchange.intake.sealed_quarantine import erase, quarantine_aad
-from exchange.keys.sealed_files import read_sealed
+from exchange.blobs.store import BlobStore
+from exchange.intake.sealed_quarantine import quarantine_aad
+from exchange.keys.sealed_files import open_sealed_blob
 from exchange.keys.sealing import Keyring
 from ledger.models.base import utcnow
 from ledger.models.contracts import Program, Route, RouteTarget
@@ -75,13 +74,13 @@ async def find_held(session: AsyncSession, public_id: str, *, decided: bool = Fa
     return HeldDrop(row[0], row[1], row[2]) if row is not None else None
 
 
-def _sealed(drop: HeldDrop) -> Path:
-    if drop.intake.sealed_path is None:
+def _sealed(drop: HeldDrop) -> str:
+    if drop.intake.sealed_key is None:
         raise QuarantineError(
             "このファイルは暗号化して保管されていないため、画面からは操作できません（受渡しフォルダまたは"
             "隔離フォルダに残っています）。結果ファイルの案内に従ってください。"
         )
-    return Path(drop.intake.sealed_path)
+    return drop.intake.sealed_key
 
 
 def _entry(
@@ -140,12 +139,12 @@ async def release(session: AsyncSession, drop: HeldDrop, by: str) -> IntakeFile:
     return queued
 
 
-async def discard(session: AsyncSession, drop: HeldDrop, by: str, reason: str) -> None:
-    """Delete the sealed drop (crypto-erase) and record it. The row is marked first and the file erased before
-    the caller commits: a failed commit leaves a row that can be discarded again (an absent file is fine)."""
+async def discard(session: AsyncSession, blobs: BlobStore, drop: HeldDrop, by: str, reason: str) -> None:
+    """Delete the sealed drop (crypto-erase) and record it. The row is marked first and the blob erased before
+    the caller commits: a failed commit leaves a row that can be discarded again (an absent blob is fine)."""
     sealed = _sealed(drop)
     _decided(drop, "discarded", by)
-    drop.intake.sealed_path = None
+    drop.intake.sealed_key = None
     await record(
         session,
         _entry(
@@ -158,13 +157,13 @@ async def discard(session: AsyncSession, drop: HeldDrop, by: str, reason: str) -
         ),
     )
     await session.flush()
-    await asyncio.to_thread(erase, sealed)
+    await blobs.delete(sealed)
 
 
-async def record_download(session: AsyncSession, drop: HeldDrop, by: str) -> Path:
-    """Record that ``by`` takes out the original bytes; returns the sealed file to read (``original``)."""
+async def record_download(session: AsyncSession, blobs: BlobStore, drop: HeldDrop, by: str) -> str:
+    """Record that ``by`` takes out the original bytes; returns the sealed blob's key to read (``original``)."""
     sealed = _sealed(drop)
-    if not await asyncio.to_thread(sealed.exists):
+    if await blobs.size(sealed) is None:
         raise QuarantineError("保管していた隔離ファイルが見つかりません。情報システム担当に連絡してください。")
     await record(
         session,
@@ -179,9 +178,9 @@ async def record_download(session: AsyncSession, drop: HeldDrop, by: str) -> Pat
     return sealed
 
 
-def original(sealed: Path, keyring: Keyring, drop: HeldDrop) -> AsyncIterator[bytes]:
-    """The original bytes of the sealed drop, for the event loop (``UnsealError`` if tampered with)."""
-    return read_sealed(sealed, keyring, quarantine_aad(drop.intake.public_id))
+def original(blobs: BlobStore, sealed: str, keyring: Keyring, drop: HeldDrop) -> AsyncIterator[bytes]:
+    """The original bytes of the sealed drop, chunk by chunk (``UnsealError`` if tampered with)."""
+    return open_sealed_blob(blobs, sealed, keyring, quarantine_aad(drop.intake.public_id))
 
 
 def summary(drops: Sequence[HeldDrop]) -> list[dict[str, object]]:
@@ -196,7 +195,7 @@ def summary(drops: Sequence[HeldDrop]) -> list[dict[str, object]]:
             "size": d.intake.size,
             "received_at": format_jst(d.intake.created_at),
             "reason": d.intake.reason_ja,
-            "sealed": d.intake.sealed_path is not None,
+            "sealed": d.intake.sealed_key is not None,
             "resolution": d.intake.resolution,
             "resolved_at": format_jst(d.intake.resolved_at) if d.intake.resolved_at else None,
             "resolved_by": d.intake.resolved_by,

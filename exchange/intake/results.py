@@ -11,6 +11,7 @@ bytes replaced (U+FFFD), control characters too; only the raw name kept in memor
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exchange.blobs.store import BlobError
 from exchange.folders import RouteFolders
 from exchange.intake.sealed_quarantine import QuarantineVault, remove_drop
 from ledger.files import write_atomic
@@ -169,10 +171,10 @@ def remove_original(intake: IntakeFile, folders: RouteFolders) -> None:
     marker.unlink(missing_ok=True)
 
 
-def move_to_quarantine(
-    intake: IntakeFile, folders: RouteFolders, reason_ja: str, vault: QuarantineVault | None, sealed: Path | None
-) -> Path | None:
-    """Take a refused drop out of the watched folder, sealed; returns the sealed file, None if none was made.
+async def move_to_quarantine(
+    intake: IntakeFile, folders: RouteFolders, reason_ja: str, vault: QuarantineVault | None, sealed: str | None
+) -> str | None:
+    """Take a refused drop out of the watched folder, sealed; returns the sealed blob's key, None if none was made.
 
     ``sealed`` is the drop's private copy already sealed by the intake (the usual case): the original is only
     removed. A drop refused before it was taken in is sealed here (``set_aside``). A released drop's content is
@@ -181,26 +183,37 @@ def move_to_quarantine(
     if intake.manual:
         return None  # the operator's own file is left alone; the reason is shown on the command line
     source = Path(intake.source_path)
-    folder = folders.watch
     if intake.released_from_id is not None:
-        _write_quarantined(folder, intake.file_name, intake.public_id, reason_ja, sealed, None)
+        await asyncio.to_thread(
+            _write_quarantined, folders.watch, intake.file_name, intake.public_id, reason_ja, sealed, None
+        )
         return sealed
     if sealed is not None:
-        remove_drop(source, intake.source_identity)
-        source.with_name(source.name + ".done").unlink(missing_ok=True)
-        _write_quarantined(source.parent, intake.file_name, intake.public_id, reason_ja, sealed, None)
+        await asyncio.to_thread(_sealed_copy_kept, intake, source, reason_ja, sealed)
         return sealed
-    if not _same_drop(source, intake.source_identity) and not source.is_symlink():
-        # The queued drop is gone (or replaced by a new one, which gets its own intake): nothing to move, and a
-        # result file now would only contradict what staff were told about the drop.
-        source.with_name(source.name + ".done").unlink(missing_ok=True)
+    if not await asyncio.to_thread(_still_queued, source, intake.source_identity):
         return None
-    return set_aside(
+    return await set_aside(
         folders, source, intake.file_name, intake.public_id, reason_ja, vault=vault, identity=intake.source_identity
     )
 
 
-def set_aside(
+def _sealed_copy_kept(intake: IntakeFile, source: Path, reason_ja: str, sealed: str) -> None:
+    remove_drop(source, intake.source_identity)
+    source.with_name(source.name + ".done").unlink(missing_ok=True)
+    _write_quarantined(source.parent, intake.file_name, intake.public_id, reason_ja, sealed, None)
+
+
+def _still_queued(source: Path, identity: str | None) -> bool:
+    if not _same_drop(source, identity) and not source.is_symlink():
+        # The queued drop is gone (or replaced by a new one, which gets its own intake): nothing to move, and a
+        # result file now would only contradict what staff were told about the drop.
+        source.with_name(source.name + ".done").unlink(missing_ok=True)
+        return False
+    return True
+
+
+async def set_aside(
     folders: RouteFolders,
     source: Path,
     shown_name: str,
@@ -209,24 +222,33 @@ def set_aside(
     *,
     vault: QuarantineVault | None = None,
     identity: str | None = None,
-) -> Path | None:
+) -> str | None:
     """Seal a refused drop into ``vault`` (read once from a descriptor opened here, never through a link) and
-    remove it from the watched folder; returns the sealed file.
+    remove it from the watched folder; returns the sealed blob's key.
 
     What cannot be sealed (a link or a folder, a drop with no intake row to file it under, or a failure while
     sealing) is moved to the route's quarantine folder as before, or, if even that fails, left where it is with
     a reason file: never lost. ``source`` may carry an undecodable name; everything written uses ``shown_name``.
     """
-    sealed: Path | None = None
+    sealed: str | None = None
     if vault is not None and intake_id is not None:
         try:
-            sealed = vault.seal_drop(source, intake_id, identity)
-        except OSError as exc:
+            sealed = await vault.seal_drop(source, intake_id, identity)
+        except (OSError, BlobError) as exc:
             log.warning("a refused file could not be sealed (%s); it is set aside as it is", type(exc).__name__)
     if sealed is not None:
-        source.with_name(source.name + ".done").unlink(missing_ok=True)
-        _write_quarantined(source.parent, shown_name, intake_id, reason_ja, sealed, None)
+        await asyncio.to_thread(_sealed_aside, source, shown_name, intake_id, reason_ja, sealed)
         return sealed
+    await asyncio.to_thread(_move_aside, folders, source, shown_name, intake_id, reason_ja)
+    return None
+
+
+def _sealed_aside(source: Path, shown_name: str, intake_id: str | None, reason_ja: str, sealed: str) -> None:
+    source.with_name(source.name + ".done").unlink(missing_ok=True)
+    _write_quarantined(source.parent, shown_name, intake_id, reason_ja, sealed, None)
+
+
+def _move_aside(folders: RouteFolders, source: Path, shown_name: str, intake_id: str | None, reason_ja: str) -> None:
     quarantine = folders.quarantine
     tag = (intake_id or os.urandom(4).hex())[:8]
     target: Path | None = quarantine / f"{tag}_{shown_name}"
@@ -241,11 +263,10 @@ def set_aside(
         write_atomic(source.parent / f"{shown_name}.reason.txt", f"{reason_ja}\n")
     source.with_name(source.name + ".done").unlink(missing_ok=True)
     _write_quarantined(source.parent, shown_name, intake_id, reason_ja, None, target)
-    return None
 
 
 def _write_quarantined(
-    folder: Path, shown_name: str, intake_id: str | None, reason_ja: str, sealed: Path | None, moved: Path | None
+    folder: Path, shown_name: str, intake_id: str | None, reason_ja: str, sealed: str | None, moved: Path | None
 ) -> None:
     """The result pair beside the drop: set aside, and why. It names no path inside the hub and holds no data."""
     document = {

@@ -1,75 +1,96 @@
 """Quarantined drops sealed at rest: a refused file never stays readable, in the watched folder or the hub's.
 
-A drop the intake refuses is sealed (``exchange.keys.sealed_files``) under the data directory as
-``<intake public id>.sealed``, bound to ``b"quarantine:" + public id``, so a sealed file renamed to another
-intake's name does not open. The plaintext is read once: from the private copy the intake made while taking the
-drop in, or, for a drop refused before it was taken in, from one descriptor opened here without following links
-and checked on the descriptor (never a path re-opened after a check). The original leaves the watched folder
-only after its sealed copy is committed, so a failure on the way leaves the drop where it was, never lost.
+A drop the intake refuses is sealed (``exchange.keys.sealed_files``) into the blob store as
+``quarantine/<intake public id>``, bound to ``b"quarantine:" + public id``, so a sealed blob copied under another
+intake's key does not open, and every hub process sharing the store can release, discard or take it out. The
+plaintext is read once: from the private copy the intake made while taking the drop in, or, for a drop refused
+before it was taken in, from one descriptor opened here without following links and checked on the descriptor
+(never a path re-opened after a check). The original leaves the watched folder only after its sealed copy is
+stored, so a failure on the way leaves the drop where it was, never lost.
 
-Synchronous: the pipeline and the staff actions run these in worker threads.
+Every read and write of a file runs in a worker thread, chunk by chunk; the sealing streams into the store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from exchange.keys.sealed_files import read_sealed_sync, seal_stream_to
+from exchange.blobs.store import CHUNK_BYTES, BlobStore, blob_key
+from exchange.keys.sealed_files import open_sealed_blob, seal_into
 from exchange.keys.sealing import Keyring
-
-SUFFIX = ".sealed"
 
 
 def quarantine_aad(intake_public_id: str) -> bytes:
     return b"quarantine:" + intake_public_id.encode()
 
 
+def quarantine_key(intake_public_id: str) -> str:
+    return blob_key("quarantine", intake_public_id)
+
+
 @dataclass(frozen=True)
 class QuarantineVault:
-    """The data directory's quarantine folder and the key that seals into it."""
+    """The blob store the quarantine seals into, and the key that seals."""
 
-    directory: Path
+    blobs: BlobStore
     keyring: Keyring
 
-    def path_for(self, intake_public_id: str) -> Path:
-        return self.directory / f"{intake_public_id}{SUFFIX}"
-
-    def seal_copy(self, private: Path, intake_public_id: str) -> Path:
-        """Seal the hub's own private copy of a drop (the caller deletes the copy, as it always does)."""
-        with _open_regular(private) as source:
-            return self._seal(source, intake_public_id)
-
-    def seal_drop(self, source: Path, intake_public_id: str, identity: str | None) -> Path | None:
-        """Seal a drop straight from the watched folder, then remove it there; None when it is no regular file
-        (a link or a folder: the caller sets it aside as it is) or no longer the drop ``identity`` names."""
+    async def seal_copy(self, private: Path, intake_public_id: str) -> str:
+        """Seal the hub's own private copy of a drop (the caller deletes the copy, as it always does); its key."""
+        stream = await asyncio.to_thread(_open_regular, private)
         try:
-            stream = _open_regular(source)
+            return await self._seal(stream, intake_public_id)
+        finally:
+            await asyncio.to_thread(stream.close)
+
+    async def seal_drop(self, source: Path, intake_public_id: str, identity: str | None) -> str | None:
+        """Seal a drop straight from the watched folder, then remove it there; its key, or None when it is no
+        regular file (a link or a folder: the caller sets it aside as it is) or no longer the drop ``identity``
+        names."""
+        try:
+            stream = await asyncio.to_thread(_open_regular, source)
         except (FileNotFoundError, NotARegularFile):
             return None
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.EMLINK):
                 return None  # a symbolic link: its target is not the drop
             raise
-        with stream:
-            info = os.fstat(stream.fileno())
+        try:
+            info = await asyncio.to_thread(os.fstat, stream.fileno())
             if identity is not None and identity.split(":")[:2] != [str(info.st_dev), str(info.st_ino)]:
                 return None  # another file renamed over the drop: it will be queued as its own drop
-            sealed = self._seal(stream, intake_public_id)
-        remove_if_same(source, info.st_dev, info.st_ino)
-        return sealed
+            key = await self._seal(stream, intake_public_id)
+        finally:
+            await asyncio.to_thread(stream.close)
+        await asyncio.to_thread(remove_if_same, source, info.st_dev, info.st_ino)
+        return key
 
-    def _seal(self, source: BinaryIO, intake_public_id: str) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self.path_for(intake_public_id)
-        seal_stream_to(target, source, self.keyring.current, quarantine_aad(intake_public_id))
-        return target
+    async def _seal(self, source: BinaryIO, intake_public_id: str) -> str:
+        key = quarantine_key(intake_public_id)
+        await seal_into(self.blobs, key, _chunks(source), self.keyring.current, quarantine_aad(intake_public_id))
+        return key
+
+    def plaintext(self, key: str, intake_public_id: str) -> AsyncIterator[bytes]:
+        """The original bytes of a sealed quarantined drop, chunk by chunk (``UnsealError`` if tampered with,
+        ``BlobMissing`` when it is gone)."""
+        return open_sealed_blob(self.blobs, key, self.keyring, quarantine_aad(intake_public_id))
+
+    async def erase(self, key: str) -> None:
+        """Crypto-erase: the sealed blob holds the only wrapped copy of its data key."""
+        await self.blobs.delete(key)
+
+
+async def _chunks(source: BinaryIO) -> AsyncIterator[bytes]:
+    while block := await asyncio.to_thread(source.read, CHUNK_BYTES):
+        yield block
 
 
 class NotARegularFile(Exception):
@@ -104,36 +125,36 @@ def remove_drop(source: Path, identity: str | None) -> None:
     remove_if_same(source, int(device), int(inode))
 
 
-def plaintext(path: Path, keyring: Keyring, intake_public_id: str) -> Iterator[bytes]:
-    """The original bytes of a sealed quarantined drop, chunk by chunk (``UnsealError`` if tampered with)."""
-    return read_sealed_sync(path, keyring, quarantine_aad(intake_public_id))
+def _create_private(path: Path) -> BinaryIO:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
 @dataclass(frozen=True)
 class SealedSource:
     """The sealed drop a release re-queues: the new intake's content, in place of a file in the watched folder."""
 
-    path: Path
+    vault: QuarantineVault
+    key: str
     intake_public_id: str  # the quarantined intake it was sealed for
-    keyring: Keyring
 
-    def take_in(self, private: Path) -> str:
+    async def take_in(self, private: Path) -> str:
         """Write the plaintext into the hub's new private copy; returns its sha256. The pipeline works from this
         copy as from one taken in from the watched folder (and deletes it the same way). ``UnsealError`` when the
-        sealed file was tampered with; the partial copy is removed."""
+        sealed blob was tampered with; the partial copy is removed."""
         digest = hashlib.sha256()
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        out = await asyncio.to_thread(_create_private, private)
         try:
-            with os.fdopen(os.open(private, flags, 0o600), "wb") as out:
-                for chunk in plaintext(self.path, self.keyring, self.intake_public_id):
-                    digest.update(chunk)
-                    out.write(chunk)
+            async for chunk in self.vault.plaintext(self.key, self.intake_public_id):
+                digest.update(chunk)
+                await asyncio.to_thread(out.write, chunk)
+            await asyncio.to_thread(out.close)
         except BaseException:
-            private.unlink(missing_ok=True)
+            await asyncio.shield(asyncio.to_thread(_drop_partial, out, private))
             raise
         return digest.hexdigest()
 
 
-def erase(path: Path) -> None:
-    """Crypto-erase: the sealed file holds the only wrapped copy of its data key."""
-    path.unlink(missing_ok=True)
+def _drop_partial(out: BinaryIO, private: Path) -> None:
+    out.close()
+    private.unlink(missing_ok=True)

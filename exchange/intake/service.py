@@ -110,9 +110,7 @@ class IntakeService:
         self._set_aside.add((route.id, item.identity))
         shown = outcome.display_name(item.path.name)
         try:
-            await asyncio.to_thread(
-                outcome.set_aside, self.pipeline.folders(route), item.path, shown, None, SET_ASIDE_REASON_JA
-            )
+            await outcome.set_aside(self.pipeline.folders(route), item.path, shown, None, SET_ASIDE_REASON_JA)
         except OSError:
             log.exception("a file of route %s could not be set aside either; it is left where it is", route.code)
 

@@ -1,23 +1,23 @@
 """An inspection's report file (checklist, photos, the contractor's signed sheet), sealed at rest (C-19).
 
-The file may show personal data (a photographed screen, a list of handlers), so it is kept as the packages'
-passwords are: sealed under the hub's master key, bound to the inspection it belongs to, in
-``data_dir/inspections/<inspection id>/``. Only its name and SHA-256 are in the database.
+The file may show personal data (a photographed screen, a list of handlers), so it is sealed under the hub's master
+key (``exchange.keys.sealed_files``), bound to the inspection it belongs to, in the blob store under
+``attachments/<inspection id>/<first 16 hex digits of its SHA-256>``. The database keeps its name, key and SHA-256.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from exchange.blobs.store import BlobStore, blob_key
 from exchange.intake.antivirus import StreamScanner
 from exchange.keys import sealing
+from exchange.keys.sealed_files import open_sealed_blob, seal_into
 from exchange.packing.packer import UnsafeNameError, safe_member_name
-from ledger.files import write_atomic
 
 MAX_BYTES: Final = 20 * 1024 * 1024
 SUFFIXES: Final = frozenset({".pdf", ".jpg", ".jpeg", ".png", ".xlsx", ".docx", ".csv", ".txt"})
@@ -30,8 +30,17 @@ class AttachmentRefused(ValueError):
 @dataclass(frozen=True)
 class Sealed:
     name: str
-    path: Path
+    key: str
     sha256: str
+
+
+def aad(inspection_id: str) -> bytes:
+    """What binds a sealed attachment to its inspection: a blob copied under another inspection does not open."""
+    return b"attachment:" + inspection_id.encode("ascii")
+
+
+def attachment_key(inspection_id: str, sha256: str) -> str:
+    return blob_key("attachments", f"{inspection_id}/{sha256[:16]}")
 
 
 def checked_name(name: str) -> str:
@@ -49,7 +58,7 @@ def checked_name(name: str) -> str:
 
 async def seal_attachment(
     keyring: sealing.Keyring,
-    data_dir: Path,
+    blobs: BlobStore,
     inspection_id: str,
     name: str,
     data: bytes,
@@ -64,10 +73,9 @@ async def seal_attachment(
     if scanner is not None:
         await _scan(scanner, data)
     digest = hashlib.sha256(data).hexdigest()
-    sealed = sealing.seal(keyring.current, data, inspection_id.encode()).to_bytes()
-    path = data_dir / "inspections" / inspection_id / f"{digest[:16]}.sealed"
-    await asyncio.to_thread(_write, path, sealed)
-    return Sealed(safe, path, digest)
+    key = attachment_key(inspection_id, digest)
+    await seal_into(blobs, key, _one_chunk(data), keyring.current, aad(inspection_id))
+    return Sealed(safe, key, digest)
 
 
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
@@ -84,11 +92,6 @@ async def _scan(scanner: StreamScanner, data: bytes) -> None:
         raise AttachmentRefused(f"ウイルスが検出されたため、添付を受け付けませんでした（{found}）。")
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_atomic(path, data)
-
-
-async def open_attachment(keyring: sealing.Keyring, path: Path, inspection_id: str) -> bytes:
-    data = await asyncio.to_thread(path.read_bytes)
-    return sealing.unseal(keyring, sealing.SealedSecret.from_bytes(data), inspection_id.encode())
+async def open_attachment(keyring: sealing.Keyring, blobs: BlobStore, key: str, inspection_id: str) -> bytes:
+    """The attachment's plain bytes (at most ``MAX_BYTES``, so held in memory); ``UnsealError`` if tampered with."""
+    return b"".join([chunk async for chunk in open_sealed_blob(blobs, key, keyring, aad(inspection_id))])

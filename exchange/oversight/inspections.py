@@ -101,7 +101,7 @@ async def record_result(
     inspection.inspected_by_party_id = form.inspected_by_party_id
     if attachment is not None:
         inspection.attachment_name = attachment.name
-        inspection.attachment_path = str(attachment.path)
+        inspection.attachment_key = attachment.key
         inspection.attachment_sha256 = attachment.sha256
     await record(
         session,

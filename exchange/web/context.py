@@ -33,8 +33,9 @@ class PortalDeps:
     """What the portal needs beyond the database; ``exchange.hub`` builds it from the settings.
 
     Without a keyring, second factors cannot be set up or checked and passwords cannot be picked up; without a
-    data directory, uploads are refused. ``connectors`` (the hub's, by name) let designation changes reach the
-    endpoints (C-05); ``scanner`` checks uploads for viruses as intake does (C-12).
+    blob store (``blobs``, where every sealed file is kept), uploads are refused. ``connectors`` (the hub's, by
+    name) let designation changes reach the endpoints (C-05); ``scanner`` checks uploads for viruses as intake
+    does (C-12).
     """
 
     keyring: sealing.Keyring | None = None

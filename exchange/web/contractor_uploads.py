@@ -2,9 +2,9 @@
 
 The steps for one submission (one kind, one or more files):
 
-1. every file part is sealed to disk as it streams in (never plain), within the contract's kinds, suffixes and
-   size limit (``exchange.inbound.rules``);
-2. each file is read back from its sealed copy into clamd before the next part is read: one infected part
+1. every file part is sealed into the blob store as it streams in (never plain), within the contract's kinds,
+   suffixes and size limit (``exchange.inbound.rules``);
+2. each file is read back from its sealed blob into clamd before the next part is read: one infected part
    refuses the whole submission, every file of it is deleted unread, and the infected one gets its register
    line (受付拒否);
 3. tables of entered data are checked against the contract's items and the forbidden categories
@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 
+from exchange.blobs.store import BlobError
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision
 from exchange.inbound import uploads as inbound
@@ -95,7 +96,7 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "contract_id")
     async with page(request, view=False) as ctx:
         contract, _scope = await authorised_contract(ctx, Action.INBOUND_UPLOAD, public_id)
-        if ctx.deps.data_dir is None or ctx.deps.keyring is None:
+        if ctx.deps.blobs is None or ctx.deps.keyring is None:
             raise error_page(request, 503, "提出の受付は現在利用できません。")
         if not request.content_type.startswith("multipart/"):
             raise error_page(request, 400, "ファイルを選択して送信してください。")
@@ -108,7 +109,7 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
             arrivals = [await examine(ctx.session, ctx.deps, contract, kind, item) for item in stored]
             for item in stored:
                 # A print log is parsed and matched on arrival (C-17); one in the wrong shape is not taken.
-                chunks = inbound.read_stored(ctx.deps.data_dir, ctx.deps.keyring, item)
+                chunks = inbound.read_stored(ctx.deps.blobs, ctx.deps.keyring, item)
                 wrong_log = await print_logs.take_upload(ctx, contract, person, kind, item.name, chunks, item.upload_id)
                 if wrong_log is not None:
                     raise _Refusal(await _refused(ctx, contract, rules, wrong_log, 422))
@@ -118,7 +119,7 @@ async def inbound_post(request: web.Request) -> web.StreamResponse:
         finally:
             if not kept:
                 for item in stored:
-                    await inbound.remove(ctx.deps.data_dir, item)
+                    await inbound.remove(ctx.deps.blobs, item)
         for arrival in arrivals:
             await _keep(ctx, contract, person, arrival)
         return see_other(f"/contracts/{contract.public_id}/inbound")
@@ -128,7 +129,7 @@ async def _receive(
     ctx: Page, contract: Contract, person: Person, rules: UploadRules, stored: list[inbound.Stored]
 ) -> str:
     """Seal and scan every file part of the request into ``stored``; the submission's kind."""
-    assert ctx.deps.data_dir is not None and ctx.deps.keyring is not None
+    assert ctx.deps.blobs is not None and ctx.deps.keyring is not None
     reader = await ctx.request.multipart()
     fields: dict[str, str] = {}
     while (part := await reader.next()) is not None:
@@ -149,9 +150,8 @@ async def _receive(
             raise _Refusal(await _refused(ctx, contract, rules, message, 400))
         try:
             item = await inbound.seal(
-                ctx.deps.data_dir,
+                ctx.deps.blobs,
                 ctx.deps.keyring.current,
-                contract.public_id,
                 new_public_id(),
                 unquote(part.filename or ""),
                 _chunks(part),
@@ -178,17 +178,17 @@ async def _refused(ctx: Page, contract: Contract, rules: UploadRules, reason: st
 async def _scan(
     ctx: Page, contract: Contract, person: Person, rules: UploadRules, kind: str, item: inbound.Stored, nth: int
 ) -> None:
-    """The intake checks' virus scan (C-12) of one sealed file, read back in plain into clamd.
+    """The intake checks' virus scan (C-12) of one sealed upload, read back from the store in plain into clamd.
 
     Fail closed: when the scanner is configured but down, the submission is refused, never accepted unchecked.
     """
-    scanner, data_dir, keyring = ctx.deps.scanner, ctx.deps.data_dir, ctx.deps.keyring
+    scanner, blobs, keyring = ctx.deps.scanner, ctx.deps.blobs, ctx.deps.keyring
     if scanner is None:
         return
-    assert data_dir is not None and keyring is not None
+    assert blobs is not None and keyring is not None
     try:
-        found = await scanner.scan_stream(inbound.read_stored(data_dir, keyring, item))
-    except (OSError, UnsealError) as exc:
+        found = await scanner.scan_stream(inbound.read_stored(blobs, keyring, item))
+    except (OSError, UnsealError, BlobError) as exc:
         ctx.audit(
             Action.INBOUND_UPLOAD,
             "failed",
@@ -225,7 +225,7 @@ async def _keep(ctx: Page, contract: Contract, person: Person, arrival: Arrival)
         person_id=person.id,
         kind=arrival.kind,
         file_name=item.name,
-        stored_path=item.key,
+        blob_key=item.key,
         size=item.size,
         sha256=item.sha256,
         sealed=True,

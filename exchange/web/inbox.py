@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from exchange.blobs.store import BlobError
 from exchange.identity.authorisation import Action, ContractScope, Decision, contract_scope, decide
 from exchange.inbound import inbox, uploads
 from exchange.keys.sealing import SealingError
@@ -81,8 +82,8 @@ async def download(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "upload_id")
     async with page(request, view=False) as ctx:
         found, _scope = await authorised_upload(ctx, Action.INBOUND_FETCH, public_id)
-        keyring, data_dir = ctx.deps.keyring, ctx.deps.data_dir
-        if keyring is None or data_dir is None:
+        keyring, blobs = ctx.deps.keyring, ctx.deps.blobs
+        if keyring is None or blobs is None:
             raise error_page(request, 503, "提出ファイルの取出しは現在利用できません。")
         try:
             inbox.check_takeable(found.upload, reviewer=not ctx.principal.is_contractor)
@@ -99,10 +100,10 @@ async def download(request: web.Request) -> web.StreamResponse:
                 "Content-Length": str(found.upload.size),
             }
         )
-        chunks = uploads.read_upload(data_dir, keyring, found.upload)
         try:
+            chunks = uploads.read_upload(blobs, keyring, found.upload)
             first = await anext(chunks, b"")
-        except (OSError, SealingError):
+        except (OSError, SealingError, BlobError):
             raise error_page(
                 request, 503, "提出ファイルを読み出せません。情報システム担当に連絡してください。"
             ) from None
@@ -144,11 +145,11 @@ async def discard_post(request: web.Request) -> web.StreamResponse:
     public_id = public_id_param(request, "upload_id")
     async with page(request, view=False) as ctx:
         found, reason = await _decision_form(ctx, public_id)
-        data_dir = ctx.deps.data_dir
-        if data_dir is None:
+        blobs = ctx.deps.blobs
+        if blobs is None:
             raise error_page(request, 503, "提出ファイルの破棄は現在利用できません。")
         try:
-            await inbox.discard(ctx.session, data_dir, found, by=person_label(ctx), reason=reason)
+            await inbox.discard(ctx.session, blobs, found, by=person_label(ctx), reason=reason)
         except inbox.InboxRefused as refused:
             return _refused(ctx, found, refused.reason_ja)
         detail = {"op": "discard", "reason": reason.strip()[:500]}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -19,8 +18,10 @@ from aiohttp import BodyPartReader, web
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from exchange.blobs.store import BlobError
 from exchange.identity.audit_log import AuditAction
 from exchange.identity.authorisation import Action, Decision, decide
+from exchange.keys.sealing import UnsealError
 from exchange.oversight import attachments, inspections
 from exchange.web.context import Page, error_page, page
 from exchange.web.guards import authorised_contract, public_id_param, see_other, signed_in_person
@@ -83,11 +84,11 @@ async def _record(ctx: Page, row: Inspection, recorded_by: str, party_id: int | 
             raise ValueError("実施日を入力してください。") from None
         sealed = None
         if file is not None:
-            keyring, data_dir = ctx.deps.keyring, ctx.deps.data_dir
-            if keyring is None or data_dir is None:
+            keyring, blobs = ctx.deps.keyring, ctx.deps.blobs
+            if keyring is None or blobs is None:
                 raise ValueError("添付ファイルは現在受け付けられません。")
             sealed = await attachments.seal_attachment(
-                keyring, data_dir, row.public_id, file[0], file[1], ctx.deps.scanner
+                keyring, blobs, row.public_id, file[0], file[1], ctx.deps.scanner
             )
         form = inspections.InspectionResult(
             performed_on,
@@ -172,10 +173,15 @@ async def attachment_download(request: web.Request) -> web.StreamResponse:
             await authorised_contract(ctx, Action.INSPECTION_RECORD, parent_contract.public_id)
         else:
             await authorised_contract(ctx, Action.STAFF_VIEW, row.contract.public_id)
-        keyring = ctx.deps.keyring
-        if row.attachment_path is None or row.attachment_name is None or keyring is None:
+        keyring, blobs = ctx.deps.keyring, ctx.deps.blobs
+        if row.attachment_key is None or row.attachment_name is None or keyring is None or blobs is None:
             raise error_page(request, 404, "添付ファイルはありません。")
-        data = await attachments.open_attachment(keyring, Path(row.attachment_path), row.public_id)
+        try:
+            data = await attachments.open_attachment(keyring, blobs, row.attachment_key, row.public_id)
+        except (BlobError, UnsealError):
+            raise error_page(
+                request, 503, "添付ファイルを読み出せません。情報システム担当に連絡してください。"
+            ) from None
         ctx.audit(
             AuditAction.PAGE_VIEW,
             object_type="inspection",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from exchange.blobs.store import BlobError
 from exchange.identity.authorisation import Action, decide_quarantine
 from exchange.intake import quarantine_decisions as decisions
 from exchange.keys.sealing import UnsealError
@@ -57,8 +58,10 @@ async def discard_post(request: web.Request) -> web.StreamResponse:
         reason = str(form.get("reason", "")).strip()[:500]
         if not reason:
             raise error_page(request, 400, "破棄の理由を入力してください。")
+        if ctx.deps.blobs is None:
+            raise error_page(request, 503, "この画面からは破棄できません（保管先が設定されていません）。")
         try:
-            await decisions.discard(ctx.session, drop, _staff_name(ctx), reason)
+            await decisions.discard(ctx.session, ctx.deps.blobs, drop, _staff_name(ctx), reason)
         except decisions.QuarantineError as exc:
             raise error_page(request, 400, exc.reason_ja) from None
         ctx.audit(Action.QUARANTINE_DISCARD, object_type="intake", object_id=public_id, detail={"reason": reason})
@@ -71,17 +74,17 @@ async def download_post(request: web.Request) -> web.StreamResponse:
     async with page(request, view=False) as ctx:
         await ctx.form()
         drop = await _authorised(ctx, Action.QUARANTINE_DOWNLOAD, public_id)
-        keyring = ctx.deps.keyring
-        if keyring is None:
-            raise error_page(request, 503, "この画面からは取り出せません（鍵が設定されていません）。")
+        keyring, blobs = ctx.deps.keyring, ctx.deps.blobs
+        if keyring is None or blobs is None:
+            raise error_page(request, 503, "この画面からは取り出せません（鍵または保管先が設定されていません）。")
         try:
-            sealed = await decisions.record_download(ctx.session, drop, _staff_name(ctx))
+            sealed = await decisions.record_download(ctx.session, blobs, drop, _staff_name(ctx))
         except decisions.QuarantineError as exc:
             raise error_page(request, 400, exc.reason_ja) from None
-        chunks = decisions.original(sealed, keyring, drop)
+        chunks = decisions.original(blobs, sealed, keyring, drop)
         try:
             first = await anext(chunks)  # opens and authenticates the header before anything is recorded as sent
-        except UnsealError:
+        except (UnsealError, BlobError):
             raise error_page(request, 500, "隔離ファイルを復号できません（破損または改ざんのおそれ）。") from None
         ctx.audit(
             Action.QUARANTINE_DOWNLOAD, object_type="intake", object_id=public_id, detail={"size": drop.intake.size}

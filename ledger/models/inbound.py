@@ -29,9 +29,10 @@ STATUS_LABELS: dict[InboundStatus, str] = {
 class InboundFile(Base):
     """A file a contractor uploaded, stored sealed per contract.
 
-    ``stored_path`` is relative to the hub's data directory and names a sealed file
-    (``exchange.keys.sealed_files``, AAD ``b"inbound:" + public_id``) when ``sealed`` is true. Rows from before
-    sealing (``sealed`` false) keep the absolute path of a plain file.
+    ``blob_key`` names the sealed blob in the hub's blob store (``uploads/<public_id>``, sealed with
+    ``exchange.keys.sealed_files``, AAD ``b"inbound:" + public_id``) when ``sealed`` is true. A row from before
+    sealing (``sealed`` false) still holds the absolute path of its plain file until ``handover db
+    move-sealed-files`` seals it into the store.
     """
 
     __tablename__ = "inbound_files"
@@ -42,7 +43,7 @@ class InboundFile(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     kind: Mapped[str] = mapped_column(String(30))
     file_name: Mapped[str] = mapped_column(String(300))
-    stored_path: Mapped[str] = mapped_column(String(2000))
+    blob_key: Mapped[str] = mapped_column(String(2000))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -31,9 +31,9 @@ class Inspection(Base):
     # Who recorded it, and which party inspected: the ward, or the contractor that inspects its sub-contractor.
     recorded_by: Mapped[str | None] = mapped_column(String(200))
     inspected_by_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
-    # The inspection report (checklist, photos) as sealed under the hub's key (``exchange.oversight.attachments``).
+    # The inspection report (checklist, photos), sealed in the blob store (``exchange.oversight.attachments``).
     attachment_name: Mapped[str | None] = mapped_column(String(300))
-    attachment_path: Mapped[str | None] = mapped_column(Text)
+    attachment_key: Mapped[str | None] = mapped_column(String(300))
     attachment_sha256: Mapped[str | None] = mapped_column(String(64))
 
     contract: Mapped[Contract] = relationship()

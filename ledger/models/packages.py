@@ -70,9 +70,10 @@ class IntakeFile(Base):
     reason_code: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-    # A quarantined drop sealed at rest (``exchange.intake.sealed_quarantine``); NULL when it could not be sealed
-    # (left in place or moved as it was) and after staff discarded it or it was processed after a release.
-    sealed_path: Mapped[str | None] = mapped_column(String(2000))
+    # The blob key of a quarantined drop sealed at rest (``exchange.intake.sealed_quarantine``, ``quarantine/<public
+    # id>``); NULL when it could not be sealed (left in place or moved as it was) and after staff discarded it or it
+    # was processed after a release.
+    sealed_key: Mapped[str | None] = mapped_column(String(300))
     # What staff decided about a quarantined drop ("released" or "discarded"), when, and who (as registers name).
     resolution: Mapped[str | None] = mapped_column(String(20))
     resolved_at: Mapped[datetime | None]

@@ -56,12 +56,13 @@ def test_staff_load_and_remove_the_extract(tmp_path: Path, db_url: str, monkeypa
     assert refused.exit_code != 0 and "抽出データの形式が正しくありません" in refused.output
     loaded = runner.invoke(cli, ["reference", "load", "s1-main", str(source), "--by", "staff-welfare"])
     assert loaded.exit_code == 0 and "1件" in loaded.output, loaded.output
-    sealed = list((tmp_path / "var" / "references").iterdir())
+    # Sealed into the blob store (``[blobs]`` unset: ``DATA_DIR/blobs``), never plain.
+    sealed = list((tmp_path / "var" / "blobs" / "references").iterdir())
     assert len(sealed) == 1 and "区民".encode("cp932") not in sealed[0].read_bytes()
     assert b"1950-01-02" not in sealed[0].read_bytes()
     removed = runner.invoke(cli, ["reference", "remove", "s1-main", "--by", "staff-welfare"])
     assert removed.exit_code == 0, removed.output
-    assert list((tmp_path / "var" / "references").iterdir()) == []
+    assert list((tmp_path / "var" / "blobs" / "references").iterdir()) == []
     again = runner.invoke(cli, ["reference", "remove", "s1-main", "--by", "staff-welfare"])
     assert again.exit_code != 0 and "登録されていません" in again.output
     lines = asyncio.run(_lines(db_url))

@@ -17,6 +17,7 @@ import pyzipper
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from exchange.blobs.local import LocalBlobStore
 from exchange.cli import admin, database, duties, inbound, setup
 from exchange.inbound import uploads
 from exchange.keys.sealing import Keyring
@@ -62,8 +63,9 @@ async def _seal_upload(db_url: str, data_dir: Path, name: str, status: InboundSt
             contract = (await session.execute(select(Contract).where(Contract.code == "s1-main"))).scalar_one()
             person = (await session.execute(select(Person).where(Person.code == "a-handler"))).scalar_one()
             upload_id = new_public_id()
+            blobs = await asyncio.to_thread(LocalBlobStore, data_dir / "blobs")  # the hub's default store
             stored = await uploads.seal(
-                data_dir, keyring.current, contract.public_id, upload_id, name, _chunks(), suffixes=frozenset({".csv"})
+                blobs, keyring.current, upload_id, name, _chunks(), suffixes=frozenset({".csv"})
             )
             session.add(
                 InboundFile(
@@ -72,7 +74,7 @@ async def _seal_upload(db_url: str, data_dir: Path, name: str, status: InboundSt
                     person_id=person.id,
                     kind="entered_data",
                     file_name=stored.name,
-                    stored_path=stored.key,
+                    blob_key=stored.key,
                     size=stored.size,
                     sha256=stored.sha256,
                     status=status,

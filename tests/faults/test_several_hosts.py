@@ -71,13 +71,13 @@ def _copy_keys(source: Path, host: Path) -> None:
 
 
 async def _token_for_handler(database_url: str) -> str:
-    """An API token of the demo's designated handler of s1-main (b-handler), made as the ward's admin would."""
+    """An API token of the demo's designated handler of s1-main (a-handler), made as the ward's admin would."""
     engine = create_async_engine(database_url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-            person = await session.scalar(select(Person).where(Person.code == "b-handler"))
+            person = await session.scalar(select(Person).where(Person.code == "a-handler"))
             assert person is not None
-            account = await add_account(session, "b-handler", PersonRole.HANDLER, person)
+            account = await add_account(session, "a-handler", PersonRole.HANDLER, person)
             return api_tokens.create(session, account, "複数ホスト試験", now=datetime.now(UTC))
     finally:
         await engine.dispose()

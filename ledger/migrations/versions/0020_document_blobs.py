@@ -1,7 +1,7 @@
 """document blobs: the hub's deletion certificate files live in the blob store, named by keys in the row
 
 Revision ID: 0020_document_blobs
-Revises: 0018_package_blobs
+Revises: 0019_sealed_blobs
 
 Until now the JSON, signature and PDF of an issued hub deletion certificate were files under
 ``DATA_DIR/certificates/<number>.*``, which only the host that wrote them could serve. They now live in the blob
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_document_blobs"
-down_revision = "0018_package_blobs"
+down_revision = "0019_sealed_blobs"
 branch_labels = None
 depends_on = None
 

@@ -20,7 +20,6 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 
 from exchange.hub import HubServices
-from exchange.intake.sealed_quarantine import plaintext
 from exchange.intake.service import IntakeService
 from exchange.supervision import Health
 from exchange.web.app import create_app
@@ -83,7 +82,7 @@ async def test_a_name_that_is_not_utf8_is_quarantined_and_the_others_go_on(
     assert not await asyncio.to_thread(os.path.lexists, bad)
     [refused] = [i for i in await intakes(hub) if i.status == IntakeStatus.QUARANTINED]
     assert refused.file_name == SHOWN_BAD_NAME and refused.reason_code == "intake.bad_name"
-    assert refused.sealed_path is not None and "ファイル名" in (refused.reason_ja or "")
+    assert refused.sealed_key is not None and "ファイル名" in (refused.reason_ja or "")
     assert not await asyncio.to_thread(lambda: list(quarantine.glob("*"))), "sealed, not moved as it was"
     outcome = json.loads(await asyncio.to_thread((folder / f"{SHOWN_BAD_NAME}.result.json").read_text))
     assert outcome["status"] == "quarantined" and outcome["intake_id"] == refused.public_id
@@ -93,11 +92,8 @@ async def test_a_name_that_is_not_utf8_is_quarantined_and_the_others_go_on(
     # bytes) and dropped again under a proper name: all delivered.
     await _drop(folder, "後から.csv", csv)
     await _drop(printer, "別の経路.csv", csv)
-    original = b"".join(
-        await asyncio.to_thread(
-            lambda: list(plaintext(Path(refused.sealed_path or ""), hub.keyring, refused.public_id))
-        )
-    )
+    sealed = hub.pipeline.vault.plaintext(refused.sealed_key or "", refused.public_id)
+    original = b"".join([chunk async for chunk in sealed])
     assert original == await asyncio.to_thread(csv.read_bytes)
     await asyncio.to_thread((folder / "付け直し.csv").write_bytes, original)
     await process(hub)

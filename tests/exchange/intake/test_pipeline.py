@@ -74,11 +74,9 @@ async def quarantined_reason(hub: HubServices, folder: Path, name: str) -> str:
     assert outcome["status"] == "quarantined" and outcome["reason"] == intake.reason_ja
     assert intake.reason_ja
     if outcome["sealed"]:
-        # Kept sealed under the data directory, gone from the watched folder.
-        assert intake.sealed_path is not None
-        sealed = Path(intake.sealed_path)
-        assert sealed.exists(), "a refused file is kept, not lost"
-        assert sealed.is_relative_to(hub.settings.data_dir / "quarantine")
+        # Kept sealed in the blob store, gone from the watched folder.
+        assert intake.sealed_key == f"quarantine/{intake.public_id}"
+        assert await hub.blobs.size(intake.sealed_key) is not None, "a refused file is kept, not lost"
         assert not (folder / name).exists()
         return intake.reason_ja
     quarantined = Path(outcome["quarantined_as"])  # what cannot be sealed (a folder) is set aside as it is
@@ -107,7 +105,7 @@ async def test_zero_byte_folder_and_broken_bytes_are_refused(hub: HubServices) -
     await process(hub)
     assert "空" in await quarantined_reason(hub, folder, "空.csv")
     assert "フォルダ" in await quarantined_reason(hub, folder, "フォルダ")
-    sealed = {i.file_name for i in await intakes(hub) if i.sealed_path is not None}
+    sealed = {i.file_name for i in await intakes(hub) if i.sealed_key is not None}
     assert sealed == {"空.csv", "壊れ.csv"}, "every regular file is sealed; only the folder is set aside as it is"
     assert await quarantined_reason(hub, folder, "壊れ.csv")
     assert await packages(hub) == []

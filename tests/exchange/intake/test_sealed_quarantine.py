@@ -1,6 +1,7 @@
-"""Issue 14: a drop the intake refuses is sealed at rest (nothing readable under the data directory or in the
-watched folder), and the section's staff release it after a fix, discard it, or take out the original — on the
-staff page and with ``handover quarantine`` — each a register line naming them and an audit event."""
+"""Issue 14: a drop the intake refuses is sealed at rest in the blob store (nothing readable under the data
+directory or in the watched folder), and the section's staff release it after a fix, discard it, or take out the
+original — on the staff page and with ``handover quarantine`` — each a register line naming them and an audit
+event."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select, update
 
+from exchange.blobs.local import LocalBlobStore
 from exchange.hub import HubServices
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
@@ -104,18 +106,24 @@ async def staff_portal(hub: HubServices, aiohttp_client: AiohttpClient) -> Async
             person = (await session.execute(select(Person).where(Person.code == code))).scalar_one()
             account = await add_account(session, code, person.role, person)
             world.secrets[code] = await add_totp(session, account, hub.keyring)
-    deps = PortalDeps(keyring=hub.keyring, data_dir=hub.settings.data_dir)
+    deps = PortalDeps(keyring=hub.keyring, blobs=hub.blobs)
     client = await aiohttp_client(create_app(hub.sessions, deps=deps))
-    yield Portal(client, world, hub.sessions, hub.settings.data_dir)
+    blobs = await asyncio.to_thread(LocalBlobStore, _blob_root(hub))
+    yield Portal(client, world, hub.sessions, hub.settings.data_dir, blobs)
+
+
+def _blob_root(hub: HubServices) -> Path:
+    """The hub's local blob folder (``[blobs]`` unset: ``DATA_DIR/blobs``)."""
+    return hub.settings.data_dir / "blobs"
 
 
 async def test_a_refused_drop_is_sealed_and_released_from_the_staff_page_after_the_fix(
     hub: HubServices, staff_portal: Portal
 ) -> None:
     folder, intake = await _drop_refused(hub, "申請者.csv", 1)
-    assert intake.sealed_path is not None
-    sealed = Path(intake.sealed_path)
-    assert await asyncio.to_thread(sealed.exists) and sealed.is_relative_to(hub.settings.data_dir / "quarantine")
+    assert intake.sealed_key == f"quarantine/{intake.public_id}"
+    sealed = intake.sealed_key
+    assert await hub.blobs.size(sealed) is not None
     assert await _plaintext_anywhere(hub, folder) == [], "no plaintext under the data directory or the folder"
     outcome = json.loads(await asyncio.to_thread((folder / "申請者.csv.result.json").read_text, encoding="utf-8"))
     assert outcome["status"] == "quarantined" and outcome["sealed"] and "契約期間外" in outcome["reason"]
@@ -152,8 +160,8 @@ async def test_a_refused_drop_is_sealed_and_released_from_the_staff_page_after_t
     assert again.status == 404, "released once only"
     await process(hub)
     [second] = [i for i in await intakes(hub) if i.released_from_id == intake.id]
-    assert second.status == IntakeStatus.QUARANTINED and second.sealed_path is not None
-    assert not await asyncio.to_thread(sealed.exists), "the earlier sealed copy is erased"
+    assert second.status == IntakeStatus.QUARANTINED and second.sealed_key is not None
+    assert await hub.blobs.size(sealed) is None, "the earlier sealed copy is erased"
     assert await _plaintext_anywhere(hub, folder) == []
 
     # The contract is extended: released again, it now passes and is delivered; nothing sealed is left.
@@ -164,8 +172,8 @@ async def test_a_refused_drop_is_sealed_and_released_from_the_staff_page_after_t
     [third] = [i for i in await intakes(hub) if i.released_from_id == second.id]
     assert third.status == IntakeStatus.FINISHED, third.reason_ja
     assert [p.status for p in await packages(hub)] == [PackageStatus.DELIVERED]
-    assert await asyncio.to_thread(lambda: list((hub.settings.data_dir / "quarantine").iterdir())) == []
-    assert [i for i in await intakes(hub) if i.sealed_path is not None] == []
+    assert [key async for key in hub.blobs.keys("quarantine/")] == []
+    assert [i for i in await intakes(hub) if i.sealed_key is not None] == []
     released = await _register(hub, "intake.released")
     assert len(released) == 2 and all(r["handler_from"] == STAFF for r in released)
     assert await _audited(hub, "quarantine.release") == 2
@@ -174,7 +182,7 @@ async def test_a_refused_drop_is_sealed_and_released_from_the_staff_page_after_t
 
 async def test_discard_from_the_staff_page_erases_the_sealed_drop(hub: HubServices, staff_portal: Portal) -> None:
     _folder, intake = await _drop_refused(hub, "不要.csv", 2)
-    assert intake.sealed_path is not None
+    assert intake.sealed_key is not None
     csrf = await staff_portal.login("staff-chiiki")
     discard = f"/staff/quarantine/{intake.public_id}/discard"
     empty = await staff_portal.client.post(discard, data={"csrf_token": csrf, "reason": " "}, allow_redirects=False)
@@ -183,14 +191,14 @@ async def test_discard_from_the_staff_page_erases_the_sealed_drop(hub: HubServic
         discard, data={"csrf_token": csrf, "reason": "誤って置いたファイル"}, allow_redirects=False
     )
     assert done.status == 303
-    assert not await asyncio.to_thread(Path(intake.sealed_path).exists)
+    assert await hub.blobs.size(intake.sealed_key) is None
     [line] = await _register(hub, "intake.discarded")
     assert line["handler_from"] == STAFF and "誤って置いたファイル" in line["content"]
     assert line["category"] == "消去"
     assert await _audited(hub, "quarantine.discard") == 1
     async with hub.sessions() as session:
         row = await session.get(IntakeFile, intake.id)
-        assert row is not None and row.resolution == "discarded" and row.sealed_path is None
+        assert row is not None and row.resolution == "discarded" and row.sealed_key is None
 
 
 async def test_staff_release_discard_and_download_on_the_command_line(
@@ -220,7 +228,7 @@ async def test_staff_release_discard_and_download_on_the_command_line(
 
     discarded = await cli(config, "quarantine", "discard", second.public_id, "--by", "staff-chiiki", "--reason", "重複")
     assert discarded.returncode == 0, discarded.stderr
-    assert not await asyncio.to_thread(Path(second.sealed_path or "").exists)
+    assert await hub.blobs.size(second.sealed_key or "") is None
 
     await _extend_contract(hub)
     released = await cli(config, "quarantine", "release", first.public_id, "--by", "staff-chiiki")
@@ -247,9 +255,9 @@ async def test_staff_release_discard_and_download_on_the_command_line(
 async def test_a_sealed_drop_under_another_drops_name_does_not_open(hub: HubServices, staff_portal: Portal) -> None:
     _folder, first = await _drop_refused(hub, "甲.csv", 5)
     _folder, second = await _drop_refused(hub, "乙.csv", 6)
-    assert first.sealed_path is not None and second.sealed_path is not None
-    # Someone with access to the data directory puts the first drop's sealed file in place of the second's.
-    await asyncio.to_thread(os.replace, first.sealed_path, second.sealed_path)
+    assert first.sealed_key is not None and second.sealed_key is not None
+    # Someone with access to the store puts the first drop's sealed blob in place of the second's.
+    await hub.blobs.put(second.sealed_key, hub.blobs.read(first.sealed_key))
     csrf = await staff_portal.login("staff-chiiki")
     download = f"/staff/quarantine/{second.public_id}/download"
     answer = await staff_portal.client.post(download, data={"csrf_token": csrf}, allow_redirects=False)
@@ -261,10 +269,10 @@ async def test_a_sealed_drop_under_another_drops_name_does_not_open(hub: HubServ
 async def test_a_drop_that_cannot_be_sealed_is_set_aside_as_before_never_lost(
     hub: HubServices, staff_portal: Portal
 ) -> None:
-    # The quarantine store cannot be created (a file stands where its folder should be): sealing fails.
-    await asyncio.to_thread((hub.settings.data_dir / "quarantine").write_bytes, b"")
+    # The quarantine's folder in the store cannot be created (a file stands where it should be): sealing fails.
+    await asyncio.to_thread((_blob_root(hub) / "quarantine").write_bytes, b"")
     folder, intake = await _drop_refused(hub, "封緘不可.csv", 7)
-    assert intake.sealed_path is None
+    assert intake.sealed_key is None
     outcome = json.loads(await asyncio.to_thread((folder / "封緘不可.csv.result.json").read_text, encoding="utf-8"))
     assert not outcome["sealed"] and outcome["quarantined_as"]
     kept = Path(outcome["quarantined_as"])

@@ -1,19 +1,21 @@
-"""Sealed files: round trips at every chunk boundary, and every way a stored file can be tampered with fails."""
+"""Sealed files in the blob store: round trips at every chunk boundary, and every way a stored blob can be tampered
+with fails."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from exchange.keys.sealed_files import CHUNK_BYTES, SealedFileWriter, open_sealed, read_sealed, seal_stream_to
+from exchange.blobs.local import LocalBlobStore
+from exchange.keys.sealed_files import CHUNK_BYTES, open_sealed_blob, seal_into
 from exchange.keys.sealing import Keyring, MasterKey, UnsealError
 
 AAD = b"inbound:0b6f1c"
+KEY = "uploads/0b6f1c"
 
 
 def _payload(size: int) -> bytes:
@@ -22,50 +24,51 @@ def _payload(size: int) -> bytes:
     return (line * (size // len(line) + 1))[:size]
 
 
-def _seal(path: Path, master: MasterKey, data: bytes, pieces: int = 3) -> None:
-    writer = SealedFileWriter(path, master, AAD)
+async def _pieces(data: bytes, pieces: int = 3) -> AsyncIterator[bytes]:
     step = max(1, len(data) // pieces)
     for start in range(0, len(data), step):
-        writer.write(data[start : start + step])
-    writer.commit()
+        yield data[start : start + step]
 
 
-def _open(path: Path, ring: Keyring, aad: bytes = AAD) -> bytes:
-    with path.open("rb") as stream:
-        return b"".join(open_sealed(stream, ring, aad))
+async def _store(tmp_path: Path) -> LocalBlobStore:
+    return await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs")
+
+
+async def _open(store: LocalBlobStore, ring: Keyring, aad: bytes = AAD, key: str = KEY) -> bytes:
+    return b"".join([chunk async for chunk in open_sealed_blob(store, key, ring, aad)])
 
 
 @pytest.mark.parametrize("size", [0, 1, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 17])
-def test_round_trip_at_chunk_boundaries(tmp_path: Path, size: int) -> None:
+async def test_round_trip_at_chunk_boundaries(tmp_path: Path, size: int) -> None:
     master = MasterKey(os.urandom(32))
+    store = await _store(tmp_path)
     data = _payload(size)
-    sealed = tmp_path / "upload.sealed"
-    _seal(sealed, master, data)
-    assert _open(sealed, Keyring(master)) == data
-    stored = sealed.read_bytes()
+    info = await seal_into(store, KEY, _pieces(data), master, AAD)
+    assert await _open(store, Keyring(master)) == data
+    stored = await asyncio.to_thread(store.path_of(KEY).read_bytes)
+    assert info.size == len(stored)
     assert "山田太郎".encode() not in stored and b"1234567" not in stored
-    assert sealed.stat().st_mode & 0o777 == 0o600
 
 
-def test_wrong_aad_or_key_does_not_open(tmp_path: Path) -> None:
+async def test_wrong_aad_or_key_does_not_open(tmp_path: Path) -> None:
     master = MasterKey(os.urandom(32))
-    sealed = tmp_path / "upload.sealed"
-    _seal(sealed, master, _payload(5000))
+    store = await _store(tmp_path)
+    await seal_into(store, KEY, _pieces(_payload(5000)), master, AAD)
     with pytest.raises(UnsealError):
-        _open(sealed, Keyring(master), b"inbound:another-row")
+        await _open(store, Keyring(master), b"inbound:another-row")
     with pytest.raises(UnsealError):
-        _open(sealed, Keyring(MasterKey(os.urandom(32))))
+        await _open(store, Keyring(MasterKey(os.urandom(32))))
 
 
-def test_an_older_master_key_still_opens(tmp_path: Path) -> None:
+async def test_an_older_master_key_still_opens(tmp_path: Path) -> None:
     old = MasterKey(os.urandom(32))
-    sealed = tmp_path / "upload.sealed"
-    _seal(sealed, old, _payload(5000))
+    store = await _store(tmp_path)
+    await seal_into(store, KEY, _pieces(_payload(5000)), old, AAD)
     new = MasterKey(os.urandom(32))
-    assert _open(sealed, Keyring(new, [old])) == _payload(5000)
+    assert await _open(store, Keyring(new, [old])) == _payload(5000)
     # Rotation does not rewrite sealed files: the old key stays configured until such files are deleted.
     with pytest.raises(UnsealError, match="not in the keyring"):
-        _open(sealed, Keyring(new))
+        await _open(store, Keyring(new))
 
 
 def _chunk_offsets(stored: bytes) -> int:
@@ -73,12 +76,16 @@ def _chunk_offsets(stored: bytes) -> int:
     return 12 + header + 7
 
 
-def test_truncation_reordering_and_bit_flips_fail(tmp_path: Path) -> None:
+async def _single(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def test_truncation_reordering_and_bit_flips_fail(tmp_path: Path) -> None:
     master = MasterKey(os.urandom(32))
     ring = Keyring(master)
-    sealed = tmp_path / "upload.sealed"
-    _seal(sealed, master, _payload(2 * CHUNK_BYTES + 100))
-    stored = sealed.read_bytes()
+    store = await _store(tmp_path)
+    await seal_into(store, KEY, _pieces(_payload(2 * CHUNK_BYTES + 100)), master, AAD)
+    stored = await asyncio.to_thread(store.path_of(KEY).read_bytes)
     start = _chunk_offsets(stored)
     full = CHUNK_BYTES + 16
     first, second, last = (
@@ -95,32 +102,21 @@ def test_truncation_reordering_and_bit_flips_fail(tmp_path: Path) -> None:
         "not sealed at all": "1234567,山田太郎\n".encode(),
     }
     for what, data in tampered.items():
+        await store.put("uploads/tampered", _single(data))
         with pytest.raises(UnsealError):
-            b"".join(open_sealed(io.BytesIO(data), ring, AAD))
+            await _open(store, ring, key="uploads/tampered")
             pytest.fail(f"{what}: opened")
 
 
-def test_seal_stream_to_and_async_read(tmp_path: Path) -> None:
+async def test_a_failed_source_leaves_no_blob(tmp_path: Path) -> None:
     master = MasterKey(os.urandom(32))
-    data = _payload(CHUNK_BYTES + 4321)
-    sealed = tmp_path / "quarantined.sealed"
-    assert seal_stream_to(sealed, io.BytesIO(data), master, AAD) == len(data)
+    store = await _store(tmp_path)
 
-    assert asyncio.run(_collect(read_sealed(sealed, Keyring(master), AAD))) == data
-
-
-async def _collect(chunks: AsyncIterator[bytes]) -> bytes:
-    return b"".join([chunk async for chunk in chunks])
-
-
-def test_a_failed_write_leaves_nothing(tmp_path: Path) -> None:
-    master = MasterKey(os.urandom(32))
-    sealed = tmp_path / "upload.sealed"
-
-    class Broken(io.BytesIO):
-        def read(self, size: int | None = -1) -> bytes:
-            raise OSError("disk went away")
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"first part"
+        raise OSError("disk went away")
 
     with pytest.raises(OSError):
-        seal_stream_to(sealed, Broken(), master, AAD)
-    assert list(tmp_path.iterdir()) == []
+        await seal_into(store, KEY, broken(), master, AAD)
+    assert await store.size(KEY) is None
+    assert [key async for key in store.keys()] == []

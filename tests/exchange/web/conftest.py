@@ -28,4 +28,4 @@ async def portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, tmp_path
     blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "store")
     deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data", blobs=blobs)
     client = await aiohttp_client(create_app(maker, deps=deps))
-    return Portal(client, world, maker, tmp_path / "data")
+    return Portal(client, world, maker, tmp_path / "data", blobs)

@@ -10,6 +10,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from exchange.blobs.local import LocalBlobStore
 from tests.factories import PASSWORD, PortalWorld
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -28,6 +29,7 @@ class Portal:
     world: PortalWorld
     maker: async_sessionmaker[AsyncSession]
     data_dir: Path
+    blobs: LocalBlobStore  # where the portal keeps sealed files (``PortalDeps.blobs``)
 
     async def login(self, login: str, client: TestClient | None = None, password: str = PASSWORD) -> str:
         """Sign in on ``client`` (the portal's own by default), with TOTP when the account has one; returns the

@@ -25,7 +25,7 @@ PROXY = ("127.0.0.1/32",)
 async def _behind(
     portal: Portal, aiohttp_client: AiohttpClient, forwarded: str | None, trusted: tuple[str, ...]
 ) -> None:
-    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, trusted_proxies=trusted)
+    deps = PortalDeps(keyring=portal.world.keyring, trusted_proxies=trusted)
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps), headers=headers)
 

@@ -210,9 +210,9 @@ async def test_upload_is_stored_with_a_safe_name(portal: Portal) -> None:
     async with portal.maker() as session:
         rows = (await session.execute(select(InboundFile))).scalars().all()
     assert [r.file_name for r in rows] == ["印刷ログ.csv"]
-    # The row keeps a key relative to the data directory, naming a sealed file.
-    assert rows[0].stored_path == f"inbound/{contract}/{rows[0].public_id}.sealed" and rows[0].sealed
-    assert (portal.data_dir / "inbound" / contract).stat().st_mode & 0o077 == 0
+    # The row keeps the blob key of a sealed blob, never a path.
+    assert rows[0].blob_key == f"uploads/{rows[0].public_id}" and rows[0].sealed
+    assert (portal.blobs.root / "uploads").stat().st_mode & 0o077 == 0
 
 
 async def test_api_with_token(portal: Portal) -> None:

@@ -12,7 +12,6 @@ import openpyxl
 from aiohttp import FormData
 from sqlalchemy import select, update
 
-from exchange.inbound.uploads import stored_file
 from ledger.models.contracts import Contract
 from ledger.models.inbound import InboundFile, InboundStatus
 from ledger.models.ledger import LedgerEntry
@@ -84,7 +83,7 @@ async def test_a_forbidden_or_uncollected_column_is_quarantined_sealed_with_the_
     assert "収集させる項目にない項目" in upload.reason_ja and "「口座番号」" in upload.reason_ja
     assert "思想・信条・宗教" in upload.reason_ja
     # Kept, not deleted, and still sealed.
-    path = stored_file(portal.data_dir, upload.stored_path)
+    path = portal.blobs.path_of(upload.blob_key)
     assert await asyncio.to_thread(path.exists)
     assert not await asyncio.to_thread(_contains, path, b"MARKER-XLSX-RELIGION")
     page = await (await portal.client.get(url)).text()

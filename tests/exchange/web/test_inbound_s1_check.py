@@ -50,7 +50,7 @@ async def _s1_portal(portal: Portal, aiohttp_client: AiohttpClient) -> Contract:
             update(Contract).where(Contract.id == contract.id).values(collected_items=list(S1_COLLECTED_ITEMS))
         )
     plugins = await asyncio.to_thread(build_plugin_manager, PluginConfig(entry_points=False))
-    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, plugins=plugins)
+    deps = PortalDeps(keyring=portal.world.keyring, blobs=portal.blobs, plugins=plugins)
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
     return contract
 
@@ -73,7 +73,7 @@ async def test_applications_are_checked_against_the_registered_extract(
     assert "照合用の生活保護システム抽出データが登録されていない" in unchecked.findings[0]
 
     master = portal.world.keyring.current
-    await asyncio.to_thread(reference.store, portal.data_dir, master, contract, "csv", EXTRACT)
+    await reference.store(portal.blobs, master, contract, "csv", EXTRACT)
     assert (await portal.client.post(url, data=_form(csrf, APPLICATIONS), allow_redirects=False)).status == 303
     checked = await _last(portal)
     assert checked.status == InboundStatus.RECEIVED and checked.records == 3
@@ -87,5 +87,5 @@ async def test_applications_are_checked_against_the_registered_extract(
     entry = json.loads(lines[-1].entry)
     assert entry["data"]["details"]["findings"] == 2 and "確認事項2件" in entry["data"]["content"]
     # The extract is sealed at rest too.
-    stored = await asyncio.to_thread(lambda: list(portal.data_dir.joinpath("references").iterdir()))
+    stored = await asyncio.to_thread(lambda: list(portal.blobs.root.joinpath("references").iterdir()))
     assert len(stored) == 1 and b"1950-01-02" not in await asyncio.to_thread(stored[0].read_bytes)

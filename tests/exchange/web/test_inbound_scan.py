@@ -28,7 +28,7 @@ def _form(csrf: str, content: bytes, name: str) -> FormData:
 
 
 async def _scanning(portal: Portal, aiohttp_client: AiohttpClient, socket: Path) -> str:
-    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, scanner=ClamdScanner(socket, timeout=30))
+    deps = PortalDeps(keyring=portal.world.keyring, blobs=portal.blobs, scanner=ClamdScanner(socket, timeout=30))
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
     return await portal.login("a-handler")
 
@@ -46,7 +46,7 @@ async def test_infected_upload_is_refused_removed_and_recorded(
     infected = await portal.client.post(url, data=_form(csrf, EICAR, "entered.csv"))
     text = await infected.text()
     assert infected.status == 422 and "ウイルスが検出されたため" in text and "Test.EICAR" in text
-    assert await asyncio.to_thread(_stored_files, portal.data_dir / "inbound") == []
+    assert await asyncio.to_thread(_stored_files, portal.blobs.root / "uploads") == []
     clean = await portal.client.post(url, data=_form(csrf, b"printer,pages\nA,3\n", "print.csv"), allow_redirects=False)
     assert clean.status == 303, await clean.text()
     async with portal.maker() as session:
@@ -56,7 +56,7 @@ async def test_infected_upload_is_refused_removed_and_recorded(
             await session.execute(select(LedgerEntry.entry).where(LedgerEntry.kind == "inbound.refused"))
         ).scalars()
     assert [r.file_name for r in rows] == ["print.csv"]
-    assert await asyncio.to_thread(_stored_files, portal.data_dir / "inbound") == [Path(rows[0].stored_path).name]
+    assert await asyncio.to_thread(_stored_files, portal.blobs.root / "uploads") == [rows[0].public_id]
     assert event.outcome == "denied" and event.detail["signature"].startswith("Test.EICAR")
     assert "受付拒否" in line.decode() and "entered.csv" in line.decode()
 
@@ -68,7 +68,7 @@ async def test_upload_is_refused_while_the_scanner_is_down(
     contract = portal.world.contracts["main"].public_id
     response = await portal.client.post(f"/contracts/{contract}/inbound", data=_form(csrf, b"a,b\n", "print.csv"))
     assert response.status == 503 and "ウイルス検査ができないため" in await response.text()
-    assert await asyncio.to_thread(_stored_files, portal.data_dir / "inbound") == []
+    assert await asyncio.to_thread(_stored_files, portal.blobs.root / "uploads") == []
     async with portal.maker() as session:
         assert (await session.execute(select(InboundFile))).scalars().all() == []
         [event] = (await session.execute(select(AuditEvent).where(AuditEvent.action == "inbound.upload"))).scalars()

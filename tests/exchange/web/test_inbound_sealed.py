@@ -1,4 +1,5 @@
-"""Contractor uploads are sealed at rest, every part of a submission is scanned, and scans are accepted."""
+"""Contractor uploads are sealed at rest in the blob store, every part of a submission is scanned, and scans are
+accepted."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ async def _rows(portal: Portal) -> list[InboundFile]:
         return list((await session.execute(select(InboundFile).order_by(InboundFile.id))).scalars())
 
 
-async def test_an_uploaded_scan_is_not_readable_in_plain_text_under_the_data_directory(portal: Portal) -> None:
+async def test_an_uploaded_scan_is_not_readable_in_plain_text_in_the_store(portal: Portal) -> None:
     csrf = await portal.login("a-handler")
     contract = portal.world.contracts["main"].public_id
     response = await portal.client.post(
@@ -67,10 +68,12 @@ async def test_an_uploaded_scan_is_not_readable_in_plain_text_under_the_data_dir
         ("障害者手帳.png", "evidence_scan", InboundStatus.RECEIVED),
         ("年金証書.PDF", "evidence_scan", InboundStatus.RECEIVED),
     ]
-    assert await asyncio.to_thread(_files_containing, portal.data_dir, MARKER[:19]) == []
-    assert len(await asyncio.to_thread(_all_files, portal.data_dir)) == 2
+    assert [r.blob_key for r in rows] == [f"uploads/{r.public_id}" for r in rows]
+    assert await asyncio.to_thread(_files_containing, portal.blobs.root, MARKER[:19]) == []
+    assert len(await asyncio.to_thread(_all_files, portal.blobs.root)) == 2
+    assert await asyncio.to_thread(_all_files, portal.data_dir) == []
     # Staff read it back through the keyring, byte for byte.
-    plain = b"".join([chunk async for chunk in read_upload(portal.data_dir, portal.world.keyring, rows[0])])
+    plain = b"".join([chunk async for chunk in read_upload(portal.blobs, portal.world.keyring, rows[0])])
     assert plain == PNG
     page = await (await portal.client.get(f"/contracts/{contract}/inbound")).text()
     assert "障害者手帳.png" in page and "受領" in page and "証拠書類の写し" in page
@@ -85,9 +88,9 @@ async def test_a_sealed_upload_does_not_open_under_another_rows_name(portal: Por
     )
     assert response.status == 303, await response.text()
     first, second = await _rows(portal)
-    first.stored_path = second.stored_path  # a file swapped under another row
+    first.blob_key = second.blob_key  # a blob swapped under another row
     with pytest.raises(UnsealError):
-        _ = [chunk async for chunk in read_upload(portal.data_dir, portal.world.keyring, first)]
+        _ = [chunk async for chunk in read_upload(portal.blobs, portal.world.keyring, first)]
 
 
 async def test_images_are_accepted_as_evidence_and_executables_refused_with_what_is_accepted(portal: Portal) -> None:
@@ -106,9 +109,7 @@ async def test_images_are_accepted_as_evidence_and_executables_refused_with_what
 async def test_every_part_is_scanned_an_infected_first_part_refuses_the_submission(
     portal: Portal, aiohttp_client: AiohttpClient, clamd: Clamd
 ) -> None:
-    deps = PortalDeps(
-        keyring=portal.world.keyring, data_dir=portal.data_dir, scanner=ClamdScanner(clamd.socket, timeout=30)
-    )
+    deps = PortalDeps(keyring=portal.world.keyring, blobs=portal.blobs, scanner=ClamdScanner(clamd.socket, timeout=30))
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
     csrf = await portal.login("a-handler")
     url = f"/contracts/{portal.world.contracts['main'].public_id}/inbound"
@@ -117,13 +118,13 @@ async def test_every_part_is_scanned_an_infected_first_part_refuses_the_submissi
     text = await refused.text()
     assert refused.status == 422 and "ウイルスが検出された" in text and "scan1.pdf" in text, text
     assert await _rows(portal) == []
-    assert await asyncio.to_thread(_all_files, portal.data_dir) == []
+    assert await asyncio.to_thread(_all_files, portal.blobs.root) == []
     # The same attack with the infected part second.
     swapped = _form(csrf, "evidence_scan", ("scan2.pdf", b"%PDF-1.4\nclean"), ("scan1.pdf", EICAR))
     second = await portal.client.post(url, data=swapped)
     assert second.status == 422 and "他のファイルも受け付けていません" in await second.text()
     assert await _rows(portal) == []
-    assert await asyncio.to_thread(_all_files, portal.data_dir) == []
+    assert await asyncio.to_thread(_all_files, portal.blobs.root) == []
     async with portal.maker() as session:
         lines = (await session.execute(select(LedgerEntry.entry).where(LedgerEntry.kind == "inbound.refused"))).all()
     assert len(lines) == 2 and all("scan1.pdf" in line.entry.decode() for line in lines)

@@ -3,12 +3,9 @@ a quarantined upload, and a sub-contractor's upload reaches the contractor above
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import FormData
 from sqlalchemy import select
 
-from exchange.inbound import uploads
 from ledger.models.audit import AuditEvent
 from ledger.models.inbound import InboundFile, InboundStatus
 from ledger.models.ledger import LedgerEntry
@@ -103,8 +100,8 @@ async def test_quarantined_upload_is_released_or_discarded_by_staff(portal: Port
     )
     await _quarantine(portal, kept, "収集させる項目にない列「宗教」があります。")
     await _quarantine(portal, dropped, "収集させる項目にない列「前科」があります。")
-    sealed_key = (await _upload_row(portal, dropped)).stored_path
-    assert await asyncio.to_thread(uploads.stored_file(portal.data_dir, sealed_key).exists)
+    sealed_key = (await _upload_row(portal, dropped)).blob_key
+    assert await portal.blobs.size(sealed_key) is not None
     client = portal.client
 
     csrf = await portal.login("staff-same")
@@ -136,8 +133,8 @@ async def test_quarantined_upload_is_released_or_discarded_by_staff(portal: Port
     [line] = await _register(portal, "inbound.discarded")
     assert "契約外の項目のため" in line and "staff-same" in line
     assert (await client.get(f"/inbound/{dropped}/download")).status == 400
-    # Its sealed file is gone (the row stays as the record), and a decided upload is not decided again.
-    assert not await asyncio.to_thread(uploads.stored_file(portal.data_dir, sealed_key).exists)
+    # Its sealed blob is gone (the row stays as the record), and a decided upload is not decided again.
+    assert await portal.blobs.size(sealed_key) is None
     again = await client.post(f"/staff/inbound/{dropped}/release", data={"csrf_token": csrf, "reason": "x"})
     assert again.status == 400
     decisions = await _audit(portal, "inbound.decide")

@@ -66,7 +66,8 @@ def test_inspection_and_incident_records_from_the_command_line(
         and row["recorded_by"] == "生活福祉課 区役 三郎"
         and row["attachment"] == "checklist.pdf"
     )
-    sealed = [p.read_bytes() for p in (tmp_path / "var" / "inspections").rglob("*.sealed")]
+    attachments = tmp_path / "var" / "blobs" / "attachments"  # the blob store (``[blobs]`` unset: DATA_DIR/blobs)
+    sealed = [p.read_bytes() for p in attachments.rglob("*") if p.is_file()]
     assert len(sealed) == 1 and REPORT not in sealed[0]
     out = tmp_path / "back.pdf"
     assert runner.invoke(cli, ["inspections", "attachment", row["id"], "--out", str(out)]).exit_code == 0

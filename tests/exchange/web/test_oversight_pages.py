@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.local import LocalConnector
+from exchange.blobs.local import LocalBlobStore
 from exchange.intake.antivirus import ClamdScanner
 from exchange.oversight import incidents, inspections
 from exchange.web.app import create_app
@@ -54,11 +55,10 @@ async def outbox_portal(db_engine: AsyncEngine, aiohttp_client: AiohttpClient, t
                 "files": [{"name": "data.csv", "records": 5}],
                 "quantities": {"records": 5, "households": 3},
             }
-    deps = PortalDeps(
-        keyring=ring, connector_kinds={"outbox": "local"}, data_dir=tmp_path / "data", connectors={"outbox": outbox}
-    )
+    blobs = await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs")
+    deps = PortalDeps(keyring=ring, connector_kinds={"outbox": "local"}, connectors={"outbox": outbox}, blobs=blobs)
     client = await aiohttp_client(create_app(maker, deps=deps))
-    return Portal(client, world, maker, tmp_path / "data")
+    return Portal(client, world, maker, tmp_path / "data", blobs)
 
 
 async def _kinds(portal: Portal) -> list[str]:
@@ -107,8 +107,8 @@ async def test_staff_and_contractor_record_inspections_settling_the_reminder(out
         recorded = await session.get(Inspection, main.id)
         assert recorded is not None and recorded.result == "要改善" and recorded.inspected_by_party_id is None
         assert "staff-same" in (recorded.recorded_by or "")
-        assert recorded.attachment_path is not None
-    sealed = await asyncio.to_thread(Path(recorded.attachment_path).read_bytes)
+        assert recorded.attachment_key is not None
+    sealed = await asyncio.to_thread(portal.blobs.path_of(recorded.attachment_key).read_bytes)
     assert b"1234-5678" not in sealed and REPORT not in sealed
     download = await client.get(f"/inspections/{main.public_id}/attachment")
     assert download.status == 200 and await download.read() == REPORT
@@ -266,9 +266,7 @@ async def test_csrf_and_section_guard_incident_pages(outbox_portal: Portal) -> N
 async def test_an_infected_inspection_report_is_refused_and_nothing_kept(
     portal: Portal, aiohttp_client: AiohttpClient, clamd: Clamd
 ) -> None:
-    deps = PortalDeps(
-        keyring=portal.world.keyring, data_dir=portal.data_dir, scanner=ClamdScanner(clamd.socket, timeout=30)
-    )
+    deps = PortalDeps(keyring=portal.world.keyring, blobs=portal.blobs, scanner=ClamdScanner(clamd.socket, timeout=30))
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
     token = await portal.login("a-manager")
     main_id, sub_id = portal.world.contracts["main"].public_id, portal.world.contracts["sub"].id
@@ -280,8 +278,8 @@ async def test_an_infected_inspection_report_is_refused_and_nothing_kept(
     form.add_field("attachment", EICAR, filename="report.txt", content_type="text/plain")
     response = await portal.client.post(f"/contracts/{main_id}/inspections/{sub.public_id}", data=form)
     assert response.status == 400 and "ウイルスが検出されたため" in await response.text()
-    folder = portal.data_dir / "inspections"
-    kept = await asyncio.to_thread(lambda: [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else [])
+    folder = portal.blobs.root
+    kept = await asyncio.to_thread(lambda: [p for p in folder.rglob("*") if p.is_file()])
     assert kept == []
     async with portal.maker() as session:
         row = await session.get(Inspection, sub.id)

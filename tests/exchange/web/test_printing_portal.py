@@ -95,7 +95,7 @@ async def test_a_reprint_without_a_reason_is_shown_reported_and_closed_by_the_pr
     assert "印刷ログを受け付けませんでした" in text and "印刷元コンピュータ名、印刷先プリンタ名、印刷枚数" in text
     async with portal.maker() as session:
         assert list(await session.scalars(select(InboundFile))) == []
-    stored = await asyncio.to_thread(lambda: [p for p in (portal.data_dir / "inbound").rglob("*") if p.is_file()])
+    stored = await asyncio.to_thread(lambda: [p for p in (portal.blobs.root / "uploads").rglob("*") if p.is_file()])
     assert stored == []
 
     uploaded = await portal.client.post(

@@ -14,7 +14,6 @@ from aiohttp import FormData
 from sqlalchemy import select
 
 from connectors.options import SecretRef
-from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyConfig, DutyContext, DutyRunner
 from ledger.models.inbound import InboundFile, InboundStatus
 from ledger.models.ledger import LedgerEntry
@@ -61,9 +60,7 @@ async def _runner(portal: Portal, tmp_path: Path) -> DutyRunner:
         data_dir=portal.data_dir,
         master_key=SecretRef(file=tmp_path / "master.key"),  # the portal world's keyring (tests.factories.keyring)
     )
-    return DutyRunner(
-        DutyContext(portal.maker, {}, config, await asyncio.to_thread(LocalBlobStore, tmp_path / "blobs"))
-    )
+    return DutyRunner(DutyContext(portal.maker, {}, config, portal.blobs))
 
 
 async def _deliver(runner: DutyRunner) -> dict[str, object]:

@@ -165,7 +165,7 @@ async def _with_connector(portal: Portal, aiohttp_client: AiohttpClient, connect
         for code in ("a-handler", "a-manager", "a-former"):
             person = (await session.execute(select(Person).where(Person.code == code))).scalar_one()
             person.email = f"{code}@a.example.jp"
-    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, connectors={"outbox": connector})
+    deps = PortalDeps(keyring=portal.world.keyring, connectors={"outbox": connector})
     portal.client = await aiohttp_client(create_app(portal.maker, deps=deps))
 
 
