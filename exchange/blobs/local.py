@@ -17,7 +17,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from exchange.blobs.store import CHUNK_BYTES, BlobCorrupt, BlobInfo, BlobMissing, check_key
+from exchange.blobs.store import CHUNK_BYTES, BlobCorrupt, BlobInfo, BlobMissing, check_key, copy_to_file
 from ledger.files import TEMP_SUFFIX, AtomicFile
 
 
@@ -90,18 +90,7 @@ class LocalBlobStore:
         return size
 
     async def fetch_to(self, key: str, path: Path, sha256: str) -> None:
-        pending = await asyncio.to_thread(AtomicFile, path, exclusive=True)
-        digest = hashlib.sha256()
-        try:
-            async for chunk in self.read(key):
-                digest.update(chunk)
-                await asyncio.to_thread(pending.file.write, chunk)
-            if digest.hexdigest() != sha256:
-                raise BlobCorrupt(f"blob {key} does not have the recorded hash")
-            await asyncio.to_thread(pending.commit)
-        except BaseException:
-            await asyncio.shield(asyncio.to_thread(pending.discard))
-            raise
+        await copy_to_file(self.read(key), key, path, sha256)
 
     async def delete(self, key: str) -> None:
         path = self.path_of(key)

@@ -9,7 +9,6 @@ the hub at start with a clear message, not at the first put.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
@@ -17,8 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from connectors.s3_objects import DEFAULT_PART_SIZE, S3Client, S3Endpoint, S3Failure, S3Objects, file_chunks
-from exchange.blobs.store import BlobCorrupt, BlobError, BlobInfo, BlobMissing, check_key
-from ledger.files import AtomicFile
+from exchange.blobs.store import BlobCorrupt, BlobError, BlobInfo, BlobMissing, check_key, copy_to_file
 
 
 class BlobStoreUnavailable(Exception):
@@ -127,18 +125,7 @@ class S3BlobStore:
 
     async def fetch_to(self, key: str, path: Path, sha256: str) -> None:
         await self._check_recorded(key, sha256)
-        digest = hashlib.sha256()
-        pending = await asyncio.to_thread(AtomicFile, path, exclusive=True)
-        try:
-            async for chunk in self.read(key):
-                digest.update(chunk)
-                await asyncio.to_thread(pending.file.write, chunk)
-            if digest.hexdigest() != sha256:
-                raise BlobCorrupt(f"blob {key} does not have the recorded hash")
-            await asyncio.to_thread(pending.commit)
-        except BaseException:
-            await asyncio.shield(asyncio.to_thread(pending.discard))
-            raise
+        await copy_to_file(self.read(key), key, path, sha256)
 
     async def delete(self, key: str) -> None:
         objects = await self._objects()

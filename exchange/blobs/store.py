@@ -16,11 +16,15 @@ Every backend keeps the same promises, checked by one contract test (``tests/exc
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
+
+from ledger.files import AtomicFile
 
 CHUNK_BYTES: Final = 1024 * 1024
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
@@ -63,6 +67,23 @@ def blob_key(kind: str, name: str) -> str:
     """The key of a blob of ``kind`` (``packages``, ``uploads``, ``quarantine``, ``certificates``, ``media``,
     ``reports``, ``references``) named ``name`` (an id, with a suffix where one helps an operator)."""
     return check_key(f"{kind}/{name}")
+
+
+async def copy_to_file(chunks: AsyncIterator[bytes], key: str, path: Path, sha256: str) -> None:
+    """Write a blob's chunks to a new local file at ``path``, checking the hash on the way; on a mismatch or any
+    failure no file is left (the ``fetch_to`` of every backend)."""
+    pending = await asyncio.to_thread(AtomicFile, path, exclusive=True)
+    digest = hashlib.sha256()
+    try:
+        async for chunk in chunks:
+            digest.update(chunk)
+            await asyncio.to_thread(pending.file.write, chunk)
+        if digest.hexdigest() != sha256:
+            raise BlobCorrupt(f"blob {key} does not have the recorded hash")
+        await asyncio.to_thread(pending.commit)
+    except BaseException:
+        await asyncio.shield(asyncio.to_thread(pending.discard))
+        raise
 
 
 class BlobStore(Protocol):
