@@ -62,8 +62,6 @@ class HubServices:
 async def services(settings: Settings) -> AsyncIterator[HubServices]:
     async with bootstrap.open_engine(settings) as engine:
         keyring = await asyncio.to_thread(sources.hub_keyring, settings)
-        # Checked now, so a missing or malformed signing key stops the start instead of the first checkpoint.
-        await asyncio.to_thread(sources.signing_key, settings.signing_key)
         connectors = await asyncio.to_thread(build_connectors, settings.connectors)  # reads secret files
         sessions = bootstrap.sessions(engine)
         scanner = None
@@ -132,6 +130,10 @@ async def serve(
 ) -> None:
     """Run the chosen roles (default: ``serve.roles`` from the settings) until SIGINT or SIGTERM."""
     roles = ordered(roles or settings.serve.roles)
+    if Role.SCHEDULER in roles:
+        # Checked now, so a missing or malformed signing key stops the start instead of the first checkpoint. Only
+        # the scheduler signs, so the hosts of the other roles need not hold the key.
+        await asyncio.to_thread(sources.signing_key, settings.signing_key)
     if demo:
         await _load_demo(settings, echo)
     stop = asyncio.Event()
