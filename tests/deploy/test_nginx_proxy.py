@@ -16,6 +16,7 @@ from pytest_aiohttp import AiohttpServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from exchange.blobs.local import LocalBlobStore
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
 from ledger.db import session_factory
@@ -87,6 +88,7 @@ async def test_the_portal_behind_the_example_proxy(
         data_dir=tmp_path / "data",
         trusted_proxies=("127.0.0.1/32", "::1/128"),
         metrics_allow=(f"{SCRAPER}/32",),
+        blobs=await asyncio.to_thread(LocalBlobStore, tmp_path / "store"),
     )
     hub: TestServer = await aiohttp_server(create_app(maker, deps=deps), host="127.0.0.1")
     prepared = await asyncio.to_thread(
