@@ -16,6 +16,7 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import select
 
 from exchange.admin import bootstrap
+from exchange.blobs.local import LocalBlobStore
 from exchange.hub import HubServices, services
 from exchange.retention.sweep import Sweeper
 from exchange.settings import LocalBlobSettings, Settings
@@ -75,7 +76,8 @@ async def _portal_of(hub: HubServices, aiohttp_client: AiohttpClient, login: str
         blobs=hub.blobs,
     )
     client = await aiohttp_client(create_app(hub.sessions, deps=deps))
-    return Portal(client, world, hub.sessions, hub.settings.data_dir)
+    assert isinstance(hub.blobs, LocalBlobStore)
+    return Portal(client, world, hub.sessions, hub.settings.data_dir, hub.blobs)
 
 
 def _files(folder: Path) -> list[Path]:
