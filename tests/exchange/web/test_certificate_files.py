@@ -129,7 +129,10 @@ def _config(portal: Portal, db_url: str) -> Path:
     portal's blob store."""
     root = portal.data_dir.parent
     config = root / "hub.toml"
-    config.write_text(f'data_dir = "{root}"\n[database]\nurl = "{db_url}"\n', encoding="utf-8")
+    config.write_text(
+        f'data_dir = "{root}"\n[database]\nurl = "{db_url}"\n[blobs]\nkind = "local"\nroot = "{portal.blobs.root}"\n',
+        encoding="utf-8",
+    )
     return config
 
 

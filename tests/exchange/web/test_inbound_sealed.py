@@ -70,7 +70,7 @@ async def test_an_uploaded_scan_is_not_readable_in_plain_text_in_the_store(porta
     ]
     assert [r.blob_key for r in rows] == [f"uploads/{r.public_id}" for r in rows]
     assert await asyncio.to_thread(_files_containing, portal.blobs.root, MARKER[:19]) == []
-    assert len(await asyncio.to_thread(_all_files, portal.blobs.root)) == 2
+    assert len(await asyncio.to_thread(_all_files, portal.blobs.root / "uploads")) == 2  # beside the packages
     assert await asyncio.to_thread(_all_files, portal.data_dir) == []
     # Staff read it back through the keyring, byte for byte.
     plain = b"".join([chunk async for chunk in read_upload(portal.blobs, portal.world.keyring, rows[0])])
@@ -118,13 +118,13 @@ async def test_every_part_is_scanned_an_infected_first_part_refuses_the_submissi
     text = await refused.text()
     assert refused.status == 422 and "ウイルスが検出された" in text and "scan1.pdf" in text, text
     assert await _rows(portal) == []
-    assert await asyncio.to_thread(_all_files, portal.blobs.root) == []
+    assert await asyncio.to_thread(_all_files, portal.blobs.root / "uploads") == []
     # The same attack with the infected part second.
     swapped = _form(csrf, "evidence_scan", ("scan2.pdf", b"%PDF-1.4\nclean"), ("scan1.pdf", EICAR))
     second = await portal.client.post(url, data=swapped)
     assert second.status == 422 and "他のファイルも受け付けていません" in await second.text()
     assert await _rows(portal) == []
-    assert await asyncio.to_thread(_all_files, portal.blobs.root) == []
+    assert await asyncio.to_thread(_all_files, portal.blobs.root / "uploads") == []
     async with portal.maker() as session:
         lines = (await session.execute(select(LedgerEntry.entry).where(LedgerEntry.kind == "inbound.refused"))).all()
     assert len(lines) == 2 and all("scan1.pdf" in line.entry.decode() for line in lines)
