@@ -14,7 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.options import SecretMissing, SecretRef
@@ -182,6 +191,13 @@ class KeySettings(Strict):
     signing: SecretRef | None = None
 
 
+def _blob_kind(value: Any) -> str:
+    """``[blobs]`` without ``kind`` is the local folder (so ``[blobs] root = "…"`` alone works)."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "local"))
+    return str(getattr(value, "kind", "local"))
+
+
 class Settings(BaseSettings):
     """Everything the hub reads at start. Unknown keys are errors, so a typo never silently falls back."""
 
@@ -199,7 +215,10 @@ class Settings(BaseSettings):
     antivirus: AntivirusSettings | None = None
     plugins: PluginSettings = PluginSettings()
     connectors: dict[str, AnyConnectorOptions] = {}
-    blobs: Annotated[LocalBlobSettings | S3BlobSettings, Field(discriminator="kind")] = LocalBlobSettings()
+    blobs: Annotated[
+        Annotated[LocalBlobSettings, Tag("local")] | Annotated[S3BlobSettings, Tag("s3")],
+        Discriminator(_blob_kind),
+    ] = LocalBlobSettings()
     demo_dir: Path = Path("config/demo")
 
     @property

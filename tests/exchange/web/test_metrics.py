@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.options import SecretRef
+from exchange.blobs.local import LocalBlobStore
 from exchange.duties.scheduler import DutyRunner, build_context
 from exchange.hub import HubServices
 from exchange.settings import ConfigError, WebSettings, load_settings
@@ -49,9 +50,12 @@ async def contractor_portal(hub: HubServices, aiohttp_client: AiohttpClient, tmp
         person = (await session.execute(select(Person).where(Person.code == "a-handler"))).scalar_one()
         account = await add_account(session, "a-handler", PersonRole.HANDLER, person)
         world.secrets["a-handler"] = await add_totp(session, account, hub.keyring)
-    deps = PortalDeps(keyring=hub.keyring, connector_kinds=hub.connector_kinds, data_dir=tmp_path / "portal")
+    deps = PortalDeps(
+        keyring=hub.keyring, connector_kinds=hub.connector_kinds, data_dir=tmp_path / "portal", blobs=hub.blobs
+    )
     client = await aiohttp_client(create_app(hub.sessions, deps=deps))
-    return Portal(client, world, hub.sessions, tmp_path / "portal")
+    assert isinstance(hub.blobs, LocalBlobStore)
+    return Portal(client, world, hub.sessions, tmp_path / "portal", hub.blobs)
 
 
 async def test_metrics_count_a_real_flow(hub: HubServices, aiohttp_client: AiohttpClient, tmp_path: Path) -> None:
@@ -75,7 +79,7 @@ async def test_metrics_count_a_real_flow(hub: HubServices, aiohttp_client: Aioht
     assert len(await download.read()) == package.size
 
     # One duty run that succeeds and one that fails (its signing key is missing).
-    context = await asyncio.to_thread(build_context, hub.settings, hub.sessions, hub.connectors)
+    context = await asyncio.to_thread(build_context, hub.settings, hub.sessions, hub.connectors, hub.blobs)
     ran = await DutyRunner(context).run_now("ledger.checkpoint")
     assert ran is not None and ran.ok
     broken = dataclasses.replace(context.config, signing_key=SecretRef(file=tmp_path / "missing.key"))
