@@ -1,7 +1,7 @@
 """Guards for async tests: our code must not block the event loop, neither by a blocking call nor by long work.
 
 ``no_blocking_calls`` (blockbuster) catches any blocking call however short (a ``mkdir``, a file read, a socket
-wait); ``no_slow_callbacks`` (asyncio's debug mode) catches long CPU work that calls nothing blocking (Argon2, a
+wait); ``no_slow_callbacks`` (CPU time per loop callback) catches long CPU work that calls nothing blocking (Argon2, a
 PDF render). The fix is to move the work to a thread (``asyncio.to_thread``). A test that blocks on purpose says
 why with ``@pytest.mark.allow_blocking("reason")``, which turns both guards off for it.
 """
@@ -110,16 +110,16 @@ async def no_slow_callbacks(request: pytest.FixtureRequest) -> AsyncIterator[Non
 
     Each callback's cost is the CPU time of the loop's thread (``time.thread_time``), not the wall time asyncio's
     debug mode reports: on a busy machine, or while a packing thread holds the GIL, a callback that did little
-    work can wait a second for the CPU, and that is not our code blocking the loop. Debug mode stays on for its
-    other checks (never-awaited coroutines, calls from the wrong thread). A test that blocks on purpose says why
-    with ``@pytest.mark.allow_blocking("reason")``.
+    work can wait a second for the CPU, and that is not our code blocking the loop. asyncio's debug mode is left
+    off: it records a stack trace (reading source files through ``linecache``) for every future and callback,
+    which was itself most of the CPU some callbacks spent on a loaded machine. A coroutine never awaited still
+    fails the test (its RuntimeWarning is an error). A test that blocks on purpose says why with
+    ``@pytest.mark.allow_blocking("reason")``.
     """
     if _reason_of(request) is not None:
         yield
         return
     loop = asyncio.get_running_loop()
-    loop.set_debug(True)
-    loop.slow_callback_duration = float("inf")  # measured below in CPU time instead
     slow: list[str] = []
     bar = _slow_callback_bar()
     original_run = asyncio.events.Handle._run
