@@ -521,7 +521,7 @@ async def add_sealed_secrets(session: AsyncSession, keyring: sealing.Keyring, co
                 person_id=handler.id,
                 kind="entered_data",
                 file_name=f"returned-{n}.csv",
-                stored_path=f"inbound/{n}.sealed",
+                blob_key=f"uploads/returned-{n}",
                 size=10,
                 sha256="0" * 64,
             ),
