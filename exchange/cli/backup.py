@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from connectors.options import SecretRef
 from exchange.admin import bootstrap
 from exchange.cli.setup import CliState, fail, run
 from exchange.keys import sources
@@ -27,9 +28,14 @@ _HOW = {
 def _keys_notice(settings: Settings) -> list[str]:
     return [
         "keys are not in the backup (by design). Keep them separately, e.g. on offline media in a safe:",
-        f"  {sources.where('master key: keys.master', settings.master_key)}",
-        f"  {sources.where('ledger signing key: keys.signing', settings.signing_key)}",
+        f"  master key: {_place(settings.master_key)}",
+        f"  ledger signing key: {_place(settings.signing_key)}",
     ]
+
+
+def _place(ref: SecretRef) -> str:
+    """Where a key is kept: its file's absolute path, or the environment variable that carries it."""
+    return str(ref.file.resolve()) if ref.file is not None else f"environment variable {ref.env}"
 
 
 def register(main: click.Group) -> None:
