@@ -130,12 +130,12 @@ async def serve(
 ) -> None:
     """Run the chosen roles (default: ``serve.roles`` from the settings) until SIGINT or SIGTERM."""
     roles = ordered(roles or settings.serve.roles)
+    if demo:
+        await _load_demo(settings, echo)  # makes the keys on a first start
     if Role.SCHEDULER in roles:
         # Checked now, so a missing or malformed signing key stops the start instead of the first checkpoint. Only
         # the scheduler signs, so the hosts of the other roles need not hold the key.
         await asyncio.to_thread(sources.signing_key, settings.signing_key)
-    if demo:
-        await _load_demo(settings, echo)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

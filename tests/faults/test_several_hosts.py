@@ -153,7 +153,12 @@ def test_web_workers_and_scheduler_on_separate_hosts(
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=s3_bucket)
         for item in page.get("Contents", [])
     ]
-    assert len([key for key in stored if key.startswith("packages/")]) == FILES, stored
+    package_blobs = {key for key in stored if key.startswith("packages/")}
+    recorded = {f"packages/{public_id}.zip" for public_id, *_ in packages}
+    assert recorded <= package_blobs, recorded - package_blobs
+    # A worker killed after storing a package but before its fenced commit leaves that blob unreferenced (the
+    # package is packed again by the next claim). Nothing removes such an orphan yet: a known gap of issue 15.
+    assert len(package_blobs - recorded) <= 1, package_blobs - recorded
     assert client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
     # The ledger has one line of each kind per package and verifies; each duty ran once per due time.
     kinds = collections.Counter(str(kind) for (kind,) in db.rows("SELECT kind FROM ledger_entries") or [])
