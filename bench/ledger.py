@@ -94,9 +94,7 @@ async def append_rates(engine: AsyncEngine, events: int, concurrency: int) -> fl
 async def copy_anchor(engine: AsyncEngine, rows: int) -> float:
     """PostgreSQL COPY into a table shaped like the log: rows built as append builds them, one COPY per 10,000."""
     at = datetime(2026, 8, 1, tzinfo=UTC)
-    records = [
-        (i, *Event("bench.copy", {**PAYLOAD, "n": i}, CONTRACT, None, at).row().values()) for i in range(rows)
-    ]
+    records = [(i, *Event("bench.copy", {**PAYLOAD, "n": i}, CONTRACT, None, at).row().values()) for i in range(rows)]
     async with engine.connect() as conn:
         await conn.execute(text("CREATE TABLE bench_copy (LIKE ledger_entries INCLUDING ALL)"))
         await conn.commit()

@@ -35,6 +35,7 @@ from exchange.settings import Settings
 from exchange.supervision import Health, supervise
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
+from ledger.tlog import sequencing
 from policies.pluginmanager import HandoverPlugins, PluginConfig, ProgramConfig, build_plugin_manager
 
 log = logging.getLogger(__name__)
@@ -199,7 +200,9 @@ async def run_background(
 ) -> None:
     """The background loops of ``health.roles``, each under the one supervisor (restart, log, report to ``/healthz``).
 
-    A worker runs intake (scan, watch, work), a scheduler the duty ticker; every process beats its heartbeat row.
+    A worker runs intake (scan, watch, work), a scheduler the duty ticker; every process beats its heartbeat row and
+    sweeps the ledger queue (every role writes register lines: the portal, the pipeline, the duties), so lines a
+    killed process committed but never sequenced get their index within seconds (``ledger.tlog.sequencing``).
     """
     loops: list[Awaitable[None]] = []
     if Role.WORKER in health.roles:
@@ -208,6 +211,7 @@ async def run_background(
         duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, hub.blobs))
         loops.append(supervise("duties", partial(run_duties, duties, duty_tick_seconds), health))
     loops.append(supervise("heartbeat", heartbeat.loop, health))
+    loops.append(supervise("ledger.sequence", partial(sequencing.sweep, hub.sessions), health))
     await asyncio.gather(*loops)
 
 

@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, FromClause, Select, Table, delete, event, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -104,35 +104,34 @@ async def sequence_batch(session: AsyncSession, upper: int | None = None) -> int
     return len(rows)
 
 
-async def _drain_on(connection: AsyncConnection) -> int:
-    """Every line committed to the queue before this call, sequenced in batches on ``connection``.
+async def _sequence_all(session: AsyncSession) -> int:
+    """Every line committed to the queue before this call, sequenced in batches, each its own transaction.
 
     A batch shorter than ``BATCH`` took every line there was. After a full one, the batches stop at the queue's
     last id as it was then, so steps that keep queueing cannot hold a waiting caller back for ever.
     """
-    async with AsyncSession(bind=connection) as session:
-        upper: int | None = None
-        total = 0
-        while True:
-            async with session.begin():
-                moved = await sequence_batch(session, upper)
-                if moved == BATCH and upper is None:
-                    upper = (await session.execute(_LAST_QUEUED)).scalar_one()
-            total += moved
-            if moved < BATCH or upper is None:
-                return total
+    upper: int | None = None
+    total = 0
+    while True:
+        async with session.begin():
+            moved = await sequence_batch(session, upper)
+            if moved == BATCH and upper is None:
+                upper = (await session.execute(_LAST_QUEUED)).scalar_one()
+        total += moved
+        if moved < BATCH or upper is None:
+            return total
 
 
-async def drain(engine: AsyncEngine) -> int:
-    """Sequence every line queued so far; readers that must see the whole log call it first. Returns lines moved.
+async def drain(session: AsyncSession) -> int:
+    """Sequence every line queued so far, in transactions of ``session`` (not in one yet); returns lines moved.
 
-    An empty queue is only read, so a read-only database account (an auditor's) can still verify.
+    Readers that must see the whole log call it first. An empty queue is only read, so a read-only database
+    account (an auditor's) can still verify.
     """
-    async with engine.connect() as connection:
-        if (await connection.execute(_ANY_QUEUED)).first() is None:
+    async with session.begin():
+        if (await session.execute(_ANY_QUEUED)).first() is None:
             return 0
-        await connection.commit()  # each batch below takes the write lock first (SQLite): no read is held open
-        return await _drain_on(connection)
+    return await _sequence_all(session)
 
 
 async def settle(session: AsyncSession) -> None:
@@ -142,10 +141,11 @@ async def settle(session: AsyncSession) -> None:
             pass
 
 
-async def sweep(engine: AsyncEngine, beat: Callable[[], None], interval: float = 5.0) -> None:
+async def sweep(sessions: async_sessionmaker[AsyncSession], beat: Callable[[], None], interval: float = 5.0) -> None:
     """Every ``interval`` seconds, sequence what processes that died left queued (rule 4); a hub's supervised loop."""
     while True:
-        moved = await drain(engine)
+        async with sessions() as session:
+            moved = await drain(session)
         if moved:
             log.info("sequenced %d ledger lines left queued", moved)
         beat()
@@ -183,7 +183,8 @@ class Sequencer:
                 waiters, self._waiting = self._waiting, []
                 try:
                     connection = connection or await AsyncEngine(engine).connect()
-                    await _drain_on(connection)
+                    async with AsyncSession(bind=connection) as session:
+                        await _sequence_all(session)
                 except Exception:
                     # The steps have committed and their lines are safe in the queue: they return, and the next
                     # batch (a later step's, or the sweep's) takes the lines.
@@ -219,13 +220,11 @@ def _outer(session: Session) -> bool:
     return isinstance(session.bind, Connection)
 
 
-@event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.get_nested_transaction() is None and not _outer(session) and session.info.pop(_QUEUED, False):
         session.info[_COMMITTED] = True
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is not None or _outer(session):
         return
@@ -233,3 +232,8 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     if session.info.pop(_COMMITTED, False) and isinstance(session.bind, Engine) and in_greenlet():
         # The connection is back in the pool by now, so waiting steps never starve the sequencer of one.
         await_only(_sequencer(session.bind).wait())
+
+
+# Every session of the process (the hub's, a CLI command's): whoever queues lines waits for them after its commit.
+event.listen(Session, "after_commit", _after_commit)
+event.listen(Session, "after_transaction_end", _after_transaction_end)

@@ -304,14 +304,16 @@ async def test_a_line_queued_by_a_process_that_died_is_sequenced_exactly_once(db
             assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 3
             assert await tree_size(session) == 0
         # The next sequencers (here two at once, as two hub processes' sweeps) take the lines exactly once.
-        moved = await asyncio.gather(drain(engine), drain(engine))
+        async with sessions() as one, sessions() as other:
+            moved = await asyncio.gather(drain(one), drain(other))
         assert sum(moved) == 3
         async with sessions() as session:
             entries = (await session.scalars(select(LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
             assert [json.loads(e)["data"] for e in entries] == [{"tag": "died", "i": i} for i in range(3)]
             assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
             assert (await verify(session)).ok
-        assert await drain(engine) == 0
+        async with sessions() as session:
+            assert await drain(session) == 0
     finally:
         await engine.dispose()
 
@@ -328,7 +330,8 @@ async def test_parallel_sequencers_leave_no_gap_and_no_duplicate(db_url: str) ->
                 async with sessions() as session, session.begin():
                     await append(session, "step", {"tag": f"step-{w}", "i": i})
 
-        await asyncio.gather(drain(engines[0]), drain(engines[1]), *(steps(engines[w % 2], w) for w in range(4)))
+        async with AsyncSession(engines[0]) as one, AsyncSession(engines[1]) as other:
+            await asyncio.gather(drain(one), drain(other), *(steps(engines[w % 2], w) for w in range(4)))
         async with async_sessionmaker(engines[1])() as session:
             rows = (await session.execute(select(LedgerEntry.idx, LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
             assert [idx for idx, _ in rows] == list(range(BATCH + 500 + 80))
@@ -387,8 +390,9 @@ async def test_a_failed_batch_leaves_the_lines_queued_for_the_next(db_engine: As
     async with sessions() as session:
         assert await tree_size(session) == 0
         assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 1
-    with pytest.raises(DBAPIError, match="append-only"):
-        await drain(db_engine)  # a reader that must see the whole log is told
+    async with sessions() as session:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await drain(session)  # a reader that must see the whole log is told
     await run_ddl(unblock)
     async with sessions() as session, session.begin():
         await append(session, "after", {})
