@@ -170,6 +170,7 @@ async def serve(
             # Cancelling abandons a step safely: its work is fenced and committed whole or not at all.
             background.cancel()
             await asyncio.gather(background, return_exceptions=True)
+            await _sequence_leftovers(hub)
             await _forget(heartbeat)
             if runner is not None:
                 await runner.cleanup()
@@ -184,6 +185,15 @@ async def _listen(
     site = web.TCPSite(runner, listen_host, listen_port, ssl_context=_tls(settings))
     await site.start()
     echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
+
+
+async def _sequence_leftovers(hub: HubServices) -> None:
+    """Index what is still queued in the ledger (a killed process's lines), so a stopped hub leaves none behind."""
+    try:
+        async with asyncio.timeout(5), hub.sessions() as session:
+            await sequencing.drain(session)
+    except Exception:
+        log.warning("the ledger queue could not be drained; the next process sequences it", exc_info=True)
 
 
 async def _forget(heartbeat: Heartbeat) -> None:
