@@ -15,16 +15,17 @@ The rule (queue, then sequence, as Trillian does):
    database went away) the step still returns: its line is safe in the queue and the next batch takes it.
 4. Lines a process committed but never sequenced (killed between its commit and its sequencer's batch) are taken
    by the next batch of any process: every hub process sweeps the queue (``sweep``, component
-   ``ledger.sequence``), and the readers that must see the whole log (``handover ledger``, the checkpoint duty,
-   restore) first call ``drain``.
+   ``ledger.sequence``, every 5 s and once more when it stops), and the readers that must see the whole log
+   (``handover ledger``, the checkpoint duty, restore) first call ``drain``. Other readers (reports, ``/metrics``)
+   rely on rule 3 alone: they may miss only lines whose step never returned.
 5. A transaction that reads the log after appending to it sequences its own lines first, in its own transaction
    (``settle``, called by the readers in ``ledger.tlog.store``): read-your-writes, with the index lock held until
    that transaction ends. No step does this; tests do, and so does a session bound to a connection in an outer
    transaction (whose commit does not reach the database, so rule 3 cannot apply to it).
 
 The index lock: on PostgreSQL a transaction-scoped advisory lock, taken before anything is read; on SQLite the
-batch's first statement is the DELETE, so the database's single write lock is held before anything is read.
-Several processes sequencing at once therefore take turns, and each batch takes whatever is queued.
+batch's first statement is the INSERT into the log, so the database's single write lock is held before anything is
+read. Several processes sequencing at once therefore take turns, and each batch takes whatever is queued.
 """
 
 from __future__ import annotations

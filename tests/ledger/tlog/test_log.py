@@ -22,7 +22,7 @@ from ledger.tlog.checkpoint import SigningKey, open_note
 from ledger.tlog.export import export
 from ledger.tlog.merkle import leaf_hash, root_hash
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
-from ledger.tlog.sequencing import BATCH, drain, settle
+from ledger.tlog.sequencing import BATCH, drain, settle, sweep
 from ledger.tlog.store import LedgerIntegrityError, tree_size
 from ledger.tlog.verification import sign_checkpoint, verify
 from tests.ledger.merkle_reference import ref_mth
@@ -316,6 +316,22 @@ async def test_a_line_queued_by_a_process_that_died_is_sequenced_exactly_once(db
             assert await drain(session) == 0
     finally:
         await engine.dispose()
+
+
+async def test_the_sweep_sequences_what_a_dead_process_left(db_engine: AsyncEngine) -> None:
+    """Every hub process runs the sweep (``ledger.sequence``): its first round takes lines nobody sequenced."""
+    await _queue_without_sequencing(db_engine, 2, "left")
+    swept = asyncio.Event()
+    sessions = async_sessionmaker(db_engine)
+    sweeper = asyncio.create_task(sweep(sessions, swept.set))
+    try:
+        await swept.wait()
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+    async with sessions() as session:
+        assert (await session.scalars(select(LedgerEntry.kind))).all() == ["queued", "queued"]
+        assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
 
 
 async def test_parallel_sequencers_leave_no_gap_and_no_duplicate(db_url: str) -> None:
