@@ -99,6 +99,8 @@ async def sequence_batch(session: AsyncSession, upper: int | None = None) -> int
         batch = select(queue).where(queue.c.id.in_(_oldest(upper).scalar_subquery())).subquery()
         rows = list((await session.execute(_moved_into_log(batch))).all())
         await session.execute(delete(queue).where(queue.c.id.in_(_oldest(upper).scalar_subquery())))
+    if not rows:
+        return 0
     # RETURNING promises no order: sorted, rows[0][0] is the batch's first index and the leaf hashes are in order.
     rows = sorted(rows)
     # tiles: record_leaves(session, start, hashes) goes here (start = rows[0][0], hashes = [h for _, h in rows])
