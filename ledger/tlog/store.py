@@ -1,7 +1,8 @@
 """Reading the stored log: its tables, its size, and its rows in index order, a batch at a time.
 
 Leaf ``i`` is the ``ledger_entries`` row with ``idx = i``. Verification, proofs and export all read the log
-through :func:`batches`, so memory stays flat however long the log grows.
+through :func:`batches`, so memory stays flat however long the log grows. A transaction that queued lines of its
+own sees them here: the readers first ``settle`` them (``ledger.tlog.sequencing``, rule 5).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models.base import Base
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
+from ledger.tlog.sequencing import settle
 
 BATCH_ROWS = 20_000
 
@@ -27,6 +29,7 @@ class LedgerIntegrityError(RuntimeError):
 
 async def tree_size(session: AsyncSession) -> int:
     """Entries in the log (committed ones, plus this session's own)."""
+    await settle(session)
     size = await session.scalar(select(func.coalesce(func.max(entries.c.idx), -1) + 1))
     return int(size or 0)
 
@@ -35,6 +38,7 @@ async def batches(
     session: AsyncSession, *columns: Any, end: int | None = None
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Rows ``(idx, *columns)`` ordered by index, ``BATCH_ROWS`` at a time (keyset pagination)."""
+    await settle(session)
     last: int | None = None
     while True:
         query = select(entries.c.idx, *columns).order_by(entries.c.idx).limit(BATCH_ROWS)
