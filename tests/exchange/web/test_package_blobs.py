@@ -84,6 +84,48 @@ async def test_a_changed_blob_is_refused_on_the_page_and_the_api_with_a_reason_a
     assert await _counted(portal, package.public_id) == (1, 1), "a refused download is neither counted nor registered"
 
 
+async def test_a_blob_rewritten_with_its_length_after_a_download_is_verified_again_and_refused(
+    portal: Portal,
+) -> None:
+    package = portal.world.packages["main"]
+    await portal.login("a-handler")
+    url = f"/packages/{package.public_id}/download"
+    first = await portal.client.get(url)
+    assert first.status == 200 and await first.read() == PORTAL_CONTENT
+    # Same length, same file (inode): only its mtime and ctime tell. The verification this process remembers is of
+    # the file as it was, so the download reads it through the hash again and refuses it.
+    tampered = bytearray(PORTAL_CONTENT)
+    tampered[7] ^= 0x01
+    await asyncio.to_thread(_blob(portal, package).write_bytes, bytes(tampered))
+    refused = await portal.client.get(url, headers={"Range": "bytes=5-"})
+    assert refused.status == 503 and "改ざん" in await refused.text()
+    assert [r["code"] for r in await _refusals(portal, package.public_id)] == ["store.corrupt"]
+    assert await _counted(portal, package.public_id) == (1, 1)
+
+
+async def test_a_download_sends_the_file_it_checked_though_another_is_put_over_its_key(portal: Portal) -> None:
+    content = bytes(range(256)) * (128 * 1024)  # 32 MiB: more than the socket buffers hold, so sending goes on
+    async with portal.maker.begin() as session:
+        package = await add_package(
+            session, "main", delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=content
+        )
+    await portal.login("a-handler")
+    url = f"/packages/{package.public_id}/download"
+    response = await portal.client.get(url)
+    assert response.status == 200
+    received = await response.content.readexactly(64 * 1024)
+    # Mid-transfer, another file of the same length is renamed over the key (as a put does).
+    other = portal.data_dir.parent / "other.zip"
+    await asyncio.to_thread(other.write_bytes, bytes(len(content)))
+    await asyncio.to_thread(other.replace, _blob(portal, package))
+    received += await response.read()
+    assert received == content, "the rest came from the descriptor that was checked, not from the path again"
+    # The next download opens what is under the key now, a file never verified: it is refused.
+    refused = await portal.client.get(url)
+    assert refused.status == 503 and "改ざん" in await refused.text()
+    assert await _counted(portal, package.public_id) == (1, 1)
+
+
 async def test_a_blob_changed_before_any_download_is_refused_though_its_length_is_right(portal: Portal) -> None:
     package = portal.world.packages["main"]
     tampered = bytearray(PORTAL_CONTENT)
