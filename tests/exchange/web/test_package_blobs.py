@@ -6,18 +6,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import ssl
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from exchange.cli import main
 from exchange.identity import api_tokens
+from exchange.web.app import create_app
+from exchange.web.context import PortalDeps
 from ledger.models.audit import AuditEvent
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package
 from ledger.models.parties import Account
+from tests.deploy.nginx import self_signed
 from tests.exchange.web.portal import Portal
 from tests.factories import PORTAL_CONTENT, add_package
 
@@ -124,6 +131,34 @@ async def test_a_download_sends_the_file_it_checked_though_another_is_put_over_i
     refused = await portal.client.get(url)
     assert refused.status == 503 and "改ざん" in await refused.text()
     assert await _counted(portal, package.public_id) == (1, 1)
+
+
+async def test_over_the_hubs_own_tls_listener_the_checked_file_is_sent_in_chunks(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """The kernel cannot sendfile into TLS: the bytes are read from the same descriptor and encrypted in Python."""
+    content = os.urandom(3 * 1024 * 1024 + 4321)
+    async with portal.maker.begin() as session:
+        package = await add_package(
+            session, "main", delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=content
+        )
+    cert, key = await asyncio.to_thread(self_signed, tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    await asyncio.to_thread(context.load_cert_chain, cert, key)
+    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, blobs=portal.blobs)
+    server = TestServer(create_app(portal.maker, deps=deps))
+    await server.start_server(ssl=context)
+    headers = await _token(portal, "a-handler")
+    url = server.make_url(f"/api/v1/packages/{package.public_id}/content")
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as client:
+            async with client.get(url, headers=headers) as whole:
+                assert whole.status == 200 and await whole.read() == content
+            async with client.get(url, headers={**headers, "Range": "bytes=1048570-2097200"}) as part:
+                assert part.status == 206 and await part.read() == content[1048570:2097201]
+    finally:
+        await server.close()
+    assert await _counted(portal, package.public_id) == (2, 2)
 
 
 async def test_a_blob_changed_before_any_download_is_refused_though_its_length_is_right(portal: Portal) -> None:
