@@ -53,10 +53,11 @@ def byte_span(request: web.Request, size: int, etag: str) -> Span | None:
 class BlobResponse(web.StreamResponse):
     """A blob sent from the blob store, whole (200) or the ``span`` a Range asked for (206).
 
-    With ``file`` (the local store's blob, opened once and checked) the bytes go by ``loop.sendfile`` from that
-    descriptor: the kernel copies them from the page cache to the socket, as nginx does. Where the kernel cannot
-    (the hub's own TLS listener) they are read from that same descriptor in large chunks in a thread (asyncio's
-    own fallback reads 16 KiB at a time). Without ``file`` they stream from ``store.read`` in its chunks (S3).
+    With ``file`` (the local store's blob, opened once and checked) the bytes go by ``sendfile`` from that
+    descriptor: the kernel copies them from the page cache to the socket, as nginx does, in a thread of the
+    transfer's own (``_sendfile_by_thread``), else by ``loop.sendfile``. Where the kernel cannot (the hub's own
+    TLS listener) they are read from that same descriptor in 1 MiB chunks in a thread (asyncio's own fallback
+    reads 16 KiB at a time). Without ``file`` they stream from ``store.read`` in its chunks (S3).
     The handler calls ``send`` itself, so it learns whether the transfer ended complete; aiohttp's own prepare
     of the returned response is then a no-op. ``etag`` (the blob's SHA-256) lets a client resume with If-Range.
     """
@@ -99,15 +100,16 @@ class BlobResponse(web.StreamResponse):
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("the client went away before the body")
-        sent = await _sendfile_by_thread(transport, file, self._from, count)
-        if sent is not None:
-            return sent
-        # The headers are in the transport's buffer (StreamResponse sends them at prepare); sendfile waits for
-        # that buffer to empty before the kernel sends the file's bytes behind them.
-        try:
-            return await asyncio.get_running_loop().sendfile(transport, file, self._from, count, fallback=False)
-        except asyncio.SendfileNotAvailableError:
-            pass  # raised before any byte was sent
+        if transport.get_extra_info("sslcontext") is None:  # the kernel cannot encrypt: TLS reads below
+            sent = await _sendfile_by_thread(transport, file, self._from, count)
+            if sent is not None:
+                return sent
+            # The headers are in the transport's buffer (StreamResponse sends them at prepare); sendfile waits for
+            # that buffer to empty before the kernel sends the file's bytes behind them.
+            try:
+                return await asyncio.get_running_loop().sendfile(transport, file, self._from, count, fallback=False)
+            except asyncio.SendfileNotAvailableError:
+                pass  # raised before any byte was sent
         descriptor, position, end = file.fileno(), self._from, self._from + count
         while position < end:
             chunk = await asyncio.to_thread(os.pread, descriptor, min(CHUNK_BYTES, end - position), position)
@@ -140,8 +142,8 @@ class _Senders:
 
 
 async def _sendfile_by_thread(transport: asyncio.Transport, file: BinaryIO, offset: int, count: int) -> int | None:
-    """Send ``count`` bytes of ``file`` from ``offset`` by ``os.sendfile`` in a thread; None when this transport
-    cannot be handed over (TLS, bytes still in its buffer, ``SENDER_THREADS`` busy).
+    """Send ``count`` bytes of ``file`` from ``offset`` by ``os.sendfile`` in a thread; None when this (plain TCP)
+    transport cannot be handed over (bytes still in its buffer, ``SENDER_THREADS`` busy).
 
     Why not only ``loop.sendfile``: it sends what fits in the socket, then unregisters and re-registers the socket
     with epoll and goes round the event loop for the next piece, which on loopback costs the hub about three times
@@ -151,12 +153,7 @@ async def _sendfile_by_thread(transport: asyncio.Transport, file: BinaryIO, offs
     it sends, the transport does not read (a pipelined request waits) and nothing else writes to it.
     """
     socket = transport.get_extra_info("socket")
-    if (
-        socket is None
-        or transport.get_extra_info("sslcontext") is not None
-        or transport.get_write_buffer_size()
-        or _Senders.active >= SENDER_THREADS
-    ):
+    if socket is None or transport.get_write_buffer_size() or _Senders.active >= SENDER_THREADS:
         return None
     loop = asyncio.get_running_loop()
     done: asyncio.Future[int] = loop.create_future()
