@@ -12,7 +12,9 @@ looked up by the file's identity, then sendfile). Both servers get one untimed d
 on both sides; the hub verifies the blob's SHA-256 once per process, printed apart as the cold first download).
 The clients are plain sockets reading into a 4 MiB buffer in threads, cheap enough that the servers are what is
 measured. Each case runs ``--rounds`` times, hub and nginx alternating; the best round of each is printed with
-the ratio hub/nginx (target >= 1.0). Also prints the hub's peak RSS and checks a ranged resume (206, right bytes).
+the ratio hub/nginx (target >= 1.0), and the ratio of the medians (on a loaded
+machine single rounds vary a lot). Also prints the hub's peak RSS, the fixed cost of one download, and checks a
+ranged resume (206, right bytes).
 """
 
 from __future__ import annotations
@@ -226,6 +228,12 @@ def _latency_ms(port: int, path: str, headers: dict[str, str], times: int = 9) -
     return sorted(spent)[times // 2]
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _hwm_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -272,7 +280,9 @@ async def bench(size_mb: int, client_counts: list[int], rounds: int) -> None:
                 (hub_rate, hub_cpu), (nginx_rate, nginx_cpu) = max(hub_runs), max(nginx_runs)
                 print(
                     f"{n:3d} client(s): hub {hub_rate:8.1f} MB/s   nginx sendfile {nginx_rate:8.1f} MB/s   "
-                    f"ratio hub/nginx {hub_rate / nginx_rate:.2f}   (all rounds: hub "
+                    f"ratio hub/nginx {hub_rate / nginx_rate:.2f} (best rounds), "
+                    f"{_median([r for r, _ in hub_runs]) / _median([r for r, _ in nginx_runs]):.2f} (medians)"
+                    "   (all rounds: hub "
                     + " ".join(f"{r:.0f}" for r, _ in hub_runs)
                     + ", nginx "
                     + " ".join(f"{r:.0f}" for r, _ in nginx_runs)
