@@ -4,6 +4,9 @@ A put writes a temporary file beside its target (``ledger.files.AtomicFile``: a 
 fsynced, renamed over the key, the folder fsynced), so a reader never sees half a blob and a crash leaves only a
 temporary file, which ``clean_incomplete`` removes. Keys never start with a dot, so listings skip those files.
 All file work runs in a thread: the event loop never waits on the disk.
+
+A download opens its blob once (``open``): the checks (size, hash) and the ``sendfile`` that serves it use that
+one descriptor, so a file put over the key after it was checked is never what is sent.
 """
 
 from __future__ import annotations
@@ -14,11 +17,51 @@ import hashlib
 import os
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from exchange.blobs.store import CHUNK_BYTES, BlobCorrupt, BlobInfo, BlobMissing, check_key, copy_to_file
 from ledger.files import TEMP_SUFFIX, AtomicFile
+
+Identity = tuple[int, int, int, int, int]  # device, inode, size, mtime and ctime (ns) of an open file
+
+
+def _identity(status: os.stat_result) -> Identity:
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns
+
+
+@dataclass(frozen=True)
+class OpenBlob:
+    """A blob's file, opened once, and what it was when opened: a write to it, or another file renamed over the
+    key, changes ``identity`` (the ctime cannot be set back, unlike the mtime)."""
+
+    key: str
+    file: BinaryIO
+    identity: Identity
+
+    @property
+    def size(self) -> int:
+        return self.identity[2]
+
+    async def sha256(self) -> str:
+        """The SHA-256 of the open file's bytes; BlobCorrupt when the file changed while it was read."""
+        return await asyncio.to_thread(self._sha256)
+
+    def _sha256(self) -> str:
+        descriptor = self.file.fileno()
+        digest = hashlib.sha256()
+        offset = 0
+        # pread leaves the file's position alone; hashlib lets go of the GIL for chunks this large.
+        while chunk := os.pread(descriptor, CHUNK_BYTES, offset):
+            digest.update(chunk)
+            offset += len(chunk)
+        if offset != self.size or _identity(os.fstat(descriptor)) != self.identity:
+            raise BlobCorrupt(f"blob {self.key} changed while it was read")
+        return digest.hexdigest()
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.file.close)
 
 
 class LocalBlobStore:
@@ -66,6 +109,18 @@ class LocalBlobStore:
                 yield chunk
         finally:
             await asyncio.to_thread(handle.close)
+
+    async def open(self, key: str) -> OpenBlob:
+        """The blob's file, opened once (see ``OpenBlob``); BlobMissing when there is none. The caller closes it."""
+        return await asyncio.to_thread(self._open_blob, key)
+
+    def _open_blob(self, key: str) -> OpenBlob:
+        file = self._open(key)
+        try:
+            return OpenBlob(key, file, _identity(os.fstat(file.fileno())))
+        except BaseException:
+            file.close()
+            raise
 
     def _open(self, key: str) -> BinaryIO:
         try:

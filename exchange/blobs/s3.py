@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from connectors.s3_objects import DEFAULT_PART_SIZE, S3Client, S3Endpoint, S3Failure, S3Objects, file_chunks
-from exchange.blobs.store import BlobCorrupt, BlobError, BlobInfo, BlobMissing, check_key, copy_to_file
+from exchange.blobs.store import CHUNK_BYTES, BlobCorrupt, BlobError, BlobInfo, BlobMissing, check_key, copy_to_file
 
 
 class BlobStoreUnavailable(Exception):
@@ -91,11 +91,19 @@ class S3BlobStore:
         return await self.put(key, file_chunks(path))
 
     async def read(self, key: str, *, start: int = 0) -> AsyncIterator[bytes]:
+        # The HTTP body arrives in pieces of whatever the socket held (often a few KiB); gathered into chunks of
+        # CHUNK_BYTES, a download writes and a copy hands a thread a large block at a time, not thousands of slivers.
         name = self._name(key)
         objects = await self._objects()
+        gathered = bytearray()
         with _mapped():
-            async for chunk in objects.read(name, start):
-                yield chunk
+            async for piece in objects.read(name, start):
+                gathered += piece
+                if len(gathered) >= CHUNK_BYTES:
+                    yield bytes(gathered)
+                    gathered.clear()
+        if gathered:
+            yield bytes(gathered)
 
     async def size(self, key: str) -> int | None:
         objects = await self._objects()

@@ -4,11 +4,14 @@ A package's ZIP lives under its ``blob_key`` (``packages/<public id>.zip``) in t
 every host of the hub shares (a bucket, or a folder they all mount); the database holds the key, the size and
 the SHA-256, never a path. So a package packed by a worker on one host is served by the portal of another.
 
-Nothing is served unchecked: ``check`` refuses a blob that is missing or whose bytes do not have the recorded
-hash. Hashing a large ZIP on every download would make each one read it twice, so a process remembers the blobs
-it verified (``Verifications``), keyed by key, hash and size; the size is asked of the store on every download, so
-a blob that is gone, cut short or replaced by one of another length is caught at once. What the cache cannot
-see is a change that keeps the length; a download of such a blob still ends in a ZIP whose own AES
+Nothing is served unchecked: ``open_checked`` refuses a blob that is missing or whose bytes do not have the
+recorded hash. Hashing a large ZIP on every download would make each one read it twice, so a process remembers the
+blobs it verified (``Verifications``). On the local store the blob is opened once and the entry is the open file's
+identity (device, inode, size, mtime, ctime) with the key and hash: a file replaced, rewritten or touched since it
+was verified is verified afresh, and the download sends (``sendfile``) from the very descriptor that was checked,
+never from the path again. On another store the entry is key, hash and size, the size asked of the store on every
+download, so a blob that is gone, cut short or replaced by one of another length is caught at once; what that cache
+cannot see is a change that keeps the length, and a download of such a blob still ends in a ZIP whose own AES
 authentication fails on the recipient's side, and the next process verifies it afresh.
 """
 
@@ -17,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
-from exchange.blobs.local import LocalBlobStore
+from exchange.blobs.local import LocalBlobStore, OpenBlob
 from exchange.blobs.store import BlobCorrupt, BlobMissing, BlobStore, blob_key
 from ledger.models.packages import Package
 
@@ -35,24 +39,42 @@ def package_key(public_id: str) -> str:
 
 
 class Verifications:
-    """The blobs this process has read through SHA-256 and found as recorded (a bounded LRU)."""
+    """The blobs this process has read through SHA-256 and found as recorded (a bounded LRU of their entries)."""
 
     def __init__(self, limit: int = VERIFIED_LIMIT) -> None:
         self._limit = limit
-        self._seen: OrderedDict[tuple[str, str, int], None] = OrderedDict()
+        self._seen: OrderedDict[Hashable, None] = OrderedDict()
 
-    def known(self, key: str, sha256: str, size: int) -> bool:
-        entry = (key, sha256, size)
+    def known(self, entry: Hashable) -> bool:
         if entry in self._seen:
             self._seen.move_to_end(entry)
             return True
         return False
 
-    def remember(self, key: str, sha256: str, size: int) -> None:
-        self._seen[(key, sha256, size)] = None
-        self._seen.move_to_end((key, sha256, size))
+    def remember(self, entry: Hashable) -> None:
+        self._seen[entry] = None
+        self._seen.move_to_end(entry)
         while len(self._seen) > self._limit:
             self._seen.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class CheckedBlob:
+    """A package blob checked for a download. ``file``: the local blob's file, opened once and checked, to be sent
+    from (None on a store that is read in chunks). ``close`` lets the file go."""
+
+    store: BlobStore
+    key: str
+    size: int
+    opened: OpenBlob | None
+
+    @property
+    def file(self) -> BinaryIO | None:
+        return None if self.opened is None else self.opened.file
+
+    async def close(self) -> None:
+        if self.opened is not None:
+            await asyncio.shield(self.opened.close())
 
 
 async def keep(store: BlobStore, package: Package, packed: Path) -> None:
@@ -64,17 +86,40 @@ async def keep(store: BlobStore, package: Package, packed: Path) -> None:
         raise BlobCorrupt(f"blob {package.blob_key} does not hold what was packed", retryable=True)
 
 
-async def check(store: BlobStore, package: Package, verified: Verifications) -> None:
-    """Refuse (BlobMissing / BlobCorrupt) a package blob that is not there or not as recorded."""
+async def open_checked(store: BlobStore, package: Package, verified: Verifications) -> CheckedBlob:
+    """The package's blob, refused (BlobMissing / BlobCorrupt) when it is not there or not as recorded."""
+    if isinstance(store, LocalBlobStore):
+        opened = await store.open(package.blob_key)
+        try:
+            await _check_open(opened, package, verified)
+        except BaseException:
+            await asyncio.shield(opened.close())
+            raise
+        return CheckedBlob(store, package.blob_key, opened.size, opened)
     size = await store.size(package.blob_key)
     if size is None:
         raise BlobMissing(f"blob {package.blob_key} is missing")
+    _check_size(package, size)
+    entry = (package.blob_key, package.sha256, size)
+    if not verified.known(entry):
+        await store.verify(package.blob_key, package.sha256)
+        verified.remember(entry)
+    return CheckedBlob(store, package.blob_key, size, None)
+
+
+async def _check_open(opened: OpenBlob, package: Package, verified: Verifications) -> None:
+    _check_size(package, opened.size)
+    entry = (package.blob_key, package.sha256, opened.identity)
+    if verified.known(entry):
+        return
+    if await opened.sha256() != package.sha256:
+        raise BlobCorrupt(f"blob {package.blob_key} does not have the recorded hash")
+    verified.remember(entry)
+
+
+def _check_size(package: Package, size: int) -> None:
     if size != package.size:
         raise BlobCorrupt(f"blob {package.blob_key} has {size} bytes, not {package.size}")
-    if verified.known(package.blob_key, package.sha256, size):
-        return
-    await store.verify(package.blob_key, package.sha256)
-    verified.remember(package.blob_key, package.sha256, size)
 
 
 @asynccontextmanager

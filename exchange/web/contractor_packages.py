@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import select
 
-from exchange.blobs.store import BlobCorrupt, BlobError, BlobMissing, BlobStore
+from exchange.blobs.store import BlobCorrupt, BlobError, BlobMissing
 from exchange.delivery import package_blobs
 from exchange.delivery import portal_downloads as downloads
 from exchange.delivery.package_state import PackageRefused, Use, require
@@ -25,7 +25,7 @@ from exchange.web.guards import (
     see_other,
     signed_in_person,
 )
-from exchange.web.responses import BlobResponse, byte_span, content_disposition
+from exchange.web.responses import BlobResponse, Span, byte_span, content_disposition
 from ledger.models.base import utcnow
 from ledger.models.packages import Package
 
@@ -65,14 +65,25 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
         require(package, Use.DOWNLOAD)  # first: an erased package's blob is gone, and its state is the reason
     except PackageRefused as refused:
         await ctx.deny(Action.PACKAGE_DOWNLOAD, _refusal(refused), object_type="package", object_id=public_id)
-    # Checked before the count, and outside its transaction: hashing a large blob holds no row lock.
-    blobs = await _checked_store(ctx, package)
+    # Checked before the count, and outside its transaction: hashing a large blob holds no row lock. The local
+    # blob is opened once here; what was checked is what is sent, and it is closed whatever happens next.
+    blob = await _checked_blob(ctx, package)
+    try:
+        return await _count_and_send(ctx, package, contract.public_id, span, blob)
+    finally:
+        await blob.close()
+
+
+async def _count_and_send(
+    ctx: Page, package: Package, contract_public_id: str, span: Span | None, blob: package_blobs.CheckedBlob
+) -> web.StreamResponse:
+    request, public_id = ctx.request, package.public_id
     try:
         started = await downloads.start(
             ctx.session,
             package,
             await signed_in_person(ctx),
-            contract.public_id,
+            contract_public_id,
             account_id=ctx.principal.account_id,
             resume=span is not None and span[0] != 0,
             now=utcnow(),
@@ -86,15 +97,16 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
         detail={"download": started.number, "limit": package.download_limit, "range": request.headers.get("Range")},
     )
     response = BlobResponse(
-        blobs,
-        package.blob_key,
-        package.size,
+        blob.store,
+        blob.key,
+        blob.size,
         span,
         etag=package.sha256,
         headers={
             "Content-Type": "application/zip",
             "Content-Disposition": content_disposition(package.zip_name, "package.zip"),
         },
+        file=blob.file,
     )
     # Commit before streaming: the count and the audit stand even if the client disconnects mid-transfer.
     await ctx.session.commit()
@@ -110,16 +122,15 @@ async def serve_download(ctx: Page, public_id: str) -> web.StreamResponse:
     return response
 
 
-async def _checked_store(ctx: Page, package: Package) -> BlobStore:
-    """The blob store, once the package's blob in it is there and as recorded; otherwise the download is refused
-    with the reason, and the refusal audited (``store.missing`` / ``store.corrupt``) in a commit of its own."""
+async def _checked_blob(ctx: Page, package: Package) -> package_blobs.CheckedBlob:
+    """The package's blob, once it is there and as recorded; otherwise the download is refused with the reason,
+    and the refusal audited (``store.missing`` / ``store.corrupt``) in a commit of its own."""
     blobs = ctx.deps.blobs
     code = "store.unavailable"
     reason = "データファイルを読み出せません。区の担当者に連絡してください。"
     if blobs is not None:
         try:
-            await package_blobs.check(blobs, package, ctx.deps.verified)
-            return blobs
+            return await package_blobs.open_checked(blobs, package, ctx.deps.verified)
         except BlobMissing:
             code = "store.missing"
             reason = "データファイルが保管領域に見つかりません。区の担当者に連絡してください。"

@@ -18,7 +18,7 @@ import pytest
 from connectors.s3_objects import MIN_PART_SIZE
 from exchange.blobs.local import LocalBlobStore
 from exchange.blobs.s3 import S3BlobStore
-from exchange.blobs.store import BlobCorrupt, BlobMissing, BlobStore
+from exchange.blobs.store import CHUNK_BYTES, BlobCorrupt, BlobMissing, BlobStore
 from ledger.files import TEMP_SUFFIX
 from tests.services.moto_s3 import MotoS3
 
@@ -120,6 +120,9 @@ async def test_put_and_read_back_small_and_multipart(backend: Backend) -> None:
     assert (large.size, large.sha256) == (len(LARGE), sha(LARGE))
     assert await read_all(store, "packages/p-1.zip") == SMALL
     assert await read_all(store, "packages/p-2.zip") == LARGE
+    # Large chunks (a download writes, a copy hands a thread, one at a time), not the socket's slivers.
+    sizes = [len(chunk) async for chunk in store.read("packages/p-2.zip")]
+    assert all(CHUNK_BYTES <= size < 2 * CHUNK_BYTES for size in sizes[:-1]) and 0 < sizes[-1] < 2 * CHUNK_BYTES
     assert await store.size("packages/p-2.zip") == len(LARGE)
     assert await store.verify("packages/p-2.zip", sha(LARGE)) == len(LARGE)
     assert await backend.leftovers() == 0

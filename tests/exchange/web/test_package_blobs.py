@@ -6,18 +6,25 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
+import ssl
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+from aiohttp.test_utils import TestServer
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from exchange.cli import main
 from exchange.identity import api_tokens
+from exchange.web.app import create_app
+from exchange.web.context import PortalDeps
 from ledger.models.audit import AuditEvent
 from ledger.models.ledger import LedgerEntry
 from ledger.models.packages import Package
 from ledger.models.parties import Account
+from tests.deploy.nginx import self_signed
 from tests.exchange.web.portal import Portal
 from tests.factories import PORTAL_CONTENT, add_package
 
@@ -82,6 +89,76 @@ async def test_a_changed_blob_is_refused_on_the_page_and_the_api_with_a_reason_a
     assert [r["code"] for r in refusals] == ["store.corrupt", "store.corrupt"]
     assert refusals[0]["key"] == package.blob_key
     assert await _counted(portal, package.public_id) == (1, 1), "a refused download is neither counted nor registered"
+
+
+async def test_a_blob_rewritten_with_its_length_after_a_download_is_verified_again_and_refused(
+    portal: Portal,
+) -> None:
+    package = portal.world.packages["main"]
+    await portal.login("a-handler")
+    url = f"/packages/{package.public_id}/download"
+    first = await portal.client.get(url)
+    assert first.status == 200 and await first.read() == PORTAL_CONTENT
+    # Same length, same file (inode): only its mtime and ctime tell. The verification this process remembers is of
+    # the file as it was, so the download reads it through the hash again and refuses it.
+    tampered = bytearray(PORTAL_CONTENT)
+    tampered[7] ^= 0x01
+    await asyncio.to_thread(_blob(portal, package).write_bytes, bytes(tampered))
+    refused = await portal.client.get(url, headers={"Range": "bytes=5-"})
+    assert refused.status == 503 and "改ざん" in await refused.text()
+    assert [r["code"] for r in await _refusals(portal, package.public_id)] == ["store.corrupt"]
+    assert await _counted(portal, package.public_id) == (1, 1)
+
+
+async def test_a_download_sends_the_file_it_checked_though_another_is_put_over_its_key(portal: Portal) -> None:
+    content = bytes(range(256)) * (128 * 1024)  # 32 MiB: more than the socket buffers hold, so sending goes on
+    async with portal.maker.begin() as session:
+        package = await add_package(
+            session, "main", delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=content
+        )
+    await portal.login("a-handler")
+    url = f"/packages/{package.public_id}/download"
+    response = await portal.client.get(url)
+    assert response.status == 200
+    received = await response.content.readexactly(64 * 1024)
+    # Mid-transfer, another file of the same length is renamed over the key (as a put does).
+    other = portal.data_dir.parent / "other.zip"
+    await asyncio.to_thread(other.write_bytes, bytes(len(content)))
+    await asyncio.to_thread(other.replace, _blob(portal, package))
+    received += await response.read()
+    assert received == content, "the rest came from the descriptor that was checked, not from the path again"
+    # The next download opens what is under the key now, a file never verified: it is refused.
+    refused = await portal.client.get(url)
+    assert refused.status == 503 and "改ざん" in await refused.text()
+    assert await _counted(portal, package.public_id) == (1, 1)
+
+
+async def test_over_the_hubs_own_tls_listener_the_checked_file_is_sent_in_chunks(
+    portal: Portal, tmp_path: Path
+) -> None:
+    """The kernel cannot sendfile into TLS: the bytes are read from the same descriptor and encrypted in Python."""
+    content = os.urandom(3 * 1024 * 1024 + 4321)
+    async with portal.maker.begin() as session:
+        package = await add_package(
+            session, "main", delivered_at=datetime.now(UTC), store=portal.data_dir.parent / "store", data=content
+        )
+    cert, key = await asyncio.to_thread(self_signed, tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    await asyncio.to_thread(context.load_cert_chain, cert, key)
+    deps = PortalDeps(keyring=portal.world.keyring, data_dir=portal.data_dir, blobs=portal.blobs)
+    server = TestServer(create_app(portal.maker, deps=deps))
+    await server.start_server(ssl=context)
+    headers = await _token(portal, "a-handler")
+    url = server.make_url(f"/api/v1/packages/{package.public_id}/content")
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as client:
+            async with client.get(url, headers=headers) as whole:
+                assert whole.status == 200 and await whole.read() == content
+            async with client.get(url, headers={**headers, "Range": "bytes=1048570-2097200"}) as part:
+                assert part.status == 206 and await part.read() == content[1048570:2097201]
+    finally:
+        await server.close()
+    assert await _counted(portal, package.public_id) == (2, 2)
 
 
 async def test_a_blob_changed_before_any_download_is_refused_though_its_length_is_right(portal: Portal) -> None:
