@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from exchange.packing.zipaes import CHUNK_SIZE, INFLATE_ERROR, Buffer, WinZipAesCtr, derive_keys, inflater
+from exchange.packing.zipaes import CHUNK_SIZE, INFLATE_ERROR, Buffer, Lanes, WinZipAesCtr, derive_keys, inflater
 from policies.errors import PolicyRefusal
 
 if TYPE_CHECKING:
@@ -92,11 +92,14 @@ class _Entry:
 class _Reader:
     """Sequential reads of the file through ``pread``, hashing every byte once, in order.
 
-    Rewinding (a CSV reader going back to a member's start) is allowed; the hash continues where it was.
+    Rewinding (a CSV reader going back to a member's start) is allowed; the hash continues where it was. The hashes
+    of the file (lane 0), of a member's ciphertext (its MAC, lane 1) and of its plaintext (lane 2) run on ``lanes``,
+    off the thread that decrypts, inflates and counts.
     """
 
-    def __init__(self, fd: int, size: int) -> None:
+    def __init__(self, fd: int, size: int, lanes: Lanes) -> None:
         self._fd = fd
+        self.lanes = lanes
         self.size = size
         self.position = 0
         self._hashed = 0
@@ -121,7 +124,7 @@ class _Reader:
             raise PackageProofError("ファイルが途中で切れています")
         end = self.position + length
         if end > self._hashed:
-            self.sha256.update(data[self._hashed - self.position :])
+            self.lanes.submit(0, self.sha256.update, data[self._hashed - self.position :])
             self._hashed = end
         self.position = end
         return data
@@ -191,7 +194,7 @@ class _Member(io.RawIOBase):
     def _cipher(self) -> memoryview:
         data = self._reader.read(min(CHUNK_SIZE, self._left))
         self._left -= len(data)
-        self._mac.update(data)
+        self._reader.lanes.submit(1, self._mac.update, data)
         return self._ctr.process(data)
 
     def _produce(self) -> Buffer | None:
@@ -217,7 +220,7 @@ class _Member(io.RawIOBase):
                 raise PackageProofError("圧縮データの終わりの後に余分なデータがあります")
             return None
         self.size += len(plain)
-        self.sha256.update(plain)
+        self._reader.lanes.submit(2, self.sha256.update, plain)
         return plain
 
     def drain(self) -> None:
@@ -230,7 +233,8 @@ class _Member(io.RawIOBase):
         while self._left:
             data = self._reader.read(min(CHUNK_SIZE, self._left))
             self._left -= len(data)
-            self._mac.update(data)
+            self._reader.lanes.submit(1, self._mac.update, data)
+        self._reader.lanes.drain()  # the MAC and the plaintext's hash are complete from here on
         return hmac.compare_digest(self._mac.digest()[:_MAC_LEN], stored)
 
 
@@ -388,7 +392,16 @@ def prove(fp: BinaryIO, password: str, members: Sequence[Expected], *, size: int
     ``spool_dir`` takes a short-lived plaintext copy of an XLSX member while it is counted (use the package's
     own private directory).
     """
-    reader = _Reader(fp.fileno(), os.fstat(fp.fileno()).st_size)
+    lanes = Lanes("file", "mac", "sum")
+    try:
+        _prove(_Reader(fp.fileno(), os.fstat(fp.fileno()).st_size, lanes), password, members, size, sha256, spool_dir)
+    finally:
+        lanes.close(cancel=True)
+
+
+def _prove(
+    reader: _Reader, password: str, members: Sequence[Expected], size: int, sha256: str, spool_dir: Path
+) -> None:
     if reader.size != size:
         raise PackageProofError(f"ファイルサイズ: {reader.size}バイト、記録{size}バイト")
     try:
@@ -411,5 +424,6 @@ def prove(fp: BinaryIO, password: str, members: Sequence[Expected], *, size: int
         raise PackageProofError(f"ZIPの構造が読めません: {exc}") from exc
     if problems:
         raise PackageProofError("、".join(problems[:5]))
+    reader.lanes.drain()
     if reader.sha256.hexdigest() != sha256:
         raise PackageProofError("ファイル全体のSHA-256が記録と異なります")

@@ -107,7 +107,7 @@ def _dos_datetime(moment: datetime) -> tuple[int, int]:
 _BLOCK: Final = 16
 _LOW64: Final = (1 << 64) - 1
 # Keystream is made one slice at a time (a slice's counter blocks, keystream and result stay a few MiB at most).
-_SLICE: Final = CHUNK_SIZE
+_SLICE: Final = 256 * 1024
 _SLICE_BLOCKS: Final = _SLICE // _BLOCK + 1  # +1: a slice that starts inside a block touches one more
 _STEPS: Final = np.arange(_SLICE_BLOCKS, dtype=np.uint64)
 
@@ -184,7 +184,7 @@ class Decompressor(Protocol):
     @property
     def eof(self) -> bool: ...
 
-    def decompress(self, data: Buffer, max_length: int = 0, /) -> bytes: ...
+    def decompress(self, data: Buffer, _max_length: int = 0, /) -> bytes: ...
 
 
 class _Deflate(Protocol):
@@ -193,9 +193,9 @@ class _Deflate(Protocol):
     Z_SYNC_FLUSH: int
     error: type[Exception]
 
-    def compressobj(self, level: int, method: int, wbits: int, *, zdict: bytes = ...) -> _Compressor: ...
+    def compressobj(self, _level: int, _method: int, _wbits: int, /, *, zdict: bytes = ...) -> _Compressor: ...
 
-    def decompressobj(self, wbits: int) -> Decompressor: ...
+    def decompressobj(self, _wbits: int, /) -> Decompressor: ...
 
 
 def _optional(name: str) -> _Deflate | None:
@@ -251,6 +251,34 @@ def _deflate_block(chunk: bytes, zdict: bytes, level: int) -> bytes:
 _FINAL_BLOCK: Final = b"\x03\x00"
 
 
+class Lanes:
+    """Threads that each run their calls in submission order: the hashes of a stream, off the thread that reads it.
+
+    hashlib and hmac release the GIL on large buffers, so calls on different lanes overlap with each other and with
+    the caller's own work (deflate, AES, inflate). At most ``depth`` calls per lane are in flight, which keeps memory
+    flat: the caller waits for the oldest call once that many are queued.
+    """
+
+    def __init__(self, *names: str, depth: int = 2) -> None:
+        self._executors = tuple(ThreadPoolExecutor(1, thread_name_prefix=f"zip-{name}") for name in names)
+        self._pending: deque[Future[object]] = deque()
+        self._limit = depth * len(names)
+
+    def submit(self, lane: int, call: Callable[[Buffer], object], data: Buffer) -> None:
+        self._pending.append(self._executors[lane].submit(call, data))
+        while len(self._pending) > self._limit:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        """Wait until every call submitted so far has run (and raise the first error one raised)."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        for executor in self._executors:
+            executor.shutdown(cancel_futures=cancel)
+
+
 class AesZipWriter:
     """Write an AES-256 ZIP strictly sequentially to ``fp``; keeps the SHA-256 of everything written.
 
@@ -268,8 +296,7 @@ class AesZipWriter:
         # plaintext each run on a thread of their own, in stream order, off the thread that reads and encrypts:
         # hashlib and hmac release the GIL on large buffers, so the three hashes overlap with each other and with
         # the next chunk's deflate and AES.
-        self._lanes = tuple(ThreadPoolExecutor(1, thread_name_prefix=f"zip-{lane}") for lane in ("sink", "mac", "sum"))
-        self._pending: deque[Future[None]] = deque()
+        self._lanes = Lanes("sink", "mac", "sum")
         self._entries: list[_Entry] = []
         self._offset = 0
         self._sha256 = hashlib.sha256()
@@ -290,16 +317,12 @@ class AesZipWriter:
     def _emit(self, data: Buffer, *updates: tuple[_Hasher, Buffer]) -> None:
         """Queue ``data`` for writing; ``updates`` (at most two) feed other hashes, each in stream order."""
         self._offset += len(data)
-        self._pending.append(self._lanes[0].submit(self._sink_write, data))
-        for lane, (hasher, payload) in zip(self._lanes[1:], updates, strict=False):
-            self._pending.append(lane.submit(hasher.update, payload))
-        # A few chunks per lane in flight: enough to keep every thread busy, little enough to keep memory flat.
-        while len(self._pending) > 4 * len(self._lanes):
-            self._pending.popleft().result()
+        self._lanes.submit(0, self._sink_write, data)
+        for lane, (hasher, payload) in enumerate(updates, start=1):
+            self._lanes.submit(lane, hasher.update, payload)
 
     def _drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
+        self._lanes.drain()
 
     def write_stream(
         self,
@@ -368,7 +391,7 @@ class AesZipWriter:
                 zdict = previous[-_WINDOW:]
                 in_flight.append((self._pool.submit(_deflate_block, chunk, zdict, level), chunk))
                 previous = chunk
-                while len(in_flight) > 2 * self._workers:
+                while len(in_flight) > self._workers:
                     future, plain = in_flight.popleft()
                     emit_cipher(future.result(), plain)
             if progress is not None:
@@ -404,14 +427,12 @@ class AesZipWriter:
             self._drain()
         finally:
             self._pool.shutdown()
-            for lane in self._lanes:
-                lane.shutdown()
+            self._lanes.close()
 
     def abort(self) -> None:
         self._closed = True
         self._pool.shutdown(cancel_futures=True)
-        for lane in self._lanes:
-            lane.shutdown(cancel_futures=True)
+        self._lanes.close(cancel=True)
 
     def _write_central_directory(self) -> None:
         start = self._offset
