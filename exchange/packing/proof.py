@@ -17,6 +17,7 @@ package.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import hashlib
 import hmac
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Final
 
-from exchange.packing.zipaes import CHUNK_SIZE, INFLATE_ERROR, Buffer, Lanes, WinZipAesCtr, derive_keys, inflater
+from exchange.packing.zipaes import INFLATE_ERROR, Buffer, Lanes, WinZipAesCtr, derive_keys, inflater
 from policies.errors import PolicyRefusal
 
 if TYPE_CHECKING:
@@ -48,6 +49,10 @@ _SALT_LEN: Final = 16
 _MAC_LEN: Final = 10
 _METHOD_AES: Final = 99
 _METHODS: Final = frozenset({0, 8})
+# The proof reads, decrypts and inflates in pieces smaller than the writer's 1 MiB blocks: it runs after the writer
+# (whose freed buffers the allocator keeps) with the table reader loaded on top, and the package's peak memory is
+# here; a quarter of a MiB still keeps Python's per-piece work far below the hashing's.
+CHUNK_SIZE: Final = 256 * 1024
 # A central directory of a handful of members is a few KiB; anything this large is not ours.
 _MAX_DIRECTORY: Final = 16 << 20
 
@@ -385,6 +390,18 @@ def _prove_member(
         yield f"{entry.name}の件数: 読み直すと{records}件、記録{expected.records}件"
 
 
+def _release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing happens).
+
+    Why: the writer's threads free their 1 MiB buffers into malloc arenas that keep them, and the proof, which
+    loads the table reader besides, would otherwise stack its own buffers on top: this keeps a package's peak
+    memory a few MiB lower (issue 16: at most 64 MB whatever the file size).
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 def prove(fp: BinaryIO, password: str, members: Sequence[Expected], *, size: int, sha256: str, spool_dir: Path) -> None:
     """Read the ZIP open as ``fp`` from its first byte to its last; raise :class:`PackageProofError` unless it
     holds exactly ``members`` in order and is ``size`` bytes hashing to ``sha256``.
@@ -392,6 +409,7 @@ def prove(fp: BinaryIO, password: str, members: Sequence[Expected], *, size: int
     ``spool_dir`` takes a short-lived plaintext copy of an XLSX member while it is counted (use the package's
     own private directory).
     """
+    _release_free_memory()
     lanes = Lanes("file", "mac", "sum")
     try:
         _prove(_Reader(fp.fileno(), os.fstat(fp.fileno()).st_size, lanes), password, members, size, sha256, spool_dir)
