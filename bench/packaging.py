@@ -143,6 +143,15 @@ def generate_incompressible(path: Path, size: int) -> None:
             out.write(random.randbytes(min(16 << 20, size - start)))
 
 
+def show(run: Run, size: int) -> None:
+    print(
+        f"{run.tool:6} {run.mode:9} {size / run.seconds / 1e6:8.1f} MB/s  {run.seconds:7.1f} s  "
+        f"cpu {run.cpu_seconds:7.1f} s  out {run.output_bytes / 1e6:9.1f} MB "
+        f"({run.output_bytes / size:6.1%})  peak RSS {run.peak_rss / 1e6:6.1f} MB",
+        flush=True,
+    )
+
+
 def run_pair(work: Path, src: Path, records: int, hub_level: int, seven_level: int, sevenzip: str) -> tuple[Run, Run]:
     """Pack ``src`` with the hub and with 7-Zip; print both lines, the proof's share, and return both runs."""
     size = src.stat().st_size
@@ -156,6 +165,13 @@ def run_pair(work: Path, src: Path, records: int, hub_level: int, seven_level: i
     )
     (work / "hub.zip").unlink()
     pack_seconds, proof_seconds = map(float, timings.read_text().split())
+    # Each line as soon as its run ends: a long 7-Zip run need not be waited for to read the hub's figures.
+    show(hub, size)
+    print(
+        f"hub proof: {proof_seconds:.1f} s of the {pack_seconds:.1f} s pack ({size / proof_seconds / 1e6:.1f} MB/s"
+        f"{f', {records} records counted' if records else ''}), {proof_seconds / pack_seconds:.0%} of it",
+        flush=True,
+    )
     seven = run_measured(
         [sevenzip, "a", "-tzip", "-mem=AES256", f"-mx={seven_level}", "-p", str(work / "7z.zip"), str(src)],
         work / "7z.zip",
@@ -163,18 +179,7 @@ def run_pair(work: Path, src: Path, records: int, hub_level: int, seven_level: i
         f"-mx={seven_level}",
     )
     (work / "7z.zip").unlink()
-    for run in (hub, seven):
-        print(
-            f"{run.tool:6} {run.mode:9} {size / run.seconds / 1e6:8.1f} MB/s  {run.seconds:7.1f} s  "
-            f"cpu {run.cpu_seconds:7.1f} s  out {run.output_bytes / 1e6:9.1f} MB "
-            f"({run.output_bytes / size:6.1%})  peak RSS {run.peak_rss / 1e6:6.1f} MB",
-            flush=True,
-        )
-    print(
-        f"hub proof: {proof_seconds:.1f} s of the {pack_seconds:.1f} s pack ({size / proof_seconds / 1e6:.1f} MB/s"
-        f"{f', {records} records counted' if records else ''}), {proof_seconds / pack_seconds:.0%} of it",
-        flush=True,
-    )
+    show(seven, size)
     return hub, seven
 
 
