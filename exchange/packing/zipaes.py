@@ -1,15 +1,17 @@
 """Streaming writer for AES-256 encrypted ZIP archives (WinZip AE-2), readable by 7-Zip.
 
 Why a custom writer: pyzipper compresses and encrypts on one core (~24 MB/s at level 6). Here the deflate
-work is split pigz-style into independent 1 MiB blocks compressed on a thread pool (zlib releases the GIL);
-each block is primed with the previous 32 KiB as a preset dictionary, ends with a sync flush, and the
-concatenation of those raw deflate streams plus a final empty block is one valid deflate stream.
+work is split pigz-style into independent 1 MiB blocks compressed on a thread pool (the deflate libraries
+release the GIL); each block is primed with the previous 32 KiB as a preset dictionary, ends with a sync flush,
+and the concatenation of those raw deflate streams plus a final empty block is one valid deflate stream. The
+library per level is chosen by measurement (:func:`deflate_engine`: ISA-L, zlib-ng, zlib as the fallback).
 
 Encryption follows the WinZip AE specification: PBKDF2-HMAC-SHA1 (1000 iterations, 16-byte salt) yields the
 AES key, the HMAC key and a 2-byte password verifier; data is encrypted with AES-CTR whose 128-bit counter is
 *little-endian* and starts at 1, so OpenSSL's big-endian CTR mode cannot be used directly: counter blocks are
-encrypted with ECB and XORed onto the data. The authentication code is HMAC-SHA1 over the ciphertext,
-truncated to 10 bytes. AE-2 stores a CRC of 0, so no CRC-32 is computed.
+built in bulk with numpy, encrypted with ECB and XORed onto the data by numpy, a slice of 1 MiB at a time. The
+authentication code is HMAC-SHA1 over the ciphertext, truncated to 10 bytes. AE-2 stores a CRC of 0, so no
+CRC-32 is computed.
 
 Entries use a data descriptor (flag bit 3) so that the archive is written strictly sequentially; that keeps
 the running SHA-256 of the output valid without re-reading the file.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib
 import io
 import os
 import secrets
@@ -30,8 +33,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import BinaryIO, Final, Protocol
+from typing import BinaryIO, Final, Protocol, cast
 
+import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from ledger.wareki import JST
@@ -52,12 +56,11 @@ _VERSION_NEEDED: Final = 51  # AES encryption per the WinZip spec (also covers Z
 _VERSION_MADE_BY: Final = 63  # host 0 (MS-DOS/Windows: the recipients), spec 6.3
 _FLAGS: Final = 0x0001 | 0x0008 | 0x0800  # encrypted, data descriptor, UTF-8 names
 
-# Keystream is generated in 64 KiB slices: XOR on Python ints is fastest when operands stay in cache.
-_XOR_SLICE: Final = 64 * 1024
+Buffer = bytes | bytearray | memoryview
 
 
 class _Hasher(Protocol):
-    def update(self, data: bytes, /) -> None: ...
+    def update(self, data: Buffer, /) -> None: ...
 
 
 class ZipLimitError(ValueError):
@@ -101,49 +104,55 @@ def _dos_datetime(moment: datetime) -> tuple[int, int]:
     return dos_time, dos_date
 
 
-def _counter_template() -> bytes:
-    # Counter blocks for the low 16 bits 0..65535; higher counter bytes are patched in per 64 Ki-block window.
-    return b"".join(i.to_bytes(2, "little") + bytes(14) for i in range(1 << 16))
-
-
-_TEMPLATE: Final = _counter_template()
+_BLOCK: Final = 16
+_LOW64: Final = (1 << 64) - 1
+# Keystream is made one slice at a time (a slice's counter blocks, keystream and result stay a few MiB at most).
+_SLICE: Final = 256 * 1024
+_SLICE_BLOCKS: Final = _SLICE // _BLOCK + 1  # +1: a slice that starts inside a block touches one more
+_STEPS: Final = np.arange(_SLICE_BLOCKS, dtype=np.uint64)
 
 
 class WinZipAesCtr:
-    """AES-CTR keystream with WinZip's little-endian 128-bit counter starting at 1."""
+    """AES-CTR keystream with WinZip's little-endian 128-bit counter starting at 1.
 
-    def __init__(self, key: bytes) -> None:
+    Everything on the hot path is native: a slice's counter blocks are written as one numpy array (low and high
+    64-bit halves, little-endian, the low half wrapping into the high one), encrypted by one ECB call (OpenSSL),
+    and XORed onto the data by one numpy ``bitwise_xor``; Python only steps from slice to slice.
+    ``position`` starts the stream that many bytes in (the tests use it to cross the 2**64 block boundary).
+    """
+
+    def __init__(self, key: bytes, *, position: int = 0) -> None:
         # ECB over explicit counter blocks *is* CTR mode, with the counter layout WinZip requires.
         self._ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
-        self._position = 0
+        self._position = position
+        self._counters = np.empty((_SLICE_BLOCKS, 2), dtype="<u8")
+        # update_into wants room for one block more than it is given.
+        self._stream = bytearray((_SLICE_BLOCKS + 1) * _BLOCK)
 
-    def _counter_blocks(self, first: int, count: int) -> bytes:
-        parts: list[bytes] = []
-        while count:
-            window, low = divmod(first, 1 << 16)
-            n = min(count, (1 << 16) - low)
-            block = bytearray(_TEMPLATE[low * 16 : (low + n) * 16])
-            for index, byte in enumerate(window.to_bytes(14, "little")):
-                if byte:
-                    block[2 + index :: 16] = bytes((byte,)) * n
-            parts.append(bytes(block))
-            first += n
-            count -= n
-        return b"".join(parts)
+    def _keystream(self, first: int, count: int) -> memoryview:
+        """Keystream for ``count`` blocks whose first counter value is ``first``."""
+        low, high = first & _LOW64, (first >> 64) & _LOW64
+        counters = self._counters[:count]
+        np.add(_STEPS[:count], np.uint64(low), out=counters[:, 0])  # wraps modulo 2**64, as the low half must
+        counters[:, 1] = high
+        wrap = (1 << 64) - low
+        if wrap < count:  # the low half passes 2**64 inside this slice: carry one into the high half from there
+            counters[wrap:, 1] += np.uint64(1)
+        written = self._ecb.update_into(counters.data.cast("B"), self._stream)
+        return memoryview(self._stream)[:written]
 
-    def process(self, data: bytes) -> bytes:
+    def process(self, data: Buffer) -> memoryview:
         """Encrypt (or decrypt) the next ``len(data)`` bytes of the stream."""
-        out: list[bytes] = []
-        for start in range(0, len(data), _XOR_SLICE):
-            piece = data[start : start + _XOR_SLICE]
-            skip = self._position % 16
-            nblocks = (skip + len(piece) + 15) // 16
-            stream = self._ecb.update(self._counter_blocks(self._position // 16 + 1, nblocks))
-            stream = stream[skip : skip + len(piece)]
-            mixed = int.from_bytes(piece, "little") ^ int.from_bytes(stream, "little")
-            out.append(mixed.to_bytes(len(piece), "little"))
+        plain = np.frombuffer(data, dtype=np.uint8)
+        out = np.empty(len(plain), dtype=np.uint8)
+        for start in range(0, len(plain), _SLICE):
+            piece = plain[start : start + _SLICE]
+            skip = self._position % _BLOCK
+            stream = self._keystream(self._position // _BLOCK + 1, (skip + len(piece) + _BLOCK - 1) // _BLOCK)
+            key = np.frombuffer(stream, dtype=np.uint8, count=len(piece), offset=skip)
+            np.bitwise_xor(piece, key, out=out[start : start + len(piece)])
             self._position += len(piece)
-        return b"".join(out)
+        return out.data.cast("B")
 
 
 def derive_keys(password: bytes, salt: bytes) -> tuple[bytes, bytes, bytes]:
@@ -157,15 +166,117 @@ def _aes_extra(method: int) -> bytes:
     return struct.pack("<HHH2sBH", 0x9901, 7, 2, b"AE", 3, method)
 
 
-def _deflate_block(chunk: bytes, zdict: bytes | None, level: int) -> bytes:
+class _Compressor(Protocol):
+    def compress(self, data: Buffer, /) -> bytes: ...
+
+    def flush(self, mode: int, /) -> bytes: ...
+
+
+class Decompressor(Protocol):
+    """The part of ``zlib``'s decompression object that the proof uses (isal and zlib-ng have the same)."""
+
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: Buffer, _max_length: int = 0, /) -> bytes: ...
+
+
+class _Deflate(Protocol):
+    """A zlib-compatible module: ``zlib`` itself, ``isal.isal_zlib`` or ``zlib_ng.zlib_ng``."""
+
+    Z_SYNC_FLUSH: int
+    error: type[Exception]
+
+    def compressobj(self, _level: int, _method: int, _wbits: int, /, *, zdict: bytes = ...) -> _Compressor: ...
+
+    def decompressobj(self, _wbits: int, /) -> Decompressor: ...
+
+
+def _optional(name: str) -> _Deflate | None:
+    try:
+        return cast(_Deflate, importlib.import_module(name))
+    except ImportError:
+        return None
+
+
+_ZLIB: Final = cast(_Deflate, zlib)
+_ISAL: Final = _optional("isal.isal_zlib")
+_ZLIB_NG: Final = _optional("zlib_ng.zlib_ng")
+
+
+def deflate_engine(level: int) -> _Deflate:
+    """The library that compresses at ``level`` (1-9), chosen by measurement on Japanese CSV in 1 MiB blocks
+    (``bench/packaging.py``; output as a share of the input, MB/s on one core of the 2-core bench machine):
+
+    * levels 1-3: ISA-L (``isal``), its own levels 1-3: about 51% / 50% / 50% at 320-440 MB/s, where zlib-ng
+      gives 65% / 49% / 48% at 100-175 MB/s and zlib 50% at 74 MB/s (level 1).
+    * levels 4-9: zlib-ng (``zlib-ng``), same level: 46.6% at 82 MB/s for level 6, where zlib gives 46.8% at
+      32-75 MB/s. Levels above 6 gain nothing measurable (46.6% at 32 MB/s for 9).
+    * libdeflate (``deflate``) is not used: it writes whole streams only (no preset dictionary, no sync flush,
+      the last block final), so blocks compressed in parallel cannot be joined into one stream.
+
+    Without those packages (both are wheels on PyPI), the standard ``zlib`` at the same level.
+    """
+    if level <= 3 and _ISAL is not None:
+        return _ISAL
+    return _ZLIB_NG or _ZLIB
+
+
+# Inflating (the proof) takes the fastest library installed: ISA-L's inflate is about twice zlib's.
+_INFLATE: Final = _ISAL or _ZLIB_NG or _ZLIB
+INFLATE_ERROR: Final = _INFLATE.error
+
+
+def inflater() -> Decompressor:
+    """A raw-deflate decompressor; it raises ``INFLATE_ERROR`` on a broken stream."""
+    return _INFLATE.decompressobj(-15)
+
+
+def _deflate_block(chunk: bytes, zdict: bytes, level: int) -> bytes:
+    engine = deflate_engine(level)
     if zdict:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=zdict)
+        compressor = engine.compressobj(level, zlib.DEFLATED, -15, zdict=zdict)
     else:
-        compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+        compressor = engine.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(chunk) + compressor.flush(engine.Z_SYNC_FLUSH)
 
 
-_FINAL_BLOCK: Final = zlib.compressobj(6, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+# An empty final stored block: every block above ends byte-aligned (sync flush), whatever library wrote it.
+_FINAL_BLOCK: Final = b"\x03\x00"
+
+
+class Lanes:
+    """Threads that each run their calls in submission order: the hashes of a stream, off the thread that reads it.
+
+    hashlib and hmac release the GIL on large buffers, so calls on different lanes overlap with each other and with
+    the caller's own work (deflate, AES, inflate). At most ``depth`` calls per lane are in flight, which keeps memory
+    flat: the caller waits for the oldest call once that many are queued.
+    """
+
+    def __init__(self, *names: str, depth: int = 2) -> None:
+        self._executors = tuple(ThreadPoolExecutor(1, thread_name_prefix=f"zip-{name}") for name in names)
+        self._pending: deque[Future[object]] = deque()
+        self._limit = depth * len(names)
+
+    def submit(self, lane: int, call: Callable[[Buffer], object], data: Buffer) -> None:
+        self._pending.append(self._executors[lane].submit(call, data))
+        while len(self._pending) > self._limit:
+            self._pending.popleft().result()
+
+    def drain(self) -> None:
+        """Wait until every call submitted so far has run (and raise the first error one raised)."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        for executor in self._executors:
+            executor.shutdown(cancel_futures=cancel)
 
 
 class AesZipWriter:
@@ -181,9 +292,11 @@ class AesZipWriter:
         self._password = password.encode("utf-8")
         self._workers = max(1, workers or os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="zip-deflate")
-        # One sink thread keeps writes, output hashing and the entry MAC in stream order off the main thread.
-        self._sink = ThreadPoolExecutor(1, thread_name_prefix="zip-sink")
-        self._pending: deque[Future[None]] = deque()
+        # Writing with the output's SHA-256, the entry's MAC (HMAC-SHA1 of the ciphertext) and the SHA-256 of the
+        # plaintext each run on a thread of their own, in stream order, off the thread that reads and encrypts:
+        # hashlib and hmac release the GIL on large buffers, so the three hashes overlap with each other and with
+        # the next chunk's deflate and AES.
+        self._lanes = Lanes("sink", "mac", "sum")
         self._entries: list[_Entry] = []
         self._offset = 0
         self._sha256 = hashlib.sha256()
@@ -197,22 +310,19 @@ class AesZipWriter:
     def size(self) -> int:
         return self._offset
 
-    def _sink_write(self, data: bytes, updates: tuple[tuple[_Hasher, bytes], ...]) -> None:
-        for hasher, payload in updates:
-            hasher.update(payload)
+    def _sink_write(self, data: Buffer) -> None:
         self._sha256.update(data)
         self._fp.write(data)
 
-    def _emit(self, data: bytes, *updates: tuple[_Hasher, bytes]) -> None:
-        """Queue ``data`` for writing; ``updates`` feed other hashes in the same stream order."""
+    def _emit(self, data: Buffer, *updates: tuple[_Hasher, Buffer]) -> None:
+        """Queue ``data`` for writing; ``updates`` (at most two) feed other hashes, each in stream order."""
         self._offset += len(data)
-        self._pending.append(self._sink.submit(self._sink_write, data, updates))
-        while len(self._pending) > 4:
-            self._pending.popleft().result()
+        self._lanes.submit(0, self._sink_write, data)
+        for lane, (hasher, payload) in enumerate(updates, start=1):
+            self._lanes.submit(lane, hasher.update, payload)
 
     def _drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
+        self._lanes.drain()
 
     def write_stream(
         self,
@@ -265,7 +375,7 @@ class AesZipWriter:
         size = 0
         compressed = 0
 
-        def emit_cipher(block: bytes, plain: bytes) -> None:
+        def emit_cipher(block: Buffer, plain: Buffer) -> None:
             nonlocal compressed
             compressed += len(block)
             cipher = ctr.process(block)
@@ -278,10 +388,10 @@ class AesZipWriter:
             if level == 0:
                 emit_cipher(chunk, chunk)
             else:
-                zdict = previous[-_WINDOW:] or None
+                zdict = previous[-_WINDOW:]
                 in_flight.append((self._pool.submit(_deflate_block, chunk, zdict, level), chunk))
                 previous = chunk
-                while len(in_flight) > 2 * self._workers:
+                while len(in_flight) > self._workers:
                     future, plain = in_flight.popleft()
                     emit_cipher(future.result(), plain)
             if progress is not None:
@@ -317,12 +427,12 @@ class AesZipWriter:
             self._drain()
         finally:
             self._pool.shutdown()
-            self._sink.shutdown()
+            self._lanes.close()
 
     def abort(self) -> None:
         self._closed = True
         self._pool.shutdown(cancel_futures=True)
-        self._sink.shutdown(cancel_futures=True)
+        self._lanes.close(cancel=True)
 
     def _write_central_directory(self) -> None:
         start = self._offset

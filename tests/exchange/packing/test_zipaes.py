@@ -13,7 +13,8 @@ from exchange.packing.zipaes import WinZipAesCtr, derive_keys, needs_zip64
 def reference_keystream(key: bytes, first_block: int, nblocks: int) -> bytes:
     """Block i of the stream is AES(little-endian 128-bit i + 1), computed one block at a time."""
     ecb = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
-    return b"".join(ecb.update((i + 1).to_bytes(16, "little")) for i in range(first_block, first_block + nblocks))
+    blocks = range(first_block, first_block + nblocks)
+    return b"".join(ecb.update(((i + 1) % 2**128).to_bytes(16, "little")) for i in blocks)
 
 
 @pytest.mark.parametrize("pieces", [[1], [5, 11, 16, 33], [70_000, 1, 65_535]])
@@ -38,10 +39,36 @@ def test_ctr_crosses_a_65536_block_window() -> None:
     assert ctr.process(bytes(12 * 16)) == reference_keystream(key, 65_530, 12)
 
 
-@pytest.mark.parametrize("first", [1, 65_535, 65_536, 2**24 - 3, 2**40 + 7])
-def test_counter_blocks_for_large_counters(first: int) -> None:
-    blocks = WinZipAesCtr(os.urandom(32))._counter_blocks(first, 5)
-    assert blocks == b"".join((first + i).to_bytes(16, "little") for i in range(5))
+def reference_process(key: bytes, position: int, data: bytes) -> bytes:
+    """``data`` XORed with the stream from byte ``position`` on, one block at a time."""
+    first, skip = divmod(position, 16)
+    stream = reference_keystream(key, first, (skip + len(data) + 15) // 16)[skip : skip + len(data)]
+    return bytes(a ^ b for a, b in zip(data, stream, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("block", "skip", "pieces"),
+    [
+        (0, 0, [3 << 20]),  # several 1 MiB slices in one call
+        (65_535, 3, [40, 1 << 20, 17]),
+        (2**24 - 3, 0, [100]),
+        (2**40 + 7, 9, [1000, 5]),
+        # The low 64 bits of the counter wrap inside a slice, at a slice's first block, and in its last one.
+        (2**64 - 1 - 10, 5, [1 << 20, 333]),
+        (2**64 - 2, 0, [32, 64]),
+        (2**64 - 1 - 65_536, 7, [(1 << 20) + 9]),
+        (3 * 2**64 - 5, 0, [160]),  # the high half already non-zero when the low half wraps again
+        (2**128 - 1 - 4, 0, [16 * 8]),  # the whole 128-bit counter wraps to zero, as a 128-bit register does
+    ],
+)
+def test_ctr_matches_reference_at_large_counters(block: int, skip: int, pieces: list[int]) -> None:
+    key = os.urandom(32)
+    position = block * 16 + skip
+    data = os.urandom(sum(pieces))
+    ctr = WinZipAesCtr(key, position=position)
+    out = b"".join(bytes(ctr.process(data[sum(pieces[:i]) : sum(pieces[: i + 1])])) for i in range(len(pieces)))
+    expected = reference_process(key, position, data)
+    assert out == expected
 
 
 def test_key_derivation_lengths_and_salt_dependence() -> None:
