@@ -1,4 +1,4 @@
-"""The append-only ledger: one row per Merkle leaf, and the signed checkpoints over it.
+"""The append-only ledger: one row per Merkle leaf, the signed checkpoints over it, and its hash tiles.
 
 Rows are never updated or deleted (the migration installs triggers that refuse it); ``ledger.tlog`` is the only
 writer. ``contract_id`` and ``package_id`` are public ids copied into the row for lookups, deliberately without
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, LargeBinary, String, Text
+from sqlalchemy import BigInteger, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models.base import Base, utcnow
@@ -36,3 +36,17 @@ class LedgerCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerTile(Base):
+    """Up to 256 hashes of one level of the tree (C2SP tlog-tiles), written by ``ledger.tlog.tiles``.
+
+    Derived from the entries and checked against them by a full verify; the partial tile at the right edge of
+    each level is rewritten as the log grows, so this table is not append-only.
+    """
+
+    __tablename__ = "ledger_tiles"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)

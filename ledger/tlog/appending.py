@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ledger.canonical import canonical_entry
 from ledger.models.base import utcnow
+from ledger.tlog import tiles
 from ledger.tlog.merkle import leaf_hash
 from ledger.tlog.store import entries
 
@@ -87,6 +88,7 @@ async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int
     start: int = (await session.execute(_INSERT_FIRST, rows[0])).scalar_one()
     if len(rows) > 1:
         await session.execute(insert(entries), [{"idx": start + i, **row} for i, row in enumerate(rows)][1:])
+    await tiles.record_leaves(session, start, [row["leaf_hash"] for row in rows])
     return list(range(start, start + len(rows)))
 
 

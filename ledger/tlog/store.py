@@ -1,7 +1,7 @@
 """Reading the stored log: its tables, its size, and its rows in index order, a batch at a time.
 
-Leaf ``i`` is the ``ledger_entries`` row with ``idx = i``. Verification, proofs and export all read the log
-through :func:`batches`, so memory stays flat however long the log grows.
+Leaf ``i`` is the ``ledger_entries`` row with ``idx = i``. Verification and export read the log through
+:func:`batches`, so memory stays flat however long the log grows; proofs read tiles (``ledger.tlog.tiles``).
 """
 
 from __future__ import annotations
@@ -32,34 +32,18 @@ async def tree_size(session: AsyncSession) -> int:
 
 
 async def batches(
-    session: AsyncSession, *columns: Any, end: int | None = None
+    session: AsyncSession, *columns: Any, start: int = 0, end: int | None = None, rows: int = BATCH_ROWS
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
-    """Rows ``(idx, *columns)`` ordered by index, ``BATCH_ROWS`` at a time (keyset pagination)."""
-    last: int | None = None
+    """Rows ``(idx, *columns)`` from ``start`` ordered by index, ``rows`` at a time (keyset pagination)."""
+    last: int = start - 1
     while True:
-        query = select(entries.c.idx, *columns).order_by(entries.c.idx).limit(BATCH_ROWS)
-        if last is not None:
+        query = select(entries.c.idx, *columns).order_by(entries.c.idx).limit(rows)
+        if last >= 0:
             query = query.where(entries.c.idx > last)
         if end is not None:
             query = query.where(entries.c.idx < end)
-        rows = (await session.execute(query)).all()
-        if not rows:
+        batch = (await session.execute(query)).all()
+        if not batch:
             return
-        yield rows
-        last = rows[-1][0]
-
-
-async def leaf_hashes(session: AsyncSession, size: int) -> AsyncIterator[tuple[int, bytes]]:
-    """``(idx, leaf hash)`` of the first ``size`` leaves; a gap in the indices is an integrity error."""
-    current = await tree_size(session)
-    if not 0 <= size <= current:
-        raise ValueError(f"tree size {size} is outside the log's 0..{current}")
-    expected = 0
-    async for batch in batches(session, entries.c.leaf_hash, end=size):
-        for idx, leaf in batch:
-            if idx != expected:
-                raise LedgerIntegrityError(f"index {expected} is missing; run verify")
-            expected += 1
-            yield idx, leaf
-    if expected != size:
-        raise LedgerIntegrityError(f"index {expected} is missing; run verify")
+        yield batch
+        last = batch[-1][0]
