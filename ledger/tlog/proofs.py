@@ -91,9 +91,3 @@ async def prove_consistency(session: AsyncSession, old: int, new: int | None = N
     ranges = consistency_ranges(old, size)
     *path, old_root, new_root = await TileReader(session).range_hashes([*ranges, (0, old), (0, size)])
     return ConsistencyProof(old, size, old_root, new_root, tuple(path))
-
-
-async def root_at(session: AsyncSession, size: int) -> bytes:
-    """The tree's root at ``size`` entries (at most the log's), from the tiles."""
-    [root] = await TileReader(session).range_hashes([(0, await _size(session, size))])
-    return root

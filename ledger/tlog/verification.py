@@ -109,7 +109,7 @@ class _Walk:
 
     def __init__(self, session: AsyncSession, builder: TileBuilder, pending: list[Any], verifier: VerifierKey | None):
         self.session, self.builder, self.pending, self.verifier = session, builder, pending, verifier
-        self.checked, self.proven_up_to, self.tiles_seen = 0, builder.size, 0
+        self.checked, self.proven_up_to = 0, builder.size
         self.columns = _ColumnCheck()
 
     def fail(self, index: int, problem: str) -> VerifyResult:
@@ -171,7 +171,6 @@ class _Walk:
         """The stored tiles must be the ones the leaves give."""
         if not expected:
             return None
-        self.tiles_seen += len(expected)
         spans: dict[int, tuple[int, int]] = {}
         for level, idx, _ in expected:
             low, high = spans.get(level, (idx, idx))
