@@ -9,19 +9,21 @@ Every stored tile (``ledger.tlog.tiles``) must equal what the entries give: proo
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog.checkpoint import Checkpoint, NoteError, SigningKey, VerifierKey, open_note, sign_note
 from ledger.tlog.proofs import prove_consistency
-from ledger.tlog.store import LedgerIntegrityError, batches, checkpoints, entries, tree_size
+from ledger.tlog.store import LedgerIntegrityError, checkpoints, entry_rows, tree_size
 from ledger.tlog.tiles import TILE_HEIGHT, Tile, TileBuilder, load_edge, split_hashes, tiles
 
 
@@ -82,21 +84,57 @@ class _ColumnCheck:
 
     def first(self, rows: Sequence[Sequence[Any]], count: int) -> tuple[int, str] | None:
         """The first of ``rows[:count]`` (``idx, entry, leaf_hash, kind, contract_id, package_id``) that disagrees."""
-        encoded, encode, at = self._encoded, self._json, self._CONTRACT_AT
+        at, last, prefix, suffix = self._CONTRACT_AT, None, b"", b""
         for i in range(count):
-            _, entry, _, kind, contract_id, package_id = rows[i]
-            suffix = b',"kind":' + (encoded.get(kind) or encode(kind)) + b',"package_id":'
-            suffix += (encoded.get(package_id) or encode(package_id)) + b"}"
-            prefix = b'"contract_id":' + (encoded.get(contract_id) or encode(contract_id)) + b',"data":'
+            row = rows[i]
+            columns = (row[3], row[4], row[5])
+            if columns != last:  # neighbouring entries mostly share kind and ids: build the expected bytes once
+                kind, contract_id, package_id = last = columns
+                suffix = b',"kind":' + self._json(kind) + b',"package_id":' + self._json(package_id) + b"}"
+                prefix = b'"contract_id":' + self._json(contract_id) + b',"data":'
+            entry = row[1]
             if entry.endswith(suffix) and entry.startswith(prefix, at):
                 continue
-            problem = self.disagreement(entry, kind, contract_id, package_id)
+            problem = self.disagreement(entry, *columns)
             if problem is not None:
                 return i, problem
         return None
 
 
-VERIFY_BATCH_ROWS = 50_000
+VERIFY_BATCH_ROWS = 20_000
+StoredTiles = dict[tuple[int, int], bytes]
+
+
+async def _fetch(session: AsyncSession, after: int, end: int | None) -> tuple[list[Sequence[Any]], StoredTiles]:
+    """The next batch of rows, and every stored tile that the batch can complete."""
+    rows = await entry_rows(session, after, end, VERIFY_BATCH_ROWS)
+    if not rows:
+        return rows, {}
+    low, high, spans = max(rows[0][0], 0), rows[-1][0] + 1, []
+    level = 0
+    while high >> (TILE_HEIGHT * level):
+        shift = TILE_HEIGHT * (level + 1)
+        spans.append(and_(tiles.c.level == level, tiles.c.idx.between(low >> shift, high >> shift)))
+        level += 1
+    query = select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(or_(*spans))
+    return rows, {(lv, idx): blob for lv, idx, blob in await session.execute(query)}
+
+
+async def _stream(
+    session: AsyncSession, start: int, end: int | None
+) -> AsyncGenerator[tuple[list[Sequence[Any]], StoredTiles]]:
+    """Batches from ``start``, the next one read while the caller checks this one (the database works meanwhile)."""
+    fetch = asyncio.ensure_future(_fetch(session, start - 1, end))
+    try:
+        while True:
+            rows, stored = await fetch
+            if not rows:
+                return
+            fetch = asyncio.ensure_future(_fetch(session, rows[-1][0], end))
+            yield rows, stored
+    finally:
+        # Never leave a query running on the session when the caller stops early.
+        await asyncio.gather(fetch, return_exceptions=True)
 
 
 class _Walk:
@@ -136,7 +174,7 @@ class _Walk:
             self.proven_up_to = builder.size
         return None
 
-    async def batch(self, rows: Sequence[Sequence[Any]]) -> VerifyResult | None:
+    def batch(self, rows: Sequence[Sequence[Any]], stored_tiles: StoredTiles) -> VerifyResult | None:
         """Check one batch; a result means the walk stops there."""
         builder, sha256 = self.builder, hashlib.sha256
         first = builder.size
@@ -163,21 +201,12 @@ class _Walk:
             if (failure := self.check_checkpoints()) is not None:
                 return failure
         done += builder.add(leaves[fed:good])
-        if (failure := await self.compare_tiles(done)) is not None:
+        if (failure := self.compare_tiles(done, stored_tiles)) is not None:
             return failure
         return self.fail(*fault) if fault is not None else None
 
-    async def compare_tiles(self, expected: Sequence[Tile]) -> VerifyResult | None:
+    def compare_tiles(self, expected: Sequence[Tile], stored: StoredTiles) -> VerifyResult | None:
         """The stored tiles must be the ones the leaves give."""
-        if not expected:
-            return None
-        spans: dict[int, tuple[int, int]] = {}
-        for level, idx, _ in expected:
-            low, high = spans.get(level, (idx, idx))
-            spans[level] = (min(low, idx), max(high, idx))
-        condition = or_(*(and_(tiles.c.level == lv, tiles.c.idx.between(lo, hi)) for lv, (lo, hi) in spans.items()))
-        query = select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(condition)
-        stored = {(level, idx): blob for level, idx, blob in await self.session.execute(query)}
         for level, idx, blob in expected:
             found = stored.get((level, idx))
             if found == blob:
@@ -191,15 +220,18 @@ class _Walk:
             return self.fail(
                 first_leaf + (at << (TILE_HEIGHT * level)),
                 f"stored tile {idx} of level {level} differs from the entries at hash {at} "
-                f"({len(theirs)} hashes stored, {len(ours)} expected): the tiles were edited; proofs and checkpoints "
-                "read them, so rebuild them from the entries",
+                f"({len(theirs)} hashes stored, {len(ours)} expected): the tiles, which proofs and checkpoints "
+                "read, were edited",
             )
         return None
 
     async def finish(self) -> VerifyResult | None:
         """After the last row: the right-edge tiles, and no stored tile beyond them."""
         partial = self.builder.partial()
-        if (failure := await self.compare_tiles(partial)) is not None:
+        keys = [and_(tiles.c.level == level, tiles.c.idx == idx) for level, idx, _ in partial]
+        query = select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(or_(false(), *keys))
+        stored = {(level, idx): blob for level, idx, blob in await self.session.execute(query)}
+        if (failure := self.compare_tiles(partial, stored)) is not None:
             return failure
         levels = len(self.builder.edge)
         beyond = [
@@ -232,9 +264,10 @@ async def verify(session: AsyncSession, verifier: VerifierKey | None = None) -> 
     walk = _Walk(session, TileBuilder(), list(stored), verifier)
     if (failure := walk.check_checkpoints()) is not None:
         return failure
-    async for batch in batches(session, *_COLUMNS, rows=VERIFY_BATCH_ROWS):
-        if (failure := await walk.batch(batch)) is not None:
-            return failure
+    async with aclosing(_stream(session, 0, None)) as stream:
+        async for rows, stored_tiles in stream:
+            if (failure := walk.batch(rows, stored_tiles)) is not None:
+                return failure
     if walk.pending:
         size, pending = walk.builder.size, walk.pending[0]
         problem = f"checkpoint #{pending.id} covers {pending.tree_size} entries but the log has only {size}"
@@ -244,16 +277,14 @@ async def verify(session: AsyncSession, verifier: VerifierKey | None = None) -> 
     return VerifyResult(walk.builder.size, walk.builder.root(), walk.checked)
 
 
-_COLUMNS = (entries.c.entry, entries.c.leaf_hash, entries.c.kind, entries.c.contract_id, entries.c.package_id)
-
-
 async def _check_since(session: AsyncSession, start: int, size: int, root: bytes) -> None:
     """Rows ``start .. size-1`` against their hashes, columns and tiles, and ``root`` against them all."""
     builder, _ = await load_edge(session, start)
     walk = _Walk(session, builder, [], None)
-    async for batch in batches(session, *_COLUMNS, start=start, end=size, rows=VERIFY_BATCH_ROWS):
-        if (failure := await walk.batch(batch)) is not None:
-            raise LedgerIntegrityError(failure.summary())
+    async with aclosing(_stream(session, start, size)) as stream:
+        async for rows, stored_tiles in stream:
+            if (failure := walk.batch(rows, stored_tiles)) is not None:
+                raise LedgerIntegrityError(failure.summary())
     if walk.builder.size != size:
         raise LedgerIntegrityError(f"index {walk.builder.size} is missing; run verify")
     if walk.builder.size > start and (failure := await walk.finish()) is not None:

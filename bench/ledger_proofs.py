@@ -1,0 +1,238 @@
+"""Ledger proofs from stored tiles: inclusion, consistency, checkpoint at large sizes; full verify against SHA-256.
+
+    PYTHONPATH=$PWD python bench/ledger_proofs.py [--sizes 1000000,10000000] [--verify 1000000] [--new 100]
+                                                  [--no-sqlite] [--no-postgres] [--pg URL]
+
+Each database gets a throwaway log: SQLite a file in a temporary directory, PostgreSQL a database created next to
+``--pg`` and dropped afterwards. The log is built up to each size in turn (setup, not measured as a figure):
+entries made like ``append`` makes them, inserted in bulk (PostgreSQL COPY, SQLite executemany) into a database
+one migration before ``0025_ledger_tiles``; then that migration runs, so its backfill builds the tiles (the path
+a hub upgraded with a long ledger takes; its time is printed). At each size the figures are the median of a few
+runs of: an inclusion proof of a random entry, a consistency proof from the previous checkpoint, and a checkpoint
+signed after ``--new`` entries were appended through ``append`` (signing checks the entries since the previous
+checkpoint). At the ``--verify`` size, a full verify is timed against the anchor: hashing the same entries' leaf
+hashes with hashlib in this process, in leaves/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from ledger.canonical import canonical_entry
+from ledger.db import create_engine
+from ledger.migrate import alembic_config, downgrade, upgrade
+from ledger.tlog.appending import append
+from ledger.tlog.checkpoint import SigningKey
+from ledger.tlog.proofs import prove_consistency, prove_inclusion
+from ledger.tlog.store import tree_size
+from ledger.tlog.verification import sign_checkpoint, verify
+
+AT = datetime(2026, 8, 1, tzinfo=UTC)
+CONTRACT = "6f1c8a52-3d0b-4c1e-9a57-0c1d2e3f4a5b"
+PAYLOAD = {"package": "P-2026-000123", "recipient": "委託先A", "files": 3, "sha256": "ab" * 32}
+MARK = 8_765_432_198_765_432  # replaced by each entry's number: the entry stays canonical JSON
+KIND = "bench.bulk"
+BATCH = 50_000
+RUNS = 5
+KEY = SigningKey.generate("bench.handover")
+ORIGIN = "bench.handover/ledger"
+
+
+def entry_parts() -> tuple[bytes, bytes]:
+    entry = canonical_entry(KIND, AT, {**PAYLOAD, "n": MARK}, contract_id=CONTRACT)
+    before, after = entry.split(str(MARK).encode())
+    return before, after
+
+
+def entries(first: int, end: int) -> Iterator[bytes]:
+    before, after = entry_parts()
+    for i in range(first, end):
+        yield before + str(i).encode() + after
+
+
+def before_tiles() -> str:
+    revision = ScriptDirectory.from_config(alembic_config()).get_revision("0025_ledger_tiles")
+    assert revision is not None and isinstance(revision.down_revision, str)
+    return revision.down_revision
+
+
+async def fill(engine: AsyncEngine, first: int, end: int) -> None:
+    """Entries ``first .. end-1`` in bulk, with their leaf hashes and columns as ``append`` writes them."""
+    sha256, recorded = hashlib.sha256, datetime.now(UTC)
+    async with engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        for start in range(first, end, BATCH):
+            stop = min(start + BATCH, end)
+            records = [
+                (i, e, sha256(b"\x00" + e).digest(), KIND, CONTRACT, None, recorded)
+                for i, e in zip(range(start, stop), entries(start, stop), strict=True)
+            ]
+            if engine.dialect.name == "postgresql":
+                columns = ["idx", "entry", "leaf_hash", "kind", "contract_id", "package_id", "recorded_at"]
+                await raw.copy_records_to_table("ledger_entries", records=records, columns=columns)
+            else:
+                sql = (
+                    "INSERT INTO ledger_entries (idx, entry, leaf_hash, kind, contract_id, package_id, recorded_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                )
+                rows = [(*r[:6], r[6].strftime("%Y-%m-%d %H:%M:%S.%f")) for r in records]
+                await raw.executemany(sql, rows)
+                await raw.commit()
+
+
+async def median_ms(job: Callable[[], Awaitable[Any]]) -> float:
+    times = []
+    for _ in range(RUNS):
+        t0 = time.perf_counter()
+        await job()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def figure(label: str, ms: float, target_ms: float) -> None:
+    print(f"  {label:<58} {ms:>9.2f} ms   target <= {target_ms:g} ms: {'met' if ms <= target_ms else 'MISSED'}")
+
+
+def sha256_anchor(size: int) -> float:
+    """Leaves/s: SHA-256 leaf hashes of the same entries, in one comprehension (the hashing a verify must do)."""
+    data = list(entries(0, size))
+    sha256 = hashlib.sha256
+    t0 = time.perf_counter()
+    leaves = [sha256(b"\x00" + e).digest() for e in data]
+    seconds = time.perf_counter() - t0
+    assert len(leaves) == size
+    return size / seconds
+
+
+async def at_size(engine: AsyncEngine, size: int, new: int) -> None:
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        current = await tree_size(session)
+    t0 = time.perf_counter()
+    await downgrade(engine, before_tiles())
+    await fill(engine, current, size)
+    filled = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await upgrade(engine)
+    print(
+        f"  (setup: {size - current:,} entries inserted in {filled:.1f} s; migration 0025 backfilled the tiles of "
+        f"{size:,} entries in {time.perf_counter() - t0:.1f} s)"
+    )
+    async with sessions() as session, session.begin():
+        t0 = time.perf_counter()
+        first = await sign_checkpoint(session, KEY, ORIGIN)
+        print(
+            f"  (setup: checkpoint at {first.tree_size:,} checking {size - current:,} entries since the last one: "
+            f"{time.perf_counter() - t0:.1f} s)"
+        )
+    print(f"  at {size:,} entries:")
+    pick = random.Random(size)
+
+    async def timed_checkpoint() -> float:
+        times = []
+        for _ in range(RUNS):
+            async with sessions() as session, session.begin():
+                for i in range(new):
+                    await append(session, "bench.new", {"i": i}, contract_id=CONTRACT)
+            async with sessions() as session, session.begin():
+                t0 = time.perf_counter()
+                await sign_checkpoint(session, KEY, ORIGIN)
+                times.append(time.perf_counter() - t0)
+        return statistics.median(times) * 1000
+
+    async with sessions() as session:
+        n = await tree_size(session)
+
+        async def inclusion() -> None:
+            proof = await prove_inclusion(session, pick.randrange(n))
+            assert proof.verify()
+
+        async def consistency() -> None:
+            proof = await prove_consistency(session, first.tree_size - pick.randrange(1000), n)
+            assert proof.verify()
+
+        figure("inclusion proof of a random entry (median)", await median_ms(inclusion), 10)
+        figure("consistency proof from about the last checkpoint (median)", await median_ms(consistency), 10)
+    figure(f"checkpoint after {new} appended entries (median)", await timed_checkpoint(), 10)
+
+
+async def full_verify(engine: AsyncEngine, size: int) -> None:
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        t0 = time.perf_counter()
+        result = await verify(session, KEY.verifier)
+        seconds = time.perf_counter() - t0
+    assert result.ok, result.summary()
+    anchor = sha256_anchor(result.tree_size)
+    rate = result.tree_size / seconds
+    print(
+        f"  full verify of {result.tree_size:,} entries ({result.checkpoints_checked} checkpoints): {seconds:.2f} s "
+        f"= {rate:,.0f} leaves/s; anchor SHA-256 of the same leaves with hashlib {anchor:,.0f} leaves/s; "
+        f"ratio {rate / anchor:.2f}; target <= 3 s: {'met' if seconds <= 3 else 'MISSED'}"
+    )
+
+
+async def run(engine: AsyncEngine, sizes: list[int], verify_size: int, new: int) -> None:
+    await upgrade(engine, before_tiles())
+    for size in sorted(set(sizes) | ({verify_size} if verify_size else set())):
+        await at_size(engine, size, new)
+        if size == verify_size:
+            await full_verify(engine, size)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000000,10000000", help="log sizes, comma-separated")
+    parser.add_argument("--verify", type=int, default=1_000_000, help="size at which to time a full verify (0: none)")
+    parser.add_argument("--new", type=int, default=100, help="entries appended before each timed checkpoint")
+    parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = create_engine(f"sqlite+aiosqlite:///{tmp}/bench.db")
+            try:
+                print("SQLite (WAL, file in a temporary directory)")
+                await run(engine, sizes, args.verify, args.new)
+            finally:
+                await engine.dispose()
+    if not args.no_postgres:
+        name = f"bench_tiles_{os.getpid()}"
+        admin = create_async_engine(args.pg, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+            engine = create_engine(f"{args.pg.rsplit('/', 1)[0]}/{name}")
+            try:
+                print(f"PostgreSQL (throwaway database {name})")
+                await run(engine, sizes, args.verify, args.new)
+            finally:
+                await engine.dispose()
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await admin.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
