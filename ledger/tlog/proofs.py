@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.tlog import store
@@ -73,21 +73,35 @@ async def _size(session: AsyncSession, size: int | None) -> int:
     return size
 
 
+_ENTRY = select(
+    store.entries.c.entry,
+    store.entries.c.leaf_hash,
+    select(func.max(store.entries.c.idx) + 1).scalar_subquery().label("size"),
+)
+
+
 async def prove_inclusion(session: AsyncSession, idx: int, tree_size: int | None = None) -> InclusionProof:
     """Inclusion proof of entry ``idx`` in the tree of ``tree_size`` entries (default: the whole log)."""
-    size = await _size(session, tree_size)
+    # The entry and the log's size in one round trip: a proof is a few queries, and each costs more than its work.
+    row = (await session.execute(_ENTRY.where(store.entries.c.idx == idx))).first()
+    if row is None:
+        inclusion_ranges(idx, await _size(session, tree_size))  # names an index outside the tree
+        raise store.LedgerIntegrityError(f"index {idx} is missing; run verify")
+    size = row.size if tree_size is None else tree_size
+    if not 0 <= size <= row.size:
+        raise ValueError(f"tree size {size} is outside the log's 0..{row.size}")
     ranges = inclusion_ranges(idx, size)
     *path, root = await TileReader(session).range_hashes([*ranges, (0, size)])
-    columns = store.entries.c
-    row = (await session.execute(select(columns.entry, columns.leaf_hash).where(columns.idx == idx))).first()
-    if row is None:
-        raise store.LedgerIntegrityError(f"index {idx} is missing; run verify")
     return InclusionProof(idx, size, row.entry, row.leaf_hash, root, tuple(path))
 
 
 async def prove_consistency(session: AsyncSession, old: int, new: int | None = None) -> ConsistencyProof:
     """Proof that the log at ``new`` entries (default: now) extends the log at ``old`` entries."""
-    size = await _size(session, new)
+    return await consistency_from(TileReader(session), old, await _size(session, new))
+
+
+async def consistency_from(reader: TileReader, old: int, size: int) -> ConsistencyProof:
+    """The consistency proof from ``old`` to ``size`` (at most the log's size), from ``reader``'s tiles."""
     ranges = consistency_ranges(old, size)
-    *path, old_root, new_root = await TileReader(session).range_hashes([*ranges, (0, old), (0, size)])
+    *path, old_root, new_root = await reader.range_hashes([*ranges, (0, old), (0, size)])
     return ConsistencyProof(old, size, old_root, new_root, tuple(path))

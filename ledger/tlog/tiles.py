@@ -146,16 +146,21 @@ def _runs(lo: int, hi: int) -> list[tuple[int, int, int]]:
 
 
 class TileReader:
-    """Hashes of tree nodes at any size up to the log's, from the few tiles they need."""
+    """Hashes of tree nodes at any size up to the log's, from the few tiles they need.
+
+    Tiles read once are kept (``loaded``) for the reader's life, which is one proof or one signing: the right
+    edge at a size is among the tiles its root needs, so a later :func:`load_edge` reads nothing more.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+        self.session = session
+        self.loaded: dict[tuple[int, int], bytes] = {}
+        self._tried: set[tuple[int, int]] = set()
 
     async def range_hashes(self, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
         """MTH of each leaf range (each a node of the tree at some size), in the order given."""
         runs = [_runs(lo, hi) for lo, hi in ranges]
-        keys = {(level, first >> TILE_HEIGHT) for node in runs for level, first, _ in node}
-        loaded = await self._load(keys)
+        loaded = await self._load({(level, first >> TILE_HEIGHT) for node in runs for level, first, _ in node})
         results = []
         for node in runs:
             pieces: list[bytes] = []
@@ -172,29 +177,34 @@ class TileReader:
         return results
 
     async def _load(self, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        keys = sorted(keys)
-        if not keys:
-            return {}
-        condition = or_(*(and_(tiles.c.level == level, tiles.c.idx == idx) for level, idx in keys))
-        rows = await self._session.execute(select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(condition))
-        return {(level, idx): hashes for level, idx, hashes in rows}
+        """The stored tiles among ``keys`` (a missing one is absent), reading only those not read before."""
+        wanted = sorted(set(keys) - self._tried)
+        if wanted:
+            self._tried.update(wanted)
+            condition = or_(*(and_(tiles.c.level == level, tiles.c.idx == idx) for level, idx in wanted))
+            rows = await self.session.execute(select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(condition))
+            self.loaded.update({(level, idx): hashes for level, idx, hashes in rows})
+        return self.loaded
 
 
-async def load_edge(session: AsyncSession, size: int) -> tuple[TileBuilder, set[tuple[int, int]]]:
+async def load_edge(
+    session: AsyncSession, size: int, reader: TileReader | None = None
+) -> tuple[TileBuilder, set[tuple[int, int]]]:
     """A builder standing at ``size`` leaves, its right edge read from the stored partial tiles; which are stored.
 
-    A partial tile whose width does not match ``size`` (the entries table was edited behind the ledger's back)
-    is rebuilt from the level below: leaf hashes from the entries, or the full tiles of the level below.
+    A partial tile with fewer hashes than ``size`` needs (the entries table was edited behind the ledger's
+    back) is rebuilt from the level below: leaf hashes from the entries, or the full tiles of the level below.
     """
     keys = edge_keys(size)
-    loaded = await TileReader(session)._load((level, idx) for level, idx, _ in keys)
+    loaded = await (reader or TileReader(session))._load((level, idx) for level, idx, _ in keys)
     edge: list[list[bytes]] = [[] for _ in range(max((level for level, _, _ in keys), default=-1) + 1)]
     for level, idx, width in keys:
-        blob = loaded.get((level, idx), b"")
+        # A tile read after the log grew past ``size`` holds more hashes: those at ``size`` are its first ones.
+        blob = loaded.get((level, idx), b"")[: width * HASH_SIZE]
         if len(blob) != width * HASH_SIZE:
             blob = await _rebuild(session, level, idx, width)
         edge[level] = split_hashes(blob)
-    return TileBuilder(size, edge), set(loaded)
+    return TileBuilder(size, edge), {(level, idx) for level, idx, _ in keys if (level, idx) in loaded}
 
 
 async def _rebuild(session: AsyncSession, level: int, idx: int, width: int) -> bytes:

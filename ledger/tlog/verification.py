@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog.checkpoint import Checkpoint, NoteError, SigningKey, VerifierKey, open_note, sign_note
-from ledger.tlog.proofs import prove_consistency
+from ledger.tlog.proofs import consistency_from
 from ledger.tlog.store import LedgerIntegrityError, checkpoints, entry_rows, tree_size
-from ledger.tlog.tiles import TILE_HEIGHT, Tile, TileBuilder, load_edge, split_hashes, tiles
+from ledger.tlog.tiles import TILE_HEIGHT, Tile, TileBuilder, TileReader, load_edge, split_hashes, tiles
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,9 @@ async def _stream(
         while True:
             rows, stored = await fetch
             if not rows:
+                return
+            if len(rows) < VERIFY_BATCH_ROWS or (end is not None and rows[-1][0] >= end - 1):
+                yield rows, stored  # the last batch: no query for an empty one
                 return
             fetch = asyncio.ensure_future(_fetch(session, rows[-1][0], end))
             yield rows, stored
@@ -277,17 +280,21 @@ async def verify(session: AsyncSession, verifier: VerifierKey | None = None) -> 
     return VerifyResult(walk.builder.size, walk.builder.root(), walk.checked)
 
 
-async def _check_since(session: AsyncSession, start: int, size: int, root: bytes) -> None:
+async def _check_since(reader: TileReader, start: int, size: int, root: bytes) -> None:
     """Rows ``start .. size-1`` against their hashes, columns and tiles, and ``root`` against them all."""
-    builder, _ = await load_edge(session, start)
+    session = reader.session
+    builder, _ = await load_edge(session, start, reader)
     walk = _Walk(session, builder, [], None)
+    seen = dict(reader.loaded)
     async with aclosing(_stream(session, start, size)) as stream:
         async for rows, stored_tiles in stream:
+            seen |= stored_tiles
             if (failure := walk.batch(rows, stored_tiles)) is not None:
                 raise LedgerIntegrityError(failure.summary())
     if walk.builder.size != size:
         raise LedgerIntegrityError(f"index {walk.builder.size} is missing; run verify")
-    if walk.builder.size > start and (failure := await walk.finish()) is not None:
+    # The right edge at ``size`` is among the tiles its root was read from: no query left to make.
+    if (failure := walk.compare_tiles(walk.builder.partial(), seen)) is not None:
         raise LedgerIntegrityError(failure.summary())
     if walk.builder.root() != root:
         raise LedgerIntegrityError(f"the tiles give a root at size {size} that the entries do not; run verify")
@@ -318,13 +325,14 @@ async def sign_checkpoint(session: AsyncSession, key: SigningKey, origin: str) -
             raise LedgerIntegrityError(
                 f"checkpoint #{latest.id} covers {latest.tree_size} entries but the log has only {size}"
             )
-        proof = await prove_consistency(session, latest.tree_size, size)
+        reader = TileReader(session)
+        proof = await consistency_from(reader, latest.tree_size, size)
         if proof.old_root != latest.root_hash or not proof.verify():
             raise LedgerIntegrityError(
                 f"the log no longer extends checkpoint #{latest.id}: its root at {latest.tree_size} entries differs "
                 "from the signed one"
             )
-        await _check_since(session, latest.tree_size, size, proof.new_root)
+        await _check_since(reader, latest.tree_size, size, proof.new_root)
         root = proof.new_root
     note = sign_note(Checkpoint(origin, size, root), key)
     checkpoint = LedgerCheckpoint(tree_size=size, root_hash=root, note=note)
