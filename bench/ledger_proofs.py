@@ -7,11 +7,12 @@ Each database gets a throwaway log: SQLite a file in a temporary directory, Post
 ``--pg`` and dropped afterwards. The log is built up to each size in turn (setup, not measured as a figure):
 entries made like ``append`` makes them, inserted in bulk (PostgreSQL COPY, SQLite executemany) into a database
 one migration before ``0025_ledger_tiles``; then that migration runs, so its backfill builds the tiles (the path
-a hub upgraded with a long ledger takes; its time is printed). At each size the figures are the median of a few
-runs of: an inclusion proof of a random entry, a consistency proof from the previous checkpoint, and a checkpoint
-signed after ``--new`` entries were appended through ``append`` (signing checks the entries since the previous
-checkpoint). At the ``--verify`` size, a full verify is timed against the anchor: hashing the same entries' leaf
-hashes with hashlib in this process, in leaves/s.
+a hub upgraded with a long ledger takes; its time is printed), and a checkpoint of that size is stored as the hourly
+duty would have kept up. At each size the figures are the median of 15 runs of: an inclusion proof of a random
+entry, a consistency proof from a random older size, and a checkpoint signed after ``--new`` entries were appended
+through ``append`` (signing checks the entries since the previous checkpoint), each with this process's CPU time.
+At the ``--verify`` size, a full verify is timed against the anchor: hashing the same entries' leaf hashes with
+hashlib in this process, in leaves/s.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ledger.canonical import canonical_entry
 from ledger.db import create_engine
 from ledger.migrate import alembic_config, downgrade, upgrade
+from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog.appending import append
-from ledger.tlog.checkpoint import SigningKey
+from ledger.tlog.checkpoint import Checkpoint, SigningKey, sign_note
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
 from ledger.tlog.store import tree_size
 from ledger.tlog.verification import sign_checkpoint, verify
@@ -51,7 +53,7 @@ PAYLOAD = {"package": "P-2026-000123", "recipient": "委託先A", "files": 3, "s
 MARK = 8_765_432_198_765_432  # replaced by each entry's number: the entry stays canonical JSON
 KIND = "bench.bulk"
 BATCH = 50_000
-RUNS = 5
+RUNS = 15
 KEY = SigningKey.generate("bench.handover")
 ORIGIN = "bench.handover/ledger"
 
@@ -98,17 +100,26 @@ async def fill(engine: AsyncEngine, first: int, end: int) -> None:
                 await raw.commit()
 
 
-async def median_ms(job: Callable[[], Awaitable[Any]]) -> float:
-    times = []
-    for _ in range(RUNS):
-        t0 = time.perf_counter()
+class Timing:
+    """Wall time of each run, and this process's CPU time (the rest is the database and the machine's load)."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    async def run(self, job: Callable[[], Awaitable[Any]]) -> None:
+        w0, c0 = time.perf_counter(), time.process_time()
         await job()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        self.wall.append((time.perf_counter() - w0) * 1000)
+        self.cpu.append((time.process_time() - c0) * 1000)
 
-
-def figure(label: str, ms: float, target_ms: float) -> None:
-    print(f"  {label:<58} {ms:>9.2f} ms   target <= {target_ms:g} ms: {'met' if ms <= target_ms else 'MISSED'}")
+    def report(self, label: str, target_ms: float) -> None:
+        median = statistics.median(self.wall)
+        print(
+            f"  {label:<52} median {median:>8.2f} ms (min {min(self.wall):.2f}, "
+            f"our CPU {statistics.median(self.cpu):.2f})"
+            f"   target <= {target_ms:g} ms: {'met' if median <= target_ms else 'MISSED'}"
+        )
 
 
 def sha256_anchor(size: int) -> float:
@@ -137,41 +148,36 @@ async def at_size(engine: AsyncEngine, size: int, new: int) -> None:
         f"{size:,} entries in {time.perf_counter() - t0:.1f} s)"
     )
     async with sessions() as session, session.begin():
-        t0 = time.perf_counter()
-        first = await sign_checkpoint(session, KEY, ORIGIN)
-        print(
-            f"  (setup: checkpoint at {first.tree_size:,} checking {size - current:,} entries since the last one: "
-            f"{time.perf_counter() - t0:.1f} s)"
+        # Setup: the hourly duty would have kept up, so sign the tiles' root as it stands (signing checks the
+        # entries since the previous checkpoint, and this bench inserted millions at once).
+        root = (await prove_consistency(session, 0)).new_root
+        session.add(
+            LedgerCheckpoint(tree_size=size, root_hash=root, note=sign_note(Checkpoint(ORIGIN, size, root), KEY))
         )
-    print(f"  at {size:,} entries:")
+    print(f"  at {size:,} entries ({RUNS} runs each):")
     pick = random.Random(size)
-
-    async def timed_checkpoint() -> float:
-        times = []
-        for _ in range(RUNS):
-            async with sessions() as session, session.begin():
-                for i in range(new):
-                    await append(session, "bench.new", {"i": i}, contract_id=CONTRACT)
-            async with sessions() as session, session.begin():
-                t0 = time.perf_counter()
-                await sign_checkpoint(session, KEY, ORIGIN)
-                times.append(time.perf_counter() - t0)
-        return statistics.median(times) * 1000
-
+    inclusion, consistency, checkpoint = Timing(), Timing(), Timing()
     async with sessions() as session:
         n = await tree_size(session)
 
-        async def inclusion() -> None:
-            proof = await prove_inclusion(session, pick.randrange(n))
-            assert proof.verify()
+        async def prove() -> None:
+            assert (await prove_inclusion(session, pick.randrange(n))).verify()
 
-        async def consistency() -> None:
-            proof = await prove_consistency(session, first.tree_size - pick.randrange(1000), n)
-            assert proof.verify()
+        async def extend() -> None:
+            assert (await prove_consistency(session, pick.randint(1, n))).verify()
 
-        figure("inclusion proof of a random entry (median)", await median_ms(inclusion), 10)
-        figure("consistency proof from about the last checkpoint (median)", await median_ms(consistency), 10)
-    figure(f"checkpoint after {new} appended entries (median)", await timed_checkpoint(), 10)
+        for _ in range(RUNS):
+            await inclusion.run(prove)
+            await consistency.run(extend)
+    for _ in range(RUNS):
+        async with sessions() as session, session.begin():
+            for i in range(new):
+                await append(session, "bench.new", {"i": i}, contract_id=CONTRACT)
+        async with sessions() as session, session.begin():
+            await checkpoint.run(lambda: sign_checkpoint(session, KEY, ORIGIN))
+    inclusion.report("inclusion proof of a random entry", 10)
+    consistency.report("consistency proof, random old size to now", 10)
+    checkpoint.report(f"checkpoint after {new} entries appended through append", 10)
 
 
 async def full_verify(engine: AsyncEngine, size: int) -> None:
