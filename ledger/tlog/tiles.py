@@ -77,6 +77,9 @@ class TileBuilder:
         self.size = size
         # edge[L]: the hashes of level L's partial tile (full subtrees to the right of every full tile).
         self.edge: list[list[bytes]] = edge if edge is not None else []
+        # Roots of aligned runs inside each level's partial tile, by (offset, height): they stay the same while
+        # the tile grows, so a verify that asks for the root at every checkpoint hashes each run once.
+        self._runs: dict[tuple[int, int, int], bytes] = {}
 
     def add(self, leaf_hashes: Sequence[bytes]) -> list[Tile]:
         """Feed leaf hashes; return the tiles they complete, lower levels first, each level in index order."""
@@ -99,6 +102,7 @@ class TileBuilder:
             # Tile boundaries are aligned, so pairing the whole run at once never pairs across two tiles.
             pending = perfect_roots(current[:full], TILE_HEIGHT)
             del current[:full]
+            self._runs = {key: h for key, h in self._runs.items() if key[0] != level}
             level += 1
         return done
 
@@ -114,7 +118,15 @@ class TileBuilder:
         """The root of the tree over every leaf fed so far."""
         pieces: list[bytes] = []
         for level in reversed(range(len(self.edge))):
-            pieces.extend(_pieces(self.edge[level], 0, len(self.edge[level])))
+            hashes, start = self.edge[level], 0
+            for bit in reversed(range(TILE_HEIGHT)):
+                if len(hashes) >> bit & 1:
+                    key = (level, start, bit)
+                    root = self._runs.get(key)
+                    if root is None:
+                        root = self._runs[key] = perfect_roots(hashes[start : start + (1 << bit)], bit)[0]
+                    pieces.append(root)
+                    start += 1 << bit
         return fold(pieces)
 
 
