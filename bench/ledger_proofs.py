@@ -122,15 +122,16 @@ class Timing:
         )
 
 
-def sha256_anchor(size: int) -> float:
-    """Leaves/s: SHA-256 leaf hashes of the same entries, in one comprehension (the hashing a verify must do)."""
+def sha256_anchor(size: int) -> tuple[float, float]:
+    """Leaves/s, by the wall clock and by this process's CPU time: SHA-256 leaf hashes of the same entries in one
+    comprehension (the hashing a verify must do at least)."""
     data = list(entries(0, size))
     sha256 = hashlib.sha256
-    t0 = time.perf_counter()
+    w0, c0 = time.perf_counter(), time.process_time()
     leaves = [sha256(b"\x00" + e).digest() for e in data]
-    seconds = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     assert len(leaves) == size
-    return size / seconds
+    return size / wall, size / cpu
 
 
 async def at_size(engine: AsyncEngine, size: int, new: int) -> None:
@@ -183,16 +184,19 @@ async def at_size(engine: AsyncEngine, size: int, new: int) -> None:
 async def full_verify(engine: AsyncEngine, size: int) -> None:
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         result = await verify(session, KEY.verifier)
-        seconds = time.perf_counter() - t0
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     assert result.ok, result.summary()
-    anchor = sha256_anchor(result.tree_size)
-    rate = result.tree_size / seconds
+    anchor, anchor_cpu = sha256_anchor(result.tree_size)
+    rate, rate_cpu = result.tree_size / wall, result.tree_size / cpu
     print(
-        f"  full verify of {result.tree_size:,} entries ({result.checkpoints_checked} checkpoints): {seconds:.2f} s "
+        f"  full verify of {result.tree_size:,} entries ({result.checkpoints_checked} checkpoints): {wall:.2f} s "
         f"= {rate:,.0f} leaves/s; anchor SHA-256 of the same leaves with hashlib {anchor:,.0f} leaves/s; "
-        f"ratio {rate / anchor:.2f}; target <= 3 s: {'met' if seconds <= 3 else 'MISSED'}"
+        f"ratio {rate / anchor:.2f}; target <= 3 s: {'met' if wall <= 3 else 'MISSED'}\n"
+        f"    by this process's CPU time: verify {cpu:.2f} s = {rate_cpu:,.0f} leaves/s, anchor {anchor_cpu:,.0f} "
+        f"leaves/s, ratio {rate_cpu / anchor_cpu:.2f} (the rest of the wall time the machine ran others, or the "
+        "database)"
     )
 
 
