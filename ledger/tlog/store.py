@@ -64,10 +64,11 @@ async def entry_rows(session: AsyncSession, after: int, end: int | None, rows: i
         query = query.where(entries.c.idx > after)
     if end is not None:
         query = query.where(entries.c.idx < end)
-    dialect = session.get_bind().dialect
-    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    # Bound parameters, not literals: the statement's text stays the same, so asyncpg prepares it once.
+    compiled = query.compile(dialect=session.get_bind().dialect)
+    arguments = [compiled.params[name] for name in compiled.positiontup or ()]
     connection = await (await session.connection()).get_raw_connection()
     driver: Any = connection.driver_connection
-    if dialect.name == "postgresql":
-        return list(await driver.fetch(sql))
-    return list(await driver.execute_fetchall(sql))
+    if compiled.dialect.name == "postgresql":
+        return list(await driver.fetch(compiled.string, *arguments))
+    return list(await driver.execute_fetchall(compiled.string, arguments))
