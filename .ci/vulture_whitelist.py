@@ -69,9 +69,6 @@ _.dump_bytecode
 # --- Wired by a named open issue --------------------------------------------------------------------------------
 
 
-_.Appender  # issue 16 wires: group commit for the pipeline, portal and duties
-_.aclose
-
 _.put_file  # issue 15 wires: packages, uploads and media stored through the blob store (the other parts of 15)
 _.fetch_to
 _.blob_key

@@ -35,6 +35,7 @@ from exchange.settings import Settings
 from exchange.supervision import Health, supervise
 from exchange.web.app import create_app
 from exchange.web.context import PortalDeps
+from ledger.tlog import sequencing
 from policies.pluginmanager import HandoverPlugins, PluginConfig, ProgramConfig, build_plugin_manager
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,7 @@ async def serve(
             # Cancelling abandons a step safely: its work is fenced and committed whole or not at all.
             background.cancel()
             await asyncio.gather(background, return_exceptions=True)
+            await _sequence_leftovers(hub)
             await _forget(heartbeat)
             if runner is not None:
                 await runner.cleanup()
@@ -185,6 +187,15 @@ async def _listen(
     echo(f"handover is serving on {'https' if settings.web.tls_cert else 'http'}://{listen_host}:{listen_port}/")
 
 
+async def _sequence_leftovers(hub: HubServices) -> None:
+    """Index what is still queued in the ledger (a killed process's lines), so a stopped hub leaves none behind."""
+    try:
+        async with asyncio.timeout(5), hub.sessions() as session:
+            await sequencing.drain(session)
+    except Exception:
+        log.warning("the ledger queue could not be drained; the next process sequences it", exc_info=True)
+
+
 async def _forget(heartbeat: Heartbeat) -> None:
     """Remove this process's heartbeat row; a database that is away leaves it to go stale instead."""
     try:
@@ -199,7 +210,9 @@ async def run_background(
 ) -> None:
     """The background loops of ``health.roles``, each under the one supervisor (restart, log, report to ``/healthz``).
 
-    A worker runs intake (scan, watch, work), a scheduler the duty ticker; every process beats its heartbeat row.
+    A worker runs intake (scan, watch, work), a scheduler the duty ticker; every process beats its heartbeat row and
+    sweeps the ledger queue (every role writes register lines: the portal, the pipeline, the duties), so lines a
+    killed process committed but never sequenced get their index within seconds (``ledger.tlog.sequencing``).
     """
     loops: list[Awaitable[None]] = []
     if Role.WORKER in health.roles:
@@ -208,6 +221,7 @@ async def run_background(
         duties = DutyRunner(build_context(hub.settings, hub.sessions, hub.connectors, hub.blobs))
         loops.append(supervise("duties", partial(run_duties, duties, duty_tick_seconds), health))
     loops.append(supervise("heartbeat", heartbeat.loop, health))
+    loops.append(supervise("ledger.sequence", partial(sequencing.sweep, hub.sessions), health))
     await asyncio.gather(*loops)
 
 

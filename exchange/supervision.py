@@ -36,6 +36,7 @@ COMPONENT_NAMES_JA = {
     "intake.work": "取り込み処理",
     "duties": "定期処理",
     "heartbeat": "稼働状況の記録",
+    "ledger.sequence": "管理簿への記録",
 }
 
 

@@ -9,7 +9,9 @@ why with ``@pytest.mark.allow_blocking("reason")``, which turns both guards off 
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -95,6 +97,28 @@ def _reference_seconds() -> float:
 _reference_at_start: list[float] = []
 
 
+class _CollectorClock:
+    """CPU time the garbage collector has spent on one thread, while installed in ``gc.callbacks``.
+
+    A full collection walks every object the process holds; late in a long test run that is seconds of CPU, and it
+    lands in whichever callback happened to allocate. It is the interpreter's work, not our code holding the loop,
+    so the slow-callback guard subtracts it.
+    """
+
+    def __init__(self, thread: int) -> None:
+        self._thread = thread
+        self._started = 0.0
+        self.spent = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.spent += time.thread_time() - self._started
+
+
 def _slow_callback_bar() -> float:
     """CPU seconds a callback may use, from the reference measured once per run (at the first async test)."""
     if not _reference_at_start:
@@ -112,9 +136,10 @@ async def no_slow_callbacks(request: pytest.FixtureRequest) -> AsyncIterator[Non
     debug mode reports: on a busy machine, or while a packing thread holds the GIL, a callback that did little
     work can wait a second for the CPU, and that is not our code blocking the loop. asyncio's debug mode is left
     off: it records a stack trace (reading source files through ``linecache``) for every future and callback,
-    which was itself most of the CPU some callbacks spent on a loaded machine. A coroutine never awaited still
-    fails the test (its RuntimeWarning is an error). A test that blocks on purpose says why with
-    ``@pytest.mark.allow_blocking("reason")``.
+    which was itself most of the CPU some callbacks spent on a loaded machine. The garbage collector's time is not
+    counted (``_CollectorClock``): a full collection late in a long run costs seconds wherever it falls. A
+    coroutine never awaited still fails the test (its RuntimeWarning is an error). A test that blocks on purpose
+    says why with ``@pytest.mark.allow_blocking("reason")``.
     """
     if _reason_of(request) is not None:
         yield
@@ -123,14 +148,15 @@ async def no_slow_callbacks(request: pytest.FixtureRequest) -> AsyncIterator[Non
     slow: list[str] = []
     bar = _slow_callback_bar()
     original_run = asyncio.events.Handle._run
+    collector = _CollectorClock(threading.get_ident())
 
     def measured_run(handle: asyncio.events.Handle) -> None:
         if handle._loop is not loop:  # type: ignore[attr-defined]
             original_run(handle)
             return
-        started = time.thread_time()
+        started, collected_before = time.thread_time(), collector.spent
         original_run(handle)
-        spent = time.thread_time() - started
+        spent = time.thread_time() - started - (collector.spent - collected_before)
         if spent < bar:
             return
         # Over the bar measured at the start: measure the reference again, since the machine may be slower now
@@ -143,9 +169,11 @@ async def no_slow_callbacks(request: pytest.FixtureRequest) -> AsyncIterator[Non
             )
 
     asyncio.events.Handle._run = measured_run  # type: ignore[method-assign,assignment]
+    gc.callbacks.append(collector)
     try:
         yield
     finally:
         asyncio.events.Handle._run = original_run  # type: ignore[method-assign]
+        gc.callbacks.remove(collector)
     if slow:
         pytest.fail("the event loop was held about a second or more: " + "; ".join(slow[:3]), pytrace=False)

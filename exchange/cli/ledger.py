@@ -19,6 +19,7 @@ from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog import checkpoint
 from ledger.tlog.export import ExportSummary, export
 from ledger.tlog.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from ledger.tlog.sequencing import drain
 from ledger.tlog.store import LedgerIntegrityError, tree_size
 from ledger.tlog.verification import VerifyResult, sign_checkpoint, verify
 
@@ -69,6 +70,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> VerifyResult:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                await drain(session)
                 return await verify(session, verifier)
 
         result = run(go())
@@ -87,6 +89,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> InclusionProof:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                await drain(session)
                 current = await tree_size(session)
                 tree = current if size is None else size
                 if not entry < tree <= current:
@@ -107,6 +110,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> tuple[ConsistencyProof, list[str]]:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                await drain(session)
                 current = await tree_size(session)
                 if not old <= new <= current:
                     raise ValueError(f"need OLD <= NEW <= {current} (the log's size); got {old} and {new}")
@@ -136,8 +140,10 @@ def register(main: click.Group) -> None:
         key = _signing_key(state)
 
         async def go() -> str:
-            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine).begin() as session:
-                stored = await sign_checkpoint(session, key, state.settings.ledger_origin)
+            async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                await drain(session)
+                async with session.begin():
+                    stored = await sign_checkpoint(session, key, state.settings.ledger_origin)
                 return stored.note
 
         click.echo(_run(go()), nl=False)
@@ -151,6 +157,7 @@ def register(main: click.Group) -> None:
 
         async def go() -> ExportSummary:
             async with bootstrap.open_engine(state.settings) as engine, bootstrap.sessions(engine)() as session:
+                await drain(session)
                 return await export(session, directory, verifier)
 
         summary = _run(go())

@@ -121,7 +121,7 @@ def register(main: click.Group) -> None:
                 contract = await _contract(session, contract_code)
                 staff = await handlers.ward_staff(session, contract, staff_code)
                 other = await handlers.designated(session, contract, counterpart)
-                index = await printed_notices.record_paper_handover(
+                await printed_notices.record_paper_handover(
                     session,
                     contract,
                     printed_notices.PaperHandover(
@@ -134,6 +134,6 @@ def register(main: click.Group) -> None:
                         channel=channel,
                     ),
                 )
-                return f"{contract.code}: 受渡しを記録しました（台帳番号 {index}）"
+                return f"{contract.code}: 受渡しを記録しました（管理簿に記載）"
 
         click.echo(with_sessions(state, work))

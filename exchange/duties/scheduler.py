@@ -47,6 +47,7 @@ from ledger.models.base import utcnow
 from ledger.models.duties import DutyRun, DutyState
 from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog.checkpoint import SigningKey
+from ledger.tlog.sequencing import drain
 from ledger.tlog.store import tree_size
 from ledger.tlog.verification import sign_checkpoint
 
@@ -168,13 +169,17 @@ async def _blobs_clean(ctx: DutyContext, now: datetime) -> dict[str, Any]:
 
 async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
     key = await ctx.signing_key()
-    async with ctx.sessions() as session, session.begin():
-        size = await tree_size(session)
-        signed = await session.scalar(select(LedgerCheckpoint.id).where(LedgerCheckpoint.tree_size == size).limit(1))
-        if signed is not None:  # nothing new since the last checkpoint
-            return {"tree_size": size, "signed": False}
-        checkpoint = await sign_checkpoint(session, key, ctx.config.ledger_origin)
-        return {"tree_size": checkpoint.tree_size, "signed": True}
+    async with ctx.sessions() as session:
+        await drain(session)  # lines a killed process left queued are in the checkpoint too
+        async with session.begin():
+            size = await tree_size(session)
+            signed = await session.scalar(
+                select(LedgerCheckpoint.id).where(LedgerCheckpoint.tree_size == size).limit(1)
+            )
+            if signed is not None:  # nothing new since the last checkpoint
+                return {"tree_size": size, "signed": False}
+            checkpoint = await sign_checkpoint(session, key, ctx.config.ledger_origin)
+            return {"tree_size": checkpoint.tree_size, "signed": True}
 
 
 DUTIES: tuple[Duty, ...] = (

@@ -148,15 +148,15 @@ class PaperHandover:
     channel: str = "paper"
 
 
-async def record_paper_handover(session: AsyncSession, contract: Contract, handover: PaperHandover) -> int:
-    """One register line (提供 or 受領) for a hand-over that did not go through the hub; returns its index."""
+async def record_paper_handover(session: AsyncSession, contract: Contract, handover: PaperHandover) -> None:
+    """One register line (提供 or 受領) for a hand-over that did not go through the hub."""
     if handover.channel not in CHANNELS:
         raise PrintedMatterError("受渡しの方法を選んでください（紙・対面）。")
     content = _text(handover.content, "情報の内容", 300)
     quantity = _quantity(handover.quantity)
     outgoing = handover.direction is Direction.TO_CONTRACTOR
     giver, taker = (handover.staff, handover.counterpart) if outgoing else (handover.counterpart, handover.staff)
-    return await record(
+    await record(
         session,
         RegisterEntry(
             kind=RegisterKind.PAPER_HANDED_OVER,

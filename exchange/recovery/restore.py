@@ -34,6 +34,7 @@ from ledger import migrate
 from ledger.models import IntakeFile, IntakeStatus, Route
 from ledger.models.return_folders import ReturnFolder
 from ledger.tlog.proofs import prove_consistency
+from ledger.tlog.sequencing import drain
 from ledger.tlog.verification import VerifyResult, verify
 
 ACTIVE = (IntakeStatus.PENDING, IntakeStatus.PACKED, IntakeStatus.DELIVERED)
@@ -230,6 +231,7 @@ async def restore(source: Path, manifest: Manifest, settings: Settings, plan: Fo
     finally:
         await store.close()
     async with bootstrap.open_engine(settings) as engine, bootstrap.sessions(engine)() as session:
+        await drain(session)  # lines the original had committed but not yet sequenced when it was copied
         await _check_ledger(session, manifest, settings, result)
     return result
 

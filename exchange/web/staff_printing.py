@@ -98,7 +98,7 @@ async def paper_post(request: web.Request) -> web.StreamResponse:
                 direction = printed_notices.Direction(str(form.get("direction", "")))
             except ValueError:
                 raise printed_notices.PrintedMatterError("受渡しの向きを選んでください。") from None
-            index = await printed_notices.record_paper_handover(
+            await printed_notices.record_paper_handover(
                 ctx.session,
                 contract,
                 printed_notices.PaperHandover(
@@ -113,7 +113,7 @@ async def paper_post(request: web.Request) -> web.StreamResponse:
             )
         except printed_notices.PrintedMatterError as refused:
             return ctx.render("staff_printing.html", await _context(ctx, contract, error=str(refused)), status=400)
-        ctx.audit(Action.PAPER_HANDOVER, object_type="contract", object_id=public_id, detail={"ledger": index})
+        ctx.audit(Action.PAPER_HANDOVER, object_type="contract", object_id=public_id)
         return see_other(f"/staff/contracts/{public_id}/printing")
 
 

@@ -1,10 +1,11 @@
 """The handover register (管理簿・確認記録票): every hand-over step, written through one function.
 
-Each call appends one tamper-evident ledger entry in the caller's transaction, so the business change and its
-register line commit together. Entries name handlers (staff and contractor people) but never residents' data:
-content is described by file names, item names and counts. What a line records is one ``RegisterKind``;
-where a domain writes the same shape of line from several places, it offers an entry builder beside its own
-code (``exchange/intake/results.py``, ``exchange/inbound/uploads.py``), so its callers do not assemble one.
+Each call queues one tamper-evident ledger entry in the caller's transaction, so the business change and its
+register line commit together; the line has its ledger index by the time the commit returns. Entries name
+handlers (staff and contractor people) but never residents' data: content is described by file names, item names
+and counts. What a line records is one ``RegisterKind``; where a domain writes the same shape of line from several
+places, it offers an entry builder beside its own code (``exchange/intake/results.py``,
+``exchange/inbound/uploads.py``), so its callers do not assemble one.
 """
 
 from __future__ import annotations
@@ -145,8 +146,6 @@ class RegisterEntry:
         }
 
 
-async def record(session: AsyncSession, entry: RegisterEntry) -> int:
-    """Write one register line; returns its ledger index."""
-    return await append(
-        session, entry.kind.value, entry.payload(), contract_id=entry.contract_id, package_id=entry.package_id
-    )
+async def record(session: AsyncSession, entry: RegisterEntry) -> None:
+    """Write one register line; it is in the ledger once the session's commit returns (``ledger.tlog.sequencing``)."""
+    await append(session, entry.kind.value, entry.payload(), contract_id=entry.contract_id, package_id=entry.package_id)

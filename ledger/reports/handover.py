@@ -33,6 +33,7 @@ from ledger.reports.model import (
     select_contracts,
     wareki_datetime_cell,
 )
+from ledger.tlog.sequencing import settle
 
 TITLE = "個人情報受渡し管理簿（確認記録票）"
 COLUMNS = (
@@ -95,6 +96,7 @@ async def _acknowledgements_from_packages(
 
 async def contract_rows(session: AsyncSession, contract: Contract, flt: ReportFilter) -> list[tuple[Cell, ...]]:
     """The register lines of one contract within the filter's period, in ledger order."""
+    await settle(session)  # a transaction that wrote lines itself reads them too (ledger.tlog.sequencing, rule 5)
     entries = await session.execute(
         select(LedgerEntry.idx, LedgerEntry.entry)
         .where(LedgerEntry.contract_id == contract.public_id)

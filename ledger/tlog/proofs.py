@@ -15,6 +15,7 @@ from ledger.tlog import store
 from ledger.tlog.merkle import consistency_ranges, inclusion_ranges, leaf_hash
 from ledger.tlog.merkle import verify_consistency as _verify_consistency
 from ledger.tlog.merkle import verify_inclusion as _verify_inclusion
+from ledger.tlog.sequencing import settle
 from ledger.tlog.tiles import TileReader
 
 
@@ -83,6 +84,7 @@ _ENTRY = select(
 async def prove_inclusion(session: AsyncSession, idx: int, tree_size: int | None = None) -> InclusionProof:
     """Inclusion proof of entry ``idx`` in the tree of ``tree_size`` entries (default: the whole log)."""
     # The entry and the log's size in one round trip: a proof is a few queries, and each costs more than its work.
+    await settle(session)
     row = (await session.execute(_ENTRY.where(store.entries.c.idx == idx))).first()
     if row is None:
         inclusion_ranges(idx, await _size(session, tree_size))  # names an index outside the tree

@@ -1,7 +1,9 @@
 """Reading the stored log: its tables, its size, and its rows in index order, a batch at a time.
 
 Leaf ``i`` is the ``ledger_entries`` row with ``idx = i``. Verification and export read the log through
-:func:`batches`, so memory stays flat however long the log grows; proofs read tiles (``ledger.tlog.tiles``).
+:func:`batches` (verify through :func:`entry_rows`), so memory stays flat however long the log grows; proofs read
+tiles (``ledger.tlog.tiles``). A transaction that queued lines of its own sees them here: the readers first
+``settle`` them (``ledger.tlog.sequencing``, rule 5).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models.base import Base
 from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
+from ledger.tlog import sequencing  # a module: sequencing imports tiles, which imports this module
 
 BATCH_ROWS = 20_000
 
@@ -27,6 +30,7 @@ class LedgerIntegrityError(RuntimeError):
 
 async def tree_size(session: AsyncSession) -> int:
     """Entries in the log (committed ones, plus this session's own)."""
+    await sequencing.settle(session)
     size = await session.scalar(select(func.coalesce(func.max(entries.c.idx), -1) + 1))
     return int(size or 0)
 
@@ -35,6 +39,7 @@ async def batches(
     session: AsyncSession, *columns: Any, start: int = 0, end: int | None = None, rows: int = BATCH_ROWS
 ) -> AsyncIterator[Sequence[Sequence[Any]]]:
     """Rows ``(idx, *columns)`` from ``start`` ordered by index, ``rows`` at a time (keyset pagination)."""
+    await sequencing.settle(session)
     last: int = start - 1
     while True:
         query = select(entries.c.idx, *columns).order_by(entries.c.idx).limit(rows)
@@ -59,6 +64,7 @@ async def entry_rows(session: AsyncSession, after: int, end: int | None, rows: i
     SQLAlchemy's per-row result processing was half of its time. ``after < 0`` reads from the first row, so a
     tampered negative index is seen.
     """
+    await sequencing.settle(session)
     query = select(*_ROW_COLUMNS).order_by(entries.c.idx).limit(rows)
     if after >= 0:
         query = query.where(entries.c.idx > after)

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.models.base import Base
 from ledger.models.ledger import LedgerTile
+from ledger.tlog import store
 from ledger.tlog.merkle import EMPTY_ROOT, HASH_SIZE
-from ledger.tlog.store import LedgerIntegrityError, entries
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
@@ -180,7 +180,7 @@ class TileReader:
                 tile, offset = first >> TILE_HEIGHT, first % TILE_WIDTH
                 blob = loaded.get((level, tile), b"")
                 if len(blob) < (offset + count) * HASH_SIZE:
-                    raise LedgerIntegrityError(
+                    raise store.LedgerIntegrityError(
                         f"tile {tile} of level {level} holds {len(blob) // HASH_SIZE} hashes, fewer than the log "
                         "needs; run verify"
                     )
@@ -227,7 +227,9 @@ async def _rebuild(session: AsyncSession, level: int, idx: int, width: int) -> b
     """
     first = idx * TILE_WIDTH
     source = (
-        select(entries.c.idx, entries.c.leaf_hash).where(entries.c.idx.between(first, first + width - 1))
+        select(store.entries.c.idx, store.entries.c.leaf_hash).where(
+            store.entries.c.idx.between(first, first + width - 1)
+        )
         if level == 0
         else select(tiles.c.idx, tiles.c.hashes).where(
             tiles.c.level == level - 1, tiles.c.idx.between(first, first + width - 1)

@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ledger.canonical import CanonicalError
-from ledger.models.ledger import LedgerCheckpoint, LedgerEntry
-from ledger.tlog.appending import Appender, append
+from ledger.db import create_engine
+from ledger.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerQueued
+from ledger.tlog.appending import append
 from ledger.tlog.checkpoint import SigningKey, open_note
 from ledger.tlog.export import export
 from ledger.tlog.merkle import leaf_hash, root_hash
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
+from ledger.tlog.sequencing import BATCH, drain, settle, sweep
 from ledger.tlog.store import LedgerIntegrityError, tree_size
 from ledger.tlog.verification import sign_checkpoint, verify
 from tests.ledger.merkle_reference import ref_mth
@@ -30,19 +33,23 @@ ORIGIN = "handover.test/ledger"
 
 
 async def fill(session: AsyncSession, n: int, key: SigningKey | None = None) -> None:
-    """``n`` entries; with ``key``, a checkpoint after every one, so a root mismatch pins one index."""
+    """``n`` entries, sequenced in ``session``; with ``key``, a checkpoint after every one, so a root mismatch pins
+    one index."""
     for i in range(n):
         await append(session, "test.event", {"n": i, "名前": "新宿"}, contract_id=f"c-{i % 3}", at=AT)
         if key is not None:
             await sign_checkpoint(session, key, ORIGIN)
+    await settle(session)  # the tests below read and tamper with the rows of ledger_entries directly
 
 
 async def test_append_assigns_contiguous_indices_and_stores_canonical_entries(db_session: AsyncSession) -> None:
     assert await tree_size(db_session) == 0
-    first = await append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
-    batch = [await append(db_session, "a", {}), await append(db_session, "b", {"x": [1]}, contract_id="c-1")]
-    assert (first, batch) == (0, [1, 2])
-    assert await tree_size(db_session) == 3
+    await append(db_session, "package.delivered", {"files": 2}, package_id="p-1", at=AT)
+    await append(db_session, "a", {})
+    await append(db_session, "b", {"x": [1]}, contract_id="c-1")
+    assert await tree_size(db_session) == 3  # a transaction reads its own lines (sequencing rule 5)
+    kinds = (await db_session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.idx))).all()
+    assert kinds == ["package.delivered", "a", "b"]
     row = await db_session.get(LedgerEntry, 0)
     assert row is not None
     assert row.entry == (
@@ -69,11 +76,14 @@ async def test_entry_commits_and_rolls_back_with_the_business_change(db_engine: 
         async with sessions() as session, session.begin():
             await append(session, "doomed", {})
             raise RuntimeError("business failure")
-    async with sessions() as session, session.begin():
-        assert await tree_size(session) == 0
-        assert await append(session, "kept", {}) == 0
     async with sessions() as session:
-        assert await tree_size(session) == 1
+        assert await tree_size(session) == 0
+        assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
+    async with sessions() as session, session.begin():
+        await append(session, "kept", {})
+    async with sessions() as session:  # the commit returned: the line has its index, nothing is left queued
+        assert (await session.scalars(select(LedgerEntry.kind))).all() == ["kept"]
+        assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
 
 
 async def test_triggers_refuse_update_and_delete(db_engine: AsyncEngine, key: SigningKey) -> None:
@@ -216,6 +226,7 @@ async def test_tamper_inserted_row_is_named(db_session: AsyncSession, key: Signi
     await _update(db_session, "UPDATE ledger_entries SET idx = idx + 1000 WHERE idx >= 3")
     await db_session.execute(text("UPDATE ledger_entries SET idx = idx - 999 WHERE idx >= 1000"))
     await append(db_session, "forged", {}, at=AT)  # lands at the end: idx 7
+    await settle(db_session)
     await db_session.execute(text("UPDATE ledger_entries SET idx = 3 WHERE idx = 7"))
     result = await verify(db_session)
     assert (result.ok, result.first_bad_index) == (False, 3)
@@ -235,39 +246,123 @@ async def test_sparse_checkpoints_bound_the_fault(db_session: AsyncSession, key:
     assert "[4, 8)" in (result.problem or "")
 
 
-async def test_concurrent_writers_get_contiguous_indices(db_engine: AsyncEngine) -> None:
+async def test_concurrent_steps_are_in_the_log_when_their_commit_returns(db_engine: AsyncEngine) -> None:
+    """Group commit: each step's lines are readable by anyone once its commit returns, in the step's own order."""
     sessions = async_sessionmaker(db_engine, expire_on_commit=False)
 
-    async def writer(w: int) -> list[int]:
-        got = []
-        for i in range(15):
-            async with sessions() as session, session.begin():
-                got.append(await append(session, "w", {"writer": w, "i": i}))
-        return got
+    async def writer(w: int) -> None:
+        for i in range(0, 12, 2):
+            async with sessions() as session, session.begin():  # two lines in one step, then the next step
+                await append(session, "w", {"writer": w, "i": i})
+                await append(session, "w", {"writer": w, "i": i + 1})
+            async with sessions() as reader:
+                seen = (await reader.scalars(select(LedgerEntry.entry).where(LedgerEntry.kind == "w"))).all()
+                assert sum(json.loads(e)["data"] == {"writer": w, "i": i + 1} for e in seen) == 1
 
-    results = await asyncio.gather(*(writer(w) for w in range(4)))
-    indices = sorted(i for r in results for i in r)
-    assert indices == list(range(60))
-    assert all(r == sorted(r) for r in results)
+    await asyncio.gather(*(writer(w) for w in range(8)))
     async with sessions() as session:
+        rows = (await session.execute(select(LedgerEntry.idx, LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
+        assert [idx for idx, _ in rows] == list(range(96))
+        for w in range(8):  # one caller's consecutive lines keep their order
+            assert [json.loads(e)["data"]["i"] for _, e in rows if json.loads(e)["data"]["writer"] == w] == list(
+                range(12)
+            )
         assert (await verify(session)).ok
 
 
-async def test_appender_batches_concurrent_callers(db_engine: AsyncEngine) -> None:
-    sessions = async_sessionmaker(db_engine, expire_on_commit=False)
-    appender = Appender(db_engine, max_batch=16)
-    indices = await asyncio.gather(*(appender.append("a", {"i": i}, package_id="p") for i in range(100)))
-    with pytest.raises(CanonicalError):
-        await appender.append("a", {"bad": 0.5})
-    assert await appender.append("a", {"after": True}) == 100
-    await appender.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
-        await appender.append("a", {})
-    assert sorted(indices) == list(range(100))
+async def _queue_without_sequencing(engine: AsyncEngine, n: int, tag: str) -> None:
+    """Commit ``n`` lines the way a step does, but stop before sequencing them: as a process killed right then.
+
+    A session bound to a connection the caller opened does not wait for the sequencer (sequencing rule 5), so the
+    committed lines stay queued until someone sequences them.
+    """
+    async with engine.connect() as conn:
+        async with AsyncSession(bind=conn) as session:
+            for i in range(n):
+                await append(session, "queued", {"tag": tag, "i": i})
+            await session.commit()
+
+
+async def test_a_line_queued_by_a_process_that_died_is_sequenced_exactly_once(db_url: str, tmp_path: Path) -> None:
+    # The child commits three lines as a step does, through a session bound to a connection it opened (which does
+    # not wait for the sequencer), and dies at once: as a process killed between its commit and its batch.
+    script = (
+        "import asyncio, os, sys\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "from ledger.db import create_engine\n"
+        "from ledger.tlog.appending import append\n"
+        "async def main():\n"
+        "    async with create_engine(sys.argv[1]).connect() as conn, AsyncSession(bind=conn) as session:\n"
+        "        for i in range(3):\n"
+        "            await append(session, 'queued', {'tag': 'died', 'i': i})\n"
+        "        await session.commit()\n"
+        "        os._exit(9)\n"
+        "asyncio.run(main())\n"
+    )
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", script, db_url, cwd=Path(__file__).parents[3])
+    assert await child.wait() == 9
+    engine = create_engine(db_url)
+    try:
+        sessions = async_sessionmaker(engine)
+        async with sessions() as session:
+            assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 3
+            assert await tree_size(session) == 0
+        # The next sequencers (here two at once, as two hub processes' sweeps) take the lines exactly once.
+        async with sessions() as one, sessions() as other:
+            moved = await asyncio.gather(drain(one), drain(other))
+        assert sum(moved) == 3
+        async with sessions() as session:
+            entries = (await session.scalars(select(LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
+            assert [json.loads(e)["data"] for e in entries] == [{"tag": "died", "i": i} for i in range(3)]
+            assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
+            assert (await verify(session)).ok
+        async with sessions() as session:
+            assert await drain(session) == 0
+    finally:
+        await engine.dispose()
+
+
+async def test_the_sweep_sequences_what_a_dead_process_left(db_engine: AsyncEngine) -> None:
+    """Every hub process runs the sweep (``ledger.sequence``): its first round takes lines nobody sequenced."""
+    await _queue_without_sequencing(db_engine, 2, "left")
+    swept = asyncio.Event()
+    sessions = async_sessionmaker(db_engine)
+    sweeper = asyncio.create_task(sweep(sessions, swept.set))
+    try:
+        await swept.wait()
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
     async with sessions() as session:
-        entries = (await session.scalars(select(LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
-        assert [json.loads(e)["data"]["i"] for e in entries[:100]] == list(range(100))
-        assert (await verify(session)).ok
+        assert (await session.scalars(select(LedgerEntry.kind))).all() == ["queued", "queued"]
+        assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
+
+
+async def test_parallel_sequencers_leave_no_gap_and_no_duplicate(db_url: str) -> None:
+    """Two processes' sequencers (two engines) drain a queue of several batches while steps keep committing."""
+    engines = [create_engine(db_url), create_engine(db_url)]
+    try:
+        await _queue_without_sequencing(engines[0], BATCH + 500, "backlog")
+
+        async def steps(engine: AsyncEngine, w: int) -> None:
+            sessions = async_sessionmaker(engine)
+            for i in range(20):
+                async with sessions() as session, session.begin():
+                    await append(session, "step", {"tag": f"step-{w}", "i": i})
+
+        async with AsyncSession(engines[0]) as one, AsyncSession(engines[1]) as other:
+            await asyncio.gather(drain(one), drain(other), *(steps(engines[w % 2], w) for w in range(4)))
+        async with async_sessionmaker(engines[1])() as session:
+            rows = (await session.execute(select(LedgerEntry.idx, LedgerEntry.entry).order_by(LedgerEntry.idx))).all()
+            assert [idx for idx, _ in rows] == list(range(BATCH + 500 + 80))
+            data = [json.loads(entry)["data"] for _, entry in rows]
+            for tag, count in (("backlog", BATCH + 500), *((f"step-{w}", 20) for w in range(4))):
+                assert [d["i"] for d in data if d["tag"] == tag] == list(range(count)), tag
+            assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 0
+            assert (await verify(session)).ok
+    finally:
+        for engine in engines:
+            await engine.dispose()
 
 
 async def test_export_verifies_without_our_code(db_session: AsyncSession, key: SigningKey, tmp_path: Path) -> None:
@@ -293,7 +388,9 @@ async def test_export_verifies_without_our_code(db_session: AsyncSession, key: S
     assert summary.checkpoints[0].read_text() == stored
 
 
-async def test_appender_failure_reaches_every_caller_and_recovers(db_engine: AsyncEngine) -> None:
+async def test_a_failed_batch_leaves_the_lines_queued_for_the_next(db_engine: AsyncEngine) -> None:
+    """A step whose commit went through returns even when sequencing fails; its line waits in the queue."""
+
     async def run_ddl(sql: str) -> None:
         async with db_engine.begin() as conn:
             await conn.execute(text(sql))
@@ -306,11 +403,18 @@ async def test_appender_failure_reaches_every_caller_and_recovers(db_engine: Asy
     else:
         block = "CREATE TRIGGER block BEFORE INSERT ON ledger_entries BEGIN SELECT RAISE(ABORT, 'append-only'); END"
         unblock = "DROP TRIGGER block"
-    appender = Appender(db_engine)
-    assert await appender.append("before", {}) == 0
+    sessions = async_sessionmaker(db_engine)
     await run_ddl(block)
-    failures = await asyncio.gather(*(appender.append("blocked", {"i": i}) for i in range(5)), return_exceptions=True)
-    assert all(isinstance(f, DBAPIError) and "append-only" in str(f) for f in failures)
+    async with sessions() as session, session.begin():
+        await append(session, "blocked", {})
+    async with sessions() as session:
+        assert await tree_size(session) == 0
+        assert await session.scalar(select(func.count()).select_from(LedgerQueued)) == 1
+    async with sessions() as session:
+        with pytest.raises(DBAPIError, match="append-only"):
+            await drain(session)  # a reader that must see the whole log is told
     await run_ddl(unblock)
-    assert sorted(await asyncio.gather(*(appender.append("after", {}) for _ in range(3)))) == [1, 2, 3]
-    await appender.aclose()
+    async with sessions() as session, session.begin():
+        await append(session, "after", {})
+    async with sessions() as session:
+        assert (await session.scalars(select(LedgerEntry.kind).order_by(LedgerEntry.idx))).all() == ["blocked", "after"]

@@ -21,7 +21,7 @@ from ledger.tlog.appending import Event, append
 from ledger.tlog.checkpoint import SigningKey
 from ledger.tlog.merkle import consistency_ranges, inclusion_ranges, leaf_hash, root_hash
 from ledger.tlog.proofs import prove_consistency, prove_inclusion
-from ledger.tlog.store import entries
+from ledger.tlog.store import entries, tree_size
 from ledger.tlog.tiles import TILE_WIDTH, TileBuilder, record_leaves, split_hashes, tiles
 from ledger.tlog.verification import sign_checkpoint, verify
 from tests.ledger.merkle_reference import RangeHasher, ref_mth
@@ -144,6 +144,7 @@ async def test_tampered_tiles_are_named_by_verify(db_session: AsyncSession, key:
 async def test_append_rebuilds_a_right_edge_that_is_out_of_step(db_session: AsyncSession, key: SigningKey) -> None:
     for i in range(5):
         await append(db_session, "edge", {"i": i}, at=AT)
+    assert await tree_size(db_session) == 5  # sequences the queued lines, writing their tiles
     tile = (tiles.c.level == 0) & (tiles.c.idx == 0)
     await db_session.execute(update(tiles).where(tile).values(hashes=bytes(64)))
     await append(db_session, "edge", {"i": 5}, at=AT)
