@@ -1,4 +1,5 @@
-"""The append-only ledger: one row per Merkle leaf, the queue of lines waiting for their index, the checkpoints.
+"""The append-only ledger: one row per Merkle leaf, the queue of lines waiting for their index, the checkpoints,
+the hash tiles.
 
 Rows of ``ledger_entries`` and ``ledger_checkpoints`` are never updated or deleted (the migration installs triggers
 that refuse it); ``ledger.tlog`` is the only writer. A register line is first a ``ledger_queue`` row, written in
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models.base import Base, utcnow
@@ -55,3 +56,17 @@ class LedgerCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LedgerTile(Base):
+    """Up to 256 hashes of one level of the tree (C2SP tlog-tiles), written by ``ledger.tlog.tiles``.
+
+    Derived from the entries and checked against them by a full verify; the partial tile at the right edge of
+    each level is rewritten as the log grows, so this table is not append-only.
+    """
+
+    __tablename__ = "ledger_tiles"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)

@@ -4,9 +4,8 @@ Leaf hash ``SHA-256(0x00 ‖ entry)``, interior node ``SHA-256(0x01 ‖ left ‖
 leaves splits at the largest power of two smaller than ``n``; the empty tree's hash is ``SHA-256("")``.
 
 Every node a proof contains is the hash of a contiguous, disjoint range of leaves, so the proofs are built in
-two steps: :func:`inclusion_ranges` / :func:`consistency_ranges` say which ranges (in proof order), and
-:class:`RangeHasher` hashes them in one streaming pass over the leaf hashes. That lets the database-backed log
-prove entries of a million-leaf tree with constant memory.
+two steps: :func:`inclusion_ranges` / :func:`consistency_ranges` say which ranges (in proof order), and the
+database-backed log hashes each range from its stored tiles (``ledger.tlog.tiles``).
 """
 
 from __future__ import annotations
@@ -115,43 +114,6 @@ def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
         nodes.append((lo, lo + n))
     nodes.reverse()
     return nodes
-
-
-class RangeHasher:
-    """Hashes disjoint leaf ranges while leaf hashes 0, 1, 2, … are fed to it once each, in order."""
-
-    def __init__(self, ranges: Sequence[tuple[int, int]]) -> None:
-        self._order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
-        self._ranges = ranges
-        self._results: list[bytes | None] = [None] * len(ranges)
-        self._next = 0
-        self._position = 0
-        self._current: TreeHasher | None = None
-        # Leaves 0 .. needed-1 must be fed; later ones do not matter.
-        self.needed = max((end for _, end in ranges), default=0)
-
-    def add(self, leaf: bytes) -> None:
-        position = self._position
-        self._position += 1
-        if self._next == len(self._order):
-            return
-        which = self._order[self._next]
-        start, end = self._ranges[which]
-        if position < start:
-            return
-        if self._current is None:
-            self._current = TreeHasher()
-        self._current.add(leaf)
-        if position + 1 == end:
-            self._results[which] = self._current.root()
-            self._current = None
-            self._next += 1
-
-    def hashes(self) -> list[bytes]:
-        """The range hashes, in the order the ranges were given."""
-        if self._next != len(self._order):
-            raise ValueError(f"only {self._position} of {self.needed} leaves were fed")
-        return [h for h in self._results if h is not None]
 
 
 def _well_formed(*hashes: bytes) -> bool:

@@ -1,16 +1,22 @@
-"""Inclusion and consistency proofs (RFC 9162 section 2.1.3 and 2.1.4) over the stored log, streamed from its rows."""
+"""Inclusion and consistency proofs (RFC 9162 section 2.1.3 and 2.1.4) and roots at any size, from the stored tiles.
+
+Every node a proof names is the hash of a leaf range (``merkle.inclusion_ranges`` / ``consistency_ranges``);
+``tiles.TileReader`` reads each from at most one tile per level, so a proof reads O(log n) rows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ledger.tlog import store
-from ledger.tlog.merkle import RangeHasher, TreeHasher, consistency_ranges, inclusion_ranges, leaf_hash
+from ledger.tlog.merkle import consistency_ranges, inclusion_ranges, leaf_hash
 from ledger.tlog.merkle import verify_consistency as _verify_consistency
 from ledger.tlog.merkle import verify_inclusion as _verify_inclusion
+from ledger.tlog.sequencing import settle
+from ledger.tlog.tiles import TileReader
 
 
 @dataclass(frozen=True)
@@ -59,32 +65,45 @@ class ConsistencyProof:
         }
 
 
+async def _size(session: AsyncSession, size: int | None) -> int:
+    current = await store.tree_size(session)
+    if size is None:
+        return current
+    if not 0 <= size <= current:
+        raise ValueError(f"tree size {size} is outside the log's 0..{current}")
+    return size
+
+
+_ENTRY = select(
+    store.entries.c.entry,
+    store.entries.c.leaf_hash,
+    select(func.max(store.entries.c.idx) + 1).scalar_subquery().label("size"),
+)
+
+
 async def prove_inclusion(session: AsyncSession, idx: int, tree_size: int | None = None) -> InclusionProof:
     """Inclusion proof of entry ``idx`` in the tree of ``tree_size`` entries (default: the whole log)."""
-    size = await store.tree_size(session) if tree_size is None else tree_size
-    ranges = RangeHasher(inclusion_ranges(idx, size))
-    root = TreeHasher()
-    leaf = b""
-    async for position, node in store.leaf_hashes(session, size):
-        ranges.add(node)
-        root.add(node)
-        if position == idx:
-            leaf = node
-    entry = await session.scalar(select(store.entries.c.entry).where(store.entries.c.idx == idx))
-    if entry is None:
-        raise store.LedgerIntegrityError(f"entry {idx} vanished while proving")
-    return InclusionProof(idx, size, entry, leaf, root.root(), tuple(ranges.hashes()))
+    # The entry and the log's size in one round trip: a proof is a few queries, and each costs more than its work.
+    await settle(session)
+    row = (await session.execute(_ENTRY.where(store.entries.c.idx == idx))).first()
+    if row is None:
+        inclusion_ranges(idx, await _size(session, tree_size))  # names an index outside the tree
+        raise store.LedgerIntegrityError(f"index {idx} is missing; run verify")
+    size = row.size if tree_size is None else tree_size
+    if not 0 <= size <= row.size:
+        raise ValueError(f"tree size {size} is outside the log's 0..{row.size}")
+    ranges = inclusion_ranges(idx, size)
+    *path, root = await TileReader(session).range_hashes([*ranges, (0, size)])
+    return InclusionProof(idx, size, row.entry, row.leaf_hash, root, tuple(path))
 
 
 async def prove_consistency(session: AsyncSession, old: int, new: int | None = None) -> ConsistencyProof:
     """Proof that the log at ``new`` entries (default: now) extends the log at ``old`` entries."""
-    size = await store.tree_size(session) if new is None else new
-    ranges = RangeHasher(consistency_ranges(old, size))
-    root = TreeHasher()
-    old_root = root.root()
-    async for _, node in store.leaf_hashes(session, size):
-        ranges.add(node)
-        root.add(node)
-        if root.size == old:
-            old_root = root.root()
-    return ConsistencyProof(old, size, old_root, root.root(), tuple(ranges.hashes()))
+    return await consistency_from(TileReader(session), old, await _size(session, new))
+
+
+async def consistency_from(reader: TileReader, old: int, size: int) -> ConsistencyProof:
+    """The consistency proof from ``old`` to ``size`` (at most the log's size), from ``reader``'s tiles."""
+    ranges = consistency_ranges(old, size)
+    *path, old_root, new_root = await reader.range_hashes([*ranges, (0, old), (0, size)])
+    return ConsistencyProof(old, size, old_root, new_root, tuple(path))

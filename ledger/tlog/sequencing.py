@@ -34,6 +34,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
+from typing import cast
 
 from sqlalchemy import Connection, Engine, FromClause, Select, Table, delete, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -43,6 +44,7 @@ from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from ledger.models.base import Base
 from ledger.models.ledger import LedgerEntry, LedgerQueued
+from ledger.tlog import tiles
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +104,9 @@ async def sequence_batch(session: AsyncSession, upper: int | None = None) -> int
     if not rows:
         return 0
     # RETURNING promises no order: sorted, rows[0][0] is the batch's first index and the leaf hashes are in order.
-    rows = sorted(rows)
-    # tiles: record_leaves(session, start, hashes) goes here (start = rows[0][0], hashes = [h for _, h in rows])
-    return len(rows)
+    ordered = sorted(cast("tuple[int, bytes]", tuple(row)) for row in rows)
+    await tiles.record_leaves(session, ordered[0][0], [leaf for _, leaf in ordered])
+    return len(ordered)
 
 
 async def _sequence_all(session: AsyncSession) -> int:

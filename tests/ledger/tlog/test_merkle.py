@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from ledger.tlog.merkle import (
     EMPTY_ROOT,
-    RangeHasher,
     consistency_ranges,
     inclusion_ranges,
     leaf_hash,
@@ -19,7 +18,7 @@ from ledger.tlog.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from tests.ledger.merkle_reference import ref_mth, ref_path, ref_subproof
+from tests.ledger.merkle_reference import RangeHasher, ref_mth, ref_path, ref_subproof
 
 # The Certificate Transparency reference tree (certificate-transparency and transparency-dev/merkle tests).
 CT_ENTRIES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
