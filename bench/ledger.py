@@ -1,6 +1,6 @@
-"""Ledger figures: register lines through the production path, full verification of a large log, proofs.
+"""Ledger figure: register lines through the production path (proofs and full verify: bench/ledger_proofs.py).
 
-    python bench/ledger.py [--events 20000] [--steps 64] [--entries 1000000] [--no-postgres]
+    python bench/ledger.py [--events 20000] [--steps 64] [--no-postgres]
 
 The append figure: ``--steps`` concurrent steps, each step its own transaction with a small business write (an
 audit row) and one register line through ``ledger.registers.handover.record``, until ``--events`` lines are in the
@@ -22,7 +22,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,13 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ledger.db import create_engine
 from ledger.migrate import upgrade
 from ledger.models.audit import AuditEvent
-from ledger.models.ledger import LedgerEntry
 from ledger.registers.handover import Category, RegisterEntry, RegisterKind, record
 from ledger.tlog.appending import Event
-from ledger.tlog.checkpoint import SigningKey
-from ledger.tlog.proofs import prove_consistency, prove_inclusion
-from ledger.tlog.store import tree_size
-from ledger.tlog.verification import sign_checkpoint, verify
+from ledger.tlog.verification import verify
 
 PAYLOAD = {"package": "P-2026-000123", "recipient": "委託先A", "files": 3, "bytes": 123_456_789, "sha256": "ab" * 32}
 CONTRACT = "6f1c8a52-3d0b-4c1e-9a57-0c1d2e3f4a5b"
@@ -116,50 +112,6 @@ async def copy_anchor(engine: AsyncEngine, rows: int) -> float:
     return rate("anchor: PostgreSQL COPY into a table like the log", rows, seconds)
 
 
-async def bulk_fill(engine: AsyncEngine, entries: int) -> None:
-    """Setup, not measured: rows built exactly as append builds them, inserted in large batches."""
-    sessions = async_sessionmaker(engine)
-    async with sessions() as session:
-        start = await tree_size(session)
-    at = datetime(2026, 8, 1, tzinfo=UTC)
-    batch = 10_000
-    for first in range(start, entries, batch):
-        rows = [
-            {"idx": i, **Event("bench.bulk", {**PAYLOAD, "n": i}, CONTRACT, None, at).row()}
-            for i in range(first, min(first + batch, entries))
-        ]
-        async with sessions() as session, session.begin():
-            await session.execute(insert(LedgerEntry), rows)
-
-
-async def big_log(engine: AsyncEngine, entries: int) -> None:
-    t0 = time.perf_counter()
-    await bulk_fill(engine, entries)
-    print(f"  (setup: filled to {entries:,} entries in {time.perf_counter() - t0:.1f} s)")
-    sessions = async_sessionmaker(engine, expire_on_commit=False)
-    key = SigningKey.generate("bench.handover")
-    async with sessions() as session, session.begin():
-        t0 = time.perf_counter()
-        checkpoint = await sign_checkpoint(session, key, "bench.handover/ledger")
-        print(f"  sign checkpoint (verifies first)            {time.perf_counter() - t0:>8.2f} s")
-    async with sessions() as session:
-        t0 = time.perf_counter()
-        result = await verify(session, key.verifier)
-        seconds = time.perf_counter() - t0
-        assert result.ok and result.tree_size == checkpoint.tree_size, result.summary()
-        print(f"  full verify of {result.tree_size:,} entries            {seconds:>8.2f} s")
-        for label, job in (
-            ("inclusion proof, a leaf a third in", lambda: prove_inclusion(session, result.tree_size // 3)),
-            ("inclusion proof, last leaf", lambda: prove_inclusion(session, result.tree_size - 1)),
-            ("consistency proof, half -> whole", lambda: prove_consistency(session, result.tree_size // 2)),
-        ):
-            t0 = time.perf_counter()
-            proof = await job()
-            seconds = time.perf_counter() - t0
-            assert proof.verify()
-            print(f"  {label:<42} {seconds:>8.2f} s ({len(proof.path)} nodes)")
-
-
 async def run_sqlite(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite+aiosqlite:///{tmp}/bench.db")
@@ -167,8 +119,6 @@ async def run_sqlite(args: argparse.Namespace) -> None:
             await upgrade(engine)
             print("SQLite (WAL, synchronous=NORMAL, file in a temp dir)")
             args.figures["SQLite"] = await append_rates(engine, args.events, args.steps)
-            if args.entries:
-                await big_log(engine, args.entries)
         finally:
             await engine.dispose()
 
@@ -185,8 +135,6 @@ async def run_postgres(args: argparse.Namespace) -> None:
             print(f"PostgreSQL ({args.pg.rsplit('@', 1)[-1].rsplit('/', 1)[0]}, throwaway database {name})")
             args.figures["anchor"] = await copy_anchor(engine, args.copy_rows)
             args.figures["PostgreSQL"] = await append_rates(engine, args.events, args.steps)
-            if args.entries:
-                await big_log(engine, args.entries)
         finally:
             await engine.dispose()
     finally:
@@ -200,7 +148,6 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=20_000, help="register lines for the append figure")
     parser.add_argument("--steps", type=int, default=64, help="concurrent steps")
     parser.add_argument("--copy-rows", type=int, default=200_000, help="rows for the COPY anchor")
-    parser.add_argument("--entries", type=int, default=1_000_000, help="size of the log to verify (0: skip)")
     parser.add_argument("--pg", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()

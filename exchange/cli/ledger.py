@@ -136,7 +136,8 @@ def register(main: click.Group) -> None:
     @ledger.command("checkpoint")
     @click.pass_obj
     def sign(state: CliState) -> None:
-        """Verify the log, then sign and store a checkpoint of its current size; print the signed note."""
+        """Check what is new since the latest checkpoint (the whole log the first time), sign and store a checkpoint of
+        its current size; print the signed note (`handover ledger verify` checks the whole log)."""
         key = _signing_key(state)
 
         async def go() -> str:

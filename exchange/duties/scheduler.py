@@ -48,8 +48,8 @@ from ledger.models.duties import DutyRun, DutyState
 from ledger.models.ledger import LedgerCheckpoint
 from ledger.tlog.checkpoint import SigningKey
 from ledger.tlog.sequencing import drain
-from ledger.tlog.store import tree_size
-from ledger.tlog.verification import sign_checkpoint
+from ledger.tlog.store import LedgerIntegrityError, tree_size
+from ledger.tlog.verification import sign_checkpoint, verify
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +182,20 @@ async def _checkpoint(ctx: DutyContext, now: datetime) -> dict[str, Any]:
             return {"tree_size": checkpoint.tree_size, "signed": True}
 
 
+async def _full_verify(ctx: DutyContext, now: datetime) -> dict[str, Any]:
+    """The whole log, every checkpoint's signature and every tile, once a day: the hourly checkpoint checks only what
+    is new since the last one (it proves from the tiles that the log extends it), so an edit of an older entry's
+    bytes is this duty's to find. A failure fails the duty: it is logged, and ``/metrics`` shows its last success."""
+    key = await ctx.signing_key()
+    async with ctx.sessions() as session:
+        await drain(session)
+        async with session.begin():
+            result = await verify(session, key.verifier)
+    if not result.ok:
+        raise LedgerIntegrityError(result.summary())
+    return {"tree_size": result.tree_size, "checkpoints": result.checkpoints_checked}
+
+
 DUTIES: tuple[Duty, ...] = (
     Duty("retention.sweep", timedelta(hours=1), _retention_sweep),
     Duty("certificates.reminders", timedelta(days=1), _certificate_reminders),
@@ -190,6 +204,7 @@ DUTIES: tuple[Duty, ...] = (
     Duty("incidents.deadlines", timedelta(hours=1), _incident_deadlines),
     Duty("access.analysis", timedelta(days=1), _access_analysis),
     Duty("ledger.checkpoint", timedelta(hours=1), _checkpoint),
+    Duty("ledger.verify", timedelta(days=1), _full_verify),
     Duty("credentials.rotation", timedelta(days=1), _credential_rotation),
     Duty("inbound.returns", timedelta(minutes=1), _inbound_returns),
     Duty("blobs.clean", timedelta(days=1), _blobs_clean),

@@ -1,7 +1,7 @@
 """ledger tiles: interior hashes of the ledger's Merkle tree in 256-hash tiles (C2SP tlog-tiles)
 
 Revision ID: 0025_ledger_tiles
-Revises: 0026_ledger_queue
+Revises: 0024_relative_route_folders
 
 Issue 16: inclusion and consistency proofs and checkpoint signing read every leaf hash, which takes seconds at a
 million entries. ``ledger_tiles`` keeps the hashes of each level of the tree (level 0: leaf hashes; level L: the
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_ledger_tiles"
-down_revision = "0026_ledger_queue"
+down_revision = "0024_relative_route_folders"
 branch_labels = None
 depends_on = None
 

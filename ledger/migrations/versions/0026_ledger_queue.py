@@ -1,7 +1,7 @@
 """ledger queue: a register line commits with its step and gets its ledger index afterwards, by group commit
 
 Revision ID: 0026_ledger_queue
-Revises: 0024_relative_route_folders
+Revises: 0025_ledger_tiles
 
 Issue 16: every step took the ledger's index lock in its own transaction and held it until it committed, so all
 steps that write a register line ran one at a time. Now a step writes its line into ``ledger_queue`` (no lock);
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0026_ledger_queue"
-down_revision = "0024_relative_route_folders"
+down_revision = "0025_ledger_tiles"
 branch_labels = None
 depends_on = None
 
