@@ -56,6 +56,7 @@ STAFF_HOLD = datetime(9999, 1, 1, tzinfo=UTC)
 INTAKE_LEASES = LeaseTable(
     IntakeFile, IntakeFile.id, IntakeFile.lease_owner, IntakeFile.lease_until, IntakeFile.lease_generation
 )
+KNOWN_CHUNK = 500  # identities per ``IN (…)`` list: well under SQLite's bound-parameter limit
 CLAIM_DIR = "claim-"  # store/<intake>/claim-<generation>: one work folder per claim
 
 
@@ -142,6 +143,71 @@ class Pipeline:
                     return row
             except IntegrityError:
                 return None  # another hub process (or worker) queued it first
+
+    async def enqueue_many(self, route: Route, items: list[Ready]) -> tuple[list[IntakeFile], list[Ready]]:
+        """Record many ready drops in one transaction (a burst of drops is queued in a few commits, not one per
+        file): the rows queued, and the drops left to ``enqueue`` one by one (an odd name, a folder or link).
+
+        The same rules as ``enqueue``: a drop changed or gone since the listing, or already known by identity or
+        by an active row of the same path, is not queued. When another process queues one of them meanwhile (the
+        unique index), nothing of this batch commits and every drop is left to ``enqueue``.
+        """
+        plain = [item for item in items if not item.is_dir and outcome.display_name(item.path.name) == item.path.name]
+        left = [item for item in items if item not in plain]
+        now = await asyncio.to_thread(lambda: [_identity_now(item.path) for item in plain])
+        plain = [item for item, identity in zip(plain, now, strict=True) if identity == item.identity]
+        if not plain:
+            return [], left
+        async with self.sessions() as session:
+            try:
+                async with session.begin():
+                    known = await session.execute(
+                        select(IntakeFile.source_identity, IntakeFile.source_path).where(
+                            IntakeFile.route_id == route.id,
+                            or_(
+                                IntakeFile.source_identity.in_([item.identity for item in plain]),
+                                and_(
+                                    IntakeFile.source_path.in_([str(item.path) for item in plain]),
+                                    IntakeFile.status.in_(ACTIVE),
+                                ),
+                            ),
+                        )
+                    )
+                    identities, paths = set(), set()
+                    for identity, path in known:
+                        identities.add(identity)
+                        paths.add(path)
+                    rows = [
+                        IntakeFile(
+                            route_id=route.id,
+                            source_path=str(item.path),
+                            file_name=item.path.name,
+                            size=item.size,
+                            source_identity=item.identity,
+                        )
+                        for item in plain
+                        if item.identity not in identities and str(item.path) not in paths
+                    ]
+                    session.add_all(rows)
+                    await session.flush()
+                    return rows, left
+            except IntegrityError:
+                return [], left + plain  # another hub process (or worker) queued one of them first
+
+    async def known_identities(self, route: Route, identities: list[str]) -> set[str]:
+        """Which of these drops ``route`` has already taken in (any state): a rescan passes them over without a
+        transaction each, so a folder holding a long queue costs one query per look, not one per file."""
+        known: set[str] = set()
+        async with self.sessions() as session:
+            for start in range(0, len(identities), KNOWN_CHUNK):
+                chunk = identities[start : start + KNOWN_CHUNK]
+                rows = await session.execute(
+                    select(IntakeFile.source_identity).where(
+                        IntakeFile.route_id == route.id, IntakeFile.source_identity.in_(chunk)
+                    )
+                )
+                known.update(identity for identity in rows.scalars() if identity is not None)
+        return known
 
     async def _set_aside_bad_name(self, session: AsyncSession, row: IntakeFile, route: Route, raw: Path) -> None:
         """Quarantine a drop whose name cannot be stored or shown, in the transaction that records it."""

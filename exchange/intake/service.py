@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,6 +36,10 @@ SET_ASIDE_REASON_JA = (
 )
 
 
+BATCH = 200  # drops recorded per transaction: a burst reaches the workers in steps, not after the last file
+MIN_LOOK = 0.02  # seconds: looks never come closer than this, whatever the quiet window
+
+
 class RouteScanFailed(Exception):
     """Some routes' folders could not be looked at this round (the others were)."""
 
@@ -54,47 +59,82 @@ class IntakeService:
         self._wake = asyncio.Event()
         self._work = asyncio.Event()
         self._set_aside: set[tuple[int, str]] = set()  # drops already set aside by this process (not retried)
+        # Per route, the drops still in its folder that are known to be taken in: looks between two full rescans
+        # ask the database only about the others (a full rescan, every ``rescan_seconds``, asks about all).
+        self._known: dict[int, set[str]] = {}
 
     async def routes(self) -> list[Route]:
         async with self.sessions() as session:
             rows = await session.execute(select(Route).options(selectinload(Route.targets)))
             return list(rows.scalars())
 
-    async def scan_once(self) -> bool:
-        """Look at every folder once; True when some file is still being written."""
-        unsettled_any = False
+    async def scan_once(self, *, full: bool = True) -> float | None:
+        """Look at every folder once; in how many seconds a file still being written may be ready (None: none is).
+
+        Not ``full``: drops this process already knows to be taken in are not asked about again."""
+        due: float | None = None
         failed: list[str] = []
         for route in await self.routes():
             try:
-                unsettled_any = await self._scan_route(route) or unsettled_any
+                wait = await self._scan_route(route, full)
             except Exception as exc:
                 if database_is_away(exc):
                     raise
                 log.exception("looking at the folder of route %s failed; the other routes go on", route.code)
                 failed.append(route.code)
+                continue
+            if wait is not None:
+                due = wait if due is None else min(due, wait)
         if failed:
             raise RouteScanFailed(", ".join(failed))
-        return unsettled_any
+        return due
 
-    async def _scan_route(self, route: Route) -> bool:
+    async def _scan_route(self, route: Route, full: bool) -> float | None:
         folder = self.pipeline.folders(route).watch
         await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        ready, unsettled = await asyncio.to_thread(self.tracker.look, folder)
-        for item in ready:
-            if (route.id, item.identity) in self._set_aside:
-                continue
+        ready, due = await asyncio.to_thread(self.tracker.look, folder)
+        ready = [item for item in ready if (route.id, item.identity) not in self._set_aside]
+        # Every look (each result file the workers write wakes one) lists the files still queued: those known
+        # are passed over, and the database is asked about the others in one query, not a transaction each.
+        present = {item.identity for item in ready}
+        known = set() if full else self._known.get(route.id, set()) & present
+        unknown = [item.identity for item in ready if item.identity not in known]
+        if unknown:
+            known |= await self.pipeline.known_identities(route, unknown)
+        self._known[route.id] = known
+        ready = [item for item in ready if item.identity not in known]
+        if len(ready) == 1:
+            await self._enqueue(route, ready[0])  # one drop: queued on its own, as it always was
+            return due
+        for start in range(0, len(ready), BATCH):
+            batch = ready[start : start + BATCH]
             try:
-                queued = await self.pipeline.enqueue(route, item)
+                queued, one_by_one = await self.pipeline.enqueue_many(route, batch)
             except Exception as exc:
                 if database_is_away(exc) or not await self._database_answers():
-                    raise  # not the file's fault: the loop fails, is restarted, and queues the file then
-                log.exception("queueing a file of route %s failed; the file is set aside", route.code)
-                await self._put_aside(route, item)
-                continue
-            if queued is not None:
-                log.info("queued a file from route %s", route.code)
-                self._work.set()
-        return unsettled
+                    raise
+                log.exception("queueing files of route %s together failed; each is tried on its own", route.code)
+                queued, one_by_one = [], batch
+            if queued:
+                known.update(row.source_identity for row in queued if row.source_identity is not None)
+                log.info("queued %d files from route %s", len(queued), route.code)
+                self._work.set()  # the workers start on this batch while the next one is recorded
+            for item in one_by_one:
+                await self._enqueue(route, item)
+        return due
+
+    async def _enqueue(self, route: Route, item: Ready) -> None:
+        try:
+            queued = await self.pipeline.enqueue(route, item)
+        except Exception as exc:
+            if database_is_away(exc) or not await self._database_answers():
+                raise  # not the file's fault: the loop fails, is restarted, and queues the file then
+            log.exception("queueing a file of route %s failed; the file is set aside", route.code)
+            await self._put_aside(route, item)
+            return
+        if queued is not None:
+            log.info("queued a file from route %s", route.code)
+            self._work.set()
 
     async def _database_answers(self) -> bool:
         """Whether the database works right now: a file is set aside only for a failure the database did not cause."""
@@ -115,11 +155,18 @@ class IntakeService:
             log.exception("a file of route %s could not be set aside either; it is left where it is", route.code)
 
     async def scan_loop(self, beat: Beat = _never) -> None:
+        loop = asyncio.get_running_loop()
+        last_full = -math.inf
         while True:
-            unsettled = await self.scan_once()
+            full = loop.time() - last_full >= self.settings.rescan_seconds
+            last_full = loop.time() if full else last_full
+            due = await self.scan_once(full=full)
             beat()
             self._wake.clear()
-            timeout = max(self.settings.quiet_seconds / 4, 0.1) if unsettled else self.settings.rescan_seconds
+            # A file still being written is looked at again just when its quiet window may have passed.
+            timeout = self.settings.rescan_seconds
+            if due is not None:
+                timeout = min(max(due, MIN_LOOK), timeout)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
             except TimeoutError:

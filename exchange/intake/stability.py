@@ -69,23 +69,29 @@ class StabilityTracker:
     def __init__(self, quiet_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.quiet_seconds = quiet_seconds
         self.clock = clock
-        self._seen: dict[Path, Observation] = {}
+        # Per folder, by entry name: a folder holding a long queue is looked at often (every result file the
+        # workers write wakes a look), so a look does no per-entry work beyond the stat it needs.
+        self._seen: dict[Path, dict[str, Observation]] = {}
 
-    def look(self, folder: Path) -> tuple[list[Ready], bool]:
-        """Entries now ready, and whether any entry is still unsettled (so the caller looks again soon)."""
+    def look(self, folder: Path) -> tuple[list[Ready], float | None]:
+        """Entries now ready, and in how many seconds the first entry still unsettled may be (None: none is).
+
+        The caller looks again then rather than at a fixed pace, so a finished drop is taken in as soon as its
+        quiet window has passed, not up to one polling interval later."""
         now = self.clock()
         ready: list[Ready] = []
-        unsettled = False
+        due: float | None = None
         try:
             entries = list(os.scandir(folder))
         except FileNotFoundError:
-            return [], False
+            return [], None
         names = {entry.name for entry in entries}
-        present: set[Path] = set()
+        seen = self._seen.get(folder, {})
+        kept: dict[str, Observation] = {}
         for entry in entries:
-            if is_ignored(entry.name):
+            name = entry.name
+            if is_ignored(name):
                 continue
-            path = Path(entry.path)
             try:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
@@ -94,24 +100,23 @@ class StabilityTracker:
                 # One entry we cannot even look at must not hide the others.
                 log.warning("cannot look at an entry in a watched folder (%s); skipped", type(exc).__name__)
                 continue
-            present.add(path)
             ids = (info.st_dev, info.st_ino)
             if stat.S_ISLNK(info.st_mode):
                 # A link could point anywhere on the ward's network: refuse it like a folder.
-                ready.append(Ready(path, info.st_size, True, None, *ids, info.st_mtime_ns, info.st_ctime_ns))
+                ready.append(Ready(folder / name, info.st_size, True, None, *ids, info.st_mtime_ns, info.st_ctime_ns))
                 continue
-            is_dir = stat.S_ISDIR(info.st_mode)
-            marker = folder / (entry.name + DONE_MARKER)
-            previous = self._seen.get(path)
-            current = Observation(info.st_size, info.st_mtime_ns, now if previous is None else previous.first_seen)
-            if previous is None or (previous.size, previous.mtime_ns) != (current.size, current.mtime_ns):
-                current = Observation(info.st_size, info.st_mtime_ns, now)
-            self._seen[path] = current
-            if entry.name + DONE_MARKER in names or now - current.first_seen >= self.quiet_seconds:
-                found = marker if marker.name in names else None
+            previous = seen.get(name)
+            if previous is None or (previous.size, previous.mtime_ns) != (info.st_size, info.st_mtime_ns):
+                previous = Observation(info.st_size, info.st_mtime_ns, now)
+            kept[name] = previous
+            marked = name + DONE_MARKER in names
+            if marked or now - previous.first_seen >= self.quiet_seconds:
+                found = folder / (name + DONE_MARKER) if marked else None
+                is_dir = stat.S_ISDIR(info.st_mode)
+                path = folder / name
                 ready.append(Ready(path, info.st_size, is_dir, found, *ids, info.st_mtime_ns, info.st_ctime_ns))
             else:
-                unsettled = True
-        for gone in [p for p in self._seen if p.parent == folder and p not in present]:
-            del self._seen[gone]
-        return ready, unsettled
+                wait = previous.first_seen + self.quiet_seconds - now
+                due = wait if due is None else min(due, wait)
+        self._seen[folder] = kept  # entries gone since the last look are forgotten
+        return ready, due
