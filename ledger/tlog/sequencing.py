@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import cast
 
 from sqlalchemy import Connection, Engine, FromClause, Select, Table, delete, event, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.util.concurrency import await_only, in_greenlet
@@ -178,36 +178,23 @@ class Sequencer:
         await done
 
     async def _run(self) -> None:
-        engine = self._engine()
-        if engine is None:
-            return
-        # One connection while there is work: it saves the pool's checkout ping and reset on every batch.
-        connection: AsyncConnection | None = None
-        try:
-            while self._waiting:
-                waiters, self._waiting = self._waiting, []
+        # Each round's waiters learn the outcome only after its connections are back in the pool, and nothing is
+        # awaited after that: a caller that returns (a test that ends, a hub that stops) never leaves this task
+        # holding a connection open.
+        while self._waiting:
+            waiters, self._waiting = self._waiting, []
+            engine = self._engine()
+            if engine is not None:
                 try:
-                    connection = connection or await AsyncEngine(engine).connect()
-                    async with AsyncSession(bind=connection) as session:
+                    async with AsyncSession(bind=AsyncEngine(engine)) as session:
                         await _sequence_all(session)
                 except Exception:
                     # The steps have committed and their lines are safe in the queue: they return, and the next
                     # batch (a later step's, or the sweep's) takes the lines.
                     log.warning("sequencing the ledger queue failed; the lines stay queued", exc_info=True)
-                    if connection is not None:
-                        await connection.invalidate()
-                        await connection.close()
-                        connection = None
-                for done in waiters:
-                    if not done.done():
-                        done.set_result(None)
-        finally:
-            if connection is not None:
-                await connection.close()
-        # Steps that queued while the connection closed: nothing awaits between this check and the task's end, so
-        # a later ``wait`` sees the task done and starts another.
-        if self._waiting:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            for done in waiters:
+                if not done.done():
+                    done.set_result(None)
 
 
 _sequencers: weakref.WeakKeyDictionary[Engine, Sequencer] = weakref.WeakKeyDictionary()
