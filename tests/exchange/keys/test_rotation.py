@@ -14,13 +14,17 @@ from ledger.models.base import Base
 from ledger.models.packages import Package
 from tests.factories import add_sealed_secrets
 
-# Binary columns that hold no sealed secret: hashes of random tokens, and the ledger's entries and tree hashes.
+# Binary columns that hold no sealed secret: hashes of random tokens, and the ledger's entries (queued or
+# sequenced) and tree hashes (checkpoint roots, tiles).
 NOT_SEALED = {
     "api_tokens.token_hash",
     "invitations.code_hash",
     "ledger_checkpoints.root_hash",
     "ledger_entries.entry",
     "ledger_entries.leaf_hash",
+    "ledger_queue.entry",
+    "ledger_queue.leaf_hash",
+    "ledger_tiles.hashes",
     "login_challenges.token_hash",
     "web_sessions.token_hash",
 }
