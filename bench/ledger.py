@@ -23,9 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from throwaway_postgres import throwaway_database
 
 from ledger.db import create_engine
 from ledger.migrate import upgrade
@@ -125,22 +127,11 @@ async def run_sqlite(args: argparse.Namespace) -> None:
 
 async def run_postgres(args: argparse.Namespace) -> None:
     name = f"handover_bench_{os.getpid()}"
-    admin = create_async_engine(args.pg, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        engine = create_engine(f"{args.pg.rsplit('/', 1)[0]}/{name}")
-        try:
-            await upgrade(engine)
-            print(f"PostgreSQL ({args.pg.rsplit('@', 1)[-1].rsplit('/', 1)[0]}, throwaway database {name})")
-            args.figures["anchor"] = await copy_anchor(engine, args.copy_rows)
-            args.figures["PostgreSQL"] = await append_rates(engine, args.events, args.steps)
-        finally:
-            await engine.dispose()
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with throwaway_database(args.pg, name) as engine:
+        await upgrade(engine)
+        print(f"PostgreSQL ({args.pg.rsplit('@', 1)[-1].rsplit('/', 1)[0]}, throwaway database {name})")
+        args.figures["anchor"] = await copy_anchor(engine, args.copy_rows)
+        args.figures["PostgreSQL"] = await append_rates(engine, args.events, args.steps)
 
 
 async def main() -> None:

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from throwaway_postgres import throwaway_database
 
 from ledger.canonical import canonical_entry
 from ledger.db import create_engine
@@ -228,20 +229,9 @@ async def main() -> None:
                 await engine.dispose()
     if not args.no_postgres:
         name = f"bench_tiles_{os.getpid()}"
-        admin = create_async_engine(args.pg, isolation_level="AUTOCOMMIT")
-        try:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-            engine = create_engine(f"{args.pg.rsplit('/', 1)[0]}/{name}")
-            try:
-                print(f"PostgreSQL (throwaway database {name})")
-                await run(engine, sizes, args.verify, args.new)
-            finally:
-                await engine.dispose()
-        finally:
-            async with admin.connect() as conn:
-                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            await admin.dispose()
+        async with throwaway_database(args.pg, name) as engine:
+            print(f"PostgreSQL (throwaway database {name})")
+            await run(engine, sizes, args.verify, args.new)
 
 
 if __name__ == "__main__":
